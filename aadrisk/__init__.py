@@ -1,0 +1,13 @@
+"""aadrisk: a risk engine whose Greeks come from adjoint algorithmic differentiation.
+
+Pricing code is written once in plain Python with :mod:`aadrisk.math`, recorded
+on a tape by :func:`record`, and evaluated by Numba kernels over a batch of
+trades or Monte Carlo paths, with reverse, forward and second-order modes.
+"""
+from .math import (abs, cos, erf, exp, log, maximum, minimum, norm_cdf, norm_pdf, pow, select,
+                   sigmoid, sin, smooth_max, smooth_step, softplus, sqrt, stop_gradient, tanh,
+                   where)
+from .tape import (InputError, NonFiniteError, Program, Result, TapeControlFlowError, TapeError,
+                   TapeScopeError, Var, normal, record, scan)
+
+__version__ = "0.1.0"

@@ -1,0 +1,415 @@
+"""Compiled evaluation of a recorded tape over a batch axis.
+
+Memory model
+------------
+The batch (paths or trades) is cut into blocks of ``block`` elements.  A
+worker evaluates one block at a time over the whole flat tape, holding one
+row of ``block`` float64 per node and buffer (values; partials and tangents
+when derivatives are asked; adjoints in reverse mode), plus the loop
+checkpoints of its block.  Memory is therefore
+``workers x nodes x block x buffers`` -- fixed, whatever the batch size.
+Block ``b`` belongs to lane ``b mod LANES``; a lane sums its blocks in order
+into its own accumulators and the lanes' sums are added in lane order.  The
+lanes run on a thread pool (the kernels release the GIL), so every result is
+bit-identical for any number of threads.
+
+Per-op work happens in the generated forward kernels (one tight loop over the
+block per node); reverse and tangent propagation are generic loops over the
+stored partials.
+
+Evaluation modes (``mode``): 0 values, 1 values + reverse gradients,
+2 values + tangents (JVP), 3 values + gradients + tangents + Hessian-vector
+products (forward-over-reverse).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba import jit
+from ._generated import fwd_par, fwd_par2, fwd_val
+from .primitives import CONST, INPUT, N_PRIM, NORMAL, STEP_INPUT
+from .scalar import counter_normal
+
+LANES = 16
+
+
+@jit
+def _tangent(o, i, A, B, pmode, pconst, pa, pb, tan, n):
+    for j in range(n):
+        tan[i, j] = 0.0
+    for slot in range(2):
+        m = pmode[o, slot]
+        if m == 0:
+            continue
+        ia = A[i] if slot == 0 else B[i]
+        if m == 1:
+            c = pconst[o, slot]
+            for j in range(n):
+                tan[i, j] += c * tan[ia, j]
+        elif slot == 0:
+            for j in range(n):
+                tan[i, j] += pa[i, j] * tan[ia, j]
+        else:
+            for j in range(n):
+                tan[i, j] += pb[i, j] * tan[ia, j]
+
+
+@jit
+def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
+    """Forward over nodes [lo, hi) at step t; ev: 0 val, 1 +partials, 2 +tangent, 3 +2nd."""
+    op, A, B, C, P = T
+    pmode, pconst = PM
+    in_kind, in_pos, sh_val, el_val, tan_kind, tan_pos, sh_tan, el_tan = IN
+    xs_kind, xs_pos, xs_sh, xs_el, xs_tan = XS
+    vals, pa, pb, tan, tpa, tpb = W[0], W[1], W[2], W[3], W[4], W[5]
+    for i in range(lo, hi):
+        o = op[i]
+        if o < N_PRIM:
+            if ev == 0:
+                fwd_val(o, i, A, B, C, P, vals, n)
+            elif ev == 3:
+                fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n)
+            else:
+                fwd_par(o, i, A, B, C, P, vals, pa, pb, n)
+            if ev >= 2:
+                _tangent(o, i, A, B, pmode, pconst, pa, pb, tan, n)
+        elif o == CONST:
+            v = P[i]
+            for j in range(n):
+                vals[i, j] = v
+            if ev >= 2:
+                for j in range(n):
+                    tan[i, j] = 0.0
+        elif o == INPUT:
+            k = C[i]
+            if in_kind[k] == 0:
+                v = sh_val[k]
+                for j in range(n):
+                    vals[i, j] = v
+            else:
+                r = in_pos[k]
+                for j in range(n):
+                    vals[i, j] = el_val[r, j0 + j]
+            if ev >= 2:
+                if tan_kind[k] == 0:
+                    v = sh_tan[k]
+                    for j in range(n):
+                        tan[i, j] = v
+                else:
+                    r = tan_pos[k]
+                    for j in range(n):
+                        tan[i, j] = el_tan[r, j0 + j]
+        elif o == STEP_INPUT:
+            k = C[i]
+            if xs_kind[k] == 0:
+                v = xs_sh[xs_pos[k], t]
+                for j in range(n):
+                    vals[i, j] = v
+            else:
+                r = xs_pos[k]
+                for j in range(n):
+                    vals[i, j] = xs_el[r, t, j0 + j]
+            if ev >= 2:
+                v = xs_tan[k, t]
+                for j in range(n):
+                    tan[i, j] = v
+        elif o == NORMAL:
+            d = C[i]
+            for j in range(n):
+                vals[i, j] = counter_normal(seed, j0 + j, t, d)
+            if ev >= 2:
+                for j in range(n):
+                    tan[i, j] = 0.0
+        # STATE_IN and SCAN_RES rows are written by the loop driver.
+        if dbg[0] < 0:
+            for j in range(n):
+                if not np.isfinite(vals[i, j]):
+                    dbg[0] = i
+                    dbg[1] = j0 + j
+                    dbg[2] = t
+                    break
+
+
+@jit
+def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, j0, n):
+    """Reverse over nodes [lo, hi) at step t, accumulating adjoints (and their tangents)."""
+    op, A, B, C, P = T
+    pmode, pconst = PM
+    xs_kind = XS[0]
+    pa, pb, tpa, tpb, adj, adjt = W[1], W[2], W[4], W[5], W[6], W[7]
+    for i in range(hi - 1, lo - 1, -1):
+        o = op[i]
+        if o < N_PRIM:
+            for slot in range(2):
+                m = pmode[o, slot]
+                if m == 0:
+                    continue
+                ia = A[i] if slot == 0 else B[i]
+                if m == 1:
+                    c = pconst[o, slot]
+                    for j in range(n):
+                        adj[ia, j] += c * adj[i, j]
+                    if second:
+                        for j in range(n):
+                            adjt[ia, j] += c * adjt[i, j]
+                else:
+                    pp = pa if slot == 0 else pb
+                    tp = tpa if slot == 0 else tpb
+                    for j in range(n):
+                        adj[ia, j] += adj[i, j] * pp[i, j]
+                    if second:
+                        for j in range(n):
+                            adjt[ia, j] += adjt[i, j] * pp[i, j] + adj[i, j] * tp[i, j]
+        elif o == STEP_INPUT:
+            k = C[i]
+            if xs_kind[k] == 0:
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
+                for j in range(n):
+                    g = adj[i, j]
+                    s0 += g
+                    s1 += g * g
+                if second:
+                    for j in range(n):
+                        h = adjt[i, j]
+                        s2 += h
+                        s3 += h * h
+                bx[oi, k, t, 0] += s0
+                bx[oi, k, t, 1] += s1
+                bx[oi, k, t, 2] += s2
+                bx[oi, k, t, 3] += s3
+
+
+@jit
+def _set_state(s, SC, W, src_rows, ck, ckt, base, tangents, n):
+    """Copy stored state rows ck[base + slot] into the STATE_IN rows of scan s."""
+    hdr, S = SC[0][s], SC[4][s]
+    vals, tan = W[0], W[3]
+    for slot in range(S):
+        r = hdr + 1 + slot
+        for j in range(n):
+            vals[r, j] = ck[base + slot, j]
+        if tangents:
+            for j in range(n):
+                tan[r, j] = ckt[base + slot, j]
+
+
+@jit
+def _save_state(s, SC, W, ck, ckt, base, tangents, n):
+    hdr, S = SC[0][s], SC[4][s]
+    vals, tan = W[0], W[3]
+    for slot in range(S):
+        r = hdr + 1 + slot
+        for j in range(n):
+            ck[base + slot, j] = vals[r, j]
+        if tangents:
+            for j in range(n):
+                ckt[base + slot, j] = tan[r, j]
+
+
+@jit
+def _advance(s, SC, W, tmp, tmpt, tangents, n):
+    """state <- out(state): copy the body's output rows into the STATE_IN rows."""
+    hdr, S, out = SC[0][s], SC[4][s], SC[6]
+    vals, tan = W[0], W[3]
+    for slot in range(S):
+        r = out[s, slot]
+        for j in range(n):
+            tmp[slot, j] = vals[r, j]
+        if tangents:
+            for j in range(n):
+                tmpt[slot, j] = tan[r, j]
+    for slot in range(S):
+        r = hdr + 1 + slot
+        for j in range(n):
+            vals[r, j] = tmp[slot, j]
+        if tangents:
+            for j in range(n):
+                tan[r, j] = tmpt[slot, j]
+
+
+@jit
+def _copy_rows(dst, d0, src, s0, rows, n):
+    for r in range(rows):
+        for j in range(n):
+            dst[d0 + r, j] = src[s0 + r, j]
+
+
+@jit
+def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, smax, T, PM, SC,
+             IN, XS, seed, outs, in_node, in_want, gpos, res_val, res_tan, res_gel, res_hel,
+             acc_v, acc_g, acc_x, dbg):
+    """Evaluate blocks ``lane, lane + n_lanes, ...`` of the batch; see the module docstring.
+
+    Accumulates per-lane (sum, sum of squares) of values / tangents into
+    ``acc_v[out, 4]``, of gradients / Hessian-vector products into
+    ``acc_g[out, input, 4]`` and ``acc_x[out, step_input, step, 4]``; writes
+    per-element results into ``res_*`` when not ``reduce``.  Releases the GIL.
+    """
+    op, A, B, C, P = T
+    hdr, end, nst, kck, S, init, out, ckoff = SC
+    nsc = hdr.shape[0]
+    n_out = outs.shape[0]
+    r_par = nn if mode >= 1 else 1
+    r_tan = nn if mode >= 2 else 1
+    r_adj = nn if (mode & 1) == 1 else 1
+    vals = np.empty((nn, block))
+    pa = np.empty((r_par, block))
+    pb = np.empty((r_par, block))
+    tan = np.empty((r_tan, block))
+    tpa = np.empty((r_tan, block))
+    tpb = np.empty((r_tan, block))
+    adj = np.empty((r_adj, block))
+    adjt = np.empty((r_adj, block))
+    W = (vals, pa, pb, tan, tpa, tpb, adj, adjt)
+    ck = np.empty((max(ck_rows, 1), block))
+    ckt = np.empty((max(ck_rows, 1) if mode >= 2 else 1, block))
+    seg = np.empty((max(seg_rows, 1), block))
+    segt = np.empty((max(seg_rows, 1) if mode >= 2 else 1, block))
+    tmp = np.empty((max(smax, 1), block))
+    tmpt = np.empty((max(smax, 1), block))
+    sadj = np.empty((max(smax, 1), block))
+    sadjt = np.empty((max(smax, 1), block))
+    tangents = mode >= 2
+    second = mode == 3
+    store = (mode & 1) == 1
+    ev_body = 2 if tangents else 0
+    nb = (batch + block - 1) // block
+    m1 = nn * 0 - 1  # "no loop step", typed int64 (a literal would specialise callees)
+    for blk in range(lane, nb, n_lanes):
+        j0 = blk * block
+        n = min(block, batch - j0)
+        # ---- forward sweep (main tape, loops stepped with checkpoints) ----
+        lo = m1 + 1
+        for s in range(nsc):
+            _eval_range(lo, hdr[s], m1, mode, T, PM, IN, XS, seed, j0, n, W, dbg)
+            h, e, ns, k = hdr[s], end[s], S[s], kck[s]
+            for slot in range(ns):
+                _copy_rows(vals, h + 1 + slot, vals, init[s, slot], 1, n)
+                if tangents:
+                    _copy_rows(tan, h + 1 + slot, tan, init[s, slot], 1, n)
+            for t in range(nst[s]):
+                if store and t % k == 0:
+                    _save_state(s, SC, W, ck, ckt, ckoff[s] + (t // k) * ns, tangents, n)
+                _eval_range(h + 1 + ns, e, t, ev_body, T, PM, IN, XS, seed, j0, n, W, dbg)
+                _advance(s, SC, W, tmp, tmpt, tangents, n)
+            _copy_rows(vals, e, vals, h + 1, ns, n)
+            if tangents:
+                _copy_rows(tan, e, tan, h + 1, ns, n)
+            lo = e + ns
+        _eval_range(lo, nn, m1, mode, T, PM, IN, XS, seed, j0, n, W, dbg)
+        for oi in range(n_out):
+            r = outs[oi]
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for j in range(n):
+                v = vals[r, j]
+                s0 += v
+                s1 += v * v
+            if tangents:
+                for j in range(n):
+                    v = tan[r, j]
+                    s2 += v
+                    s3 += v * v
+            if not reduce:
+                for j in range(n):
+                    res_val[oi, j0 + j] = vals[r, j]
+                if tangents:
+                    for j in range(n):
+                        res_tan[oi, j0 + j] = tan[r, j]
+            acc_v[oi, 0] += s0
+            acc_v[oi, 1] += s1
+            acc_v[oi, 2] += s2
+            acc_v[oi, 3] += s3
+        if not store:
+            continue
+        # ---- one reverse sweep per output ----
+        for oi in range(n_out):
+            for r in range(nn):
+                for j in range(n):
+                    adj[r, j] = 0.0
+                if second:
+                    for j in range(n):
+                        adjt[r, j] = 0.0
+            for j in range(n):
+                adj[outs[oi], j] = 1.0
+            hi = nn
+            for s in range(nsc - 1, -1, -1):
+                h, e, ns, k, N = hdr[s], end[s], S[s], kck[s], nst[s]
+                _reverse_range(e + ns, hi, m1, second, T, PM, XS, W, oi, acc_x, j0, n)
+                _copy_rows(sadj, 0, adj, e, ns, n)
+                if second:
+                    _copy_rows(sadjt, 0, adjt, e, ns, n)
+                for c in range((N + k - 1) // k - 1, -1, -1):
+                    t0 = c * k
+                    t1 = min(N, t0 + k)
+                    _set_state(s, SC, W, ck, ck, ckt, ckoff[s] + c * ns, second, n)
+                    for t in range(t0, t1):
+                        _save_state(s, SC, W, seg, segt, (t - t0) * ns, second, n)
+                        if t < t1 - 1:
+                            _eval_range(h + 1 + ns, e, t, ev_body, T, PM, IN, XS, seed, j0, n,
+                                        W, dbg)
+                            _advance(s, SC, W, tmp, tmpt, second, n)
+                    for t in range(t1 - 1, t0 - 1, -1):
+                        _set_state(s, SC, W, seg, seg, segt, (t - t0) * ns, second, n)
+                        _eval_range(h + 1 + ns, e, t, 3 if second else 1, T, PM, IN, XS, seed,
+                                    j0, n, W, dbg)
+                        for r in range(h + 1, e):
+                            for j in range(n):
+                                adj[r, j] = 0.0
+                            if second:
+                                for j in range(n):
+                                    adjt[r, j] = 0.0
+                        for slot in range(ns):
+                            r = out[s, slot]
+                            for j in range(n):
+                                adj[r, j] += sadj[slot, j]
+                            if second:
+                                for j in range(n):
+                                    adjt[r, j] += sadjt[slot, j]
+                        _reverse_range(h + 1 + ns, e, t, second, T, PM, XS, W, oi, acc_x, j0, n)
+                        _copy_rows(sadj, 0, adj, h + 1, ns, n)
+                        if second:
+                            _copy_rows(sadjt, 0, adjt, h + 1, ns, n)
+                for slot in range(ns):
+                    r = init[s, slot]
+                    for j in range(n):
+                        adj[r, j] += sadj[slot, j]
+                    if second:
+                        for j in range(n):
+                            adjt[r, j] += sadjt[slot, j]
+                hi = h
+            _reverse_range(m1 + 1, hi, m1, second, T, PM, XS, W, oi, acc_x, j0, n)
+            for kk in range(in_node.shape[0]):
+                r = in_node[kk]
+                if r < 0 or not in_want[kk]:
+                    continue
+                g = gpos[kk]
+                if g >= 0 and not reduce:
+                    for j in range(n):
+                        res_gel[oi, g, j0 + j] = adj[r, j]
+                    if second:
+                        for j in range(n):
+                            res_hel[oi, g, j0 + j] = adjt[r, j]
+                    continue
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
+                for j in range(n):
+                    v = adj[r, j]
+                    s0 += v
+                    s1 += v * v
+                if second:
+                    for j in range(n):
+                        v = adjt[r, j]
+                        s2 += v
+                        s3 += v * v
+                acc_g[oi, kk, 0] += s0
+                acc_g[oi, kk, 1] += s1
+                acc_g[oi, kk, 2] += s2
+                acc_g[oi, kk, 3] += s3

@@ -1,0 +1,467 @@
+"""A recorded program and its validating Python API over the compiled kernels.
+
+Examples
+--------
+>>> import numpy as np, aadrisk as ad
+>>> prog = ad.record(lambda *, x, k: ad.maximum(x - k, 0.0) * x)
+>>> res = prog.grad({"x": np.array([1.0, 3.0]), "k": 2.0})
+>>> res.value.tolist(), res.grad["x"].tolist(), res.grad["k"]
+([0.0, 3.0], [0.0, 4.0], -3.0)
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from . import kernels
+from .primitives import INPUT, N_PRIM, SCAN, TABLE, op_name, partial_modes
+from .record import Recorder, TapeError
+
+DEFAULT_BLOCK = 256
+CKPT_BUDGET_BYTES = 64 * 2**20  # per worker, for loop state storage
+
+_modes, _consts = partial_modes()
+PMODE = np.array(_modes, dtype=np.int64)
+PCONST = np.array(_consts, dtype=np.float64)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _map(fn, n, workers):
+    """Run ``fn(0..n-1)`` on ``workers`` threads (the kernels release the GIL)."""
+    workers = max(1, min(workers, n))
+    if workers == 1:
+        for i in range(n):
+            fn(i)
+        return
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="aadrisk")
+    for fut in [pool.submit(fn, i) for i in range(n)]:
+        fut.result()
+
+
+def _ordered_sum(a):
+    """Sum over the first axis in index order (bit-reproducible)."""
+    out = a[0].copy()
+    for i in range(1, a.shape[0]):
+        out += a[i]
+    return out
+
+
+class InputError(TapeError, ValueError):
+    """Inputs given to a program are missing, unknown or of the wrong shape."""
+
+
+class NonFiniteError(TapeError, FloatingPointError):
+    """Debug mode found an operation producing NaN or inf."""
+
+
+@dataclass
+class Result:
+    """Values and derivatives of one evaluation.
+
+    For a one-output program the fields hold that output's figures directly;
+    for several outputs each field is a dict keyed by output name.
+
+    Attributes
+    ----------
+    value : array (batch,) or float
+        Per-element values, or their mean / sum when ``reduce`` was asked.
+    grad : dict
+        Input name -> derivative of the value: an array over the batch for a
+        per-element input, a float summed over the batch (averaged with
+        ``reduce="mean"``) for a shared input, an array ``(n_steps,)`` for a
+        shared step input.  Raw derivatives, in value units per input unit.
+    tangent : array or float
+        Directional derivative (forward mode) along the given tangents.
+    hvp : dict
+        Derivative of ``grad`` along the direction: Hessian-vector products.
+    stderr, grad_stderr, hvp_stderr :
+        Standard errors of the batch mean (``reduce="mean"`` only).
+    """
+
+    value: object = None
+    grad: dict = field(default_factory=dict)
+    tangent: object = None
+    hvp: dict = field(default_factory=dict)
+    stderr: object = None
+    grad_stderr: dict = field(default_factory=dict)
+    hvp_stderr: dict = field(default_factory=dict)
+    batch: int = 0
+
+
+def _mean_stderr(s, ss, n, reduce):
+    if reduce == "sum":
+        return s, None
+    mean = s / n
+    if n < 2:
+        return mean, float("nan")
+    var = max(ss / n - mean * mean, 0.0) * n / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+class Program:
+    """A recorded function, compiled to flat arrays, evaluated over a batch.
+
+    Create with :func:`aadrisk.record`.  Every evaluation method takes
+    ``inputs``: a dict mapping each input name to a scalar (shared by all
+    elements) or a 1-d array (one value per element); step inputs of loops
+    take an array ``(n_steps,)`` or ``(n_steps, batch)``.
+    """
+
+    def __init__(self, rec: Recorder, outputs: dict, *, single: bool, name: str):
+        self.name = name
+        self.single = single
+        self.output_names = list(outputs)
+        self.outs = np.array(list(outputs.values()), dtype=np.int64)
+        self.op = np.array(rec.op, dtype=np.int64)
+        self.A = np.array(rec.a, dtype=np.int64)
+        self.B = np.array(rec.b, dtype=np.int64)
+        self.C = np.array(rec.c, dtype=np.int64)
+        self.P = np.array(rec.p, dtype=np.float64)
+        self.site = list(rec.site)
+        self.scope = np.array(rec.scope, dtype=np.int64)
+        self.input_names = list(rec.inputs)
+        self.in_node = np.array([rec.input_nodes[n] for n in self.input_names], dtype=np.int64)
+        self.step_input_names = list(rec.step_inputs)
+        self.scans = rec.scans
+        self.n_draws = rec.n_draws
+        self._step_len = {}
+        for s, info in enumerate(rec.scans):
+            for i in range(info.header, info.end):
+                if self.op[i] == 102:  # STEP_INPUT
+                    name = self.step_input_names[self.C[i]]
+                    prev = self._step_len.setdefault(name, info.n_steps)
+                    if prev != info.n_steps:
+                        raise TapeError(f"step input {name!r} used by loops of {prev} and "
+                                        f"{info.n_steps} steps")
+        self._nondiff = self._find_nondiff()
+
+    # -- structure ----------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return len(self.op)
+
+    def __repr__(self):
+        return (f"<aadrisk Program {self.name!r}: {self.n_nodes} nodes, inputs "
+                f"{self.input_names + self.step_input_names}, outputs {self.output_names}>")
+
+    def _find_nondiff(self):
+        """Nodes of non-differentiable ops that gradients would silently cut."""
+        bad = []
+        for i in range(self.n_nodes):
+            o = self.op[i]
+            if o < N_PRIM and not TABLE[o].diff and TABLE[o].name.startswith("iv_"):
+                bad.append(i)
+        return bad
+
+    def _scan_tables(self, block):
+        ns = len(self.scans)
+        smax = max([s.n_state for s in self.scans], default=0)
+        hdr = np.array([s.header for s in self.scans], dtype=np.int64)
+        end = np.array([s.end for s in self.scans], dtype=np.int64)
+        nst = np.array([s.n_steps for s in self.scans], dtype=np.int64)
+        S = np.array([s.n_state for s in self.scans], dtype=np.int64)
+        init = np.full((ns, max(smax, 1)), -1, dtype=np.int64)
+        out = np.full((ns, max(smax, 1)), -1, dtype=np.int64)
+        kck = np.ones(ns, dtype=np.int64)
+        ckoff = np.zeros(ns, dtype=np.int64)
+        rows = 0
+        seg = 0
+        for s, info in enumerate(self.scans):
+            init[s, :info.n_state] = info.init
+            out[s, :info.n_state] = info.out
+            k = info.checkpoint_every
+            if k is None:
+                full = info.n_steps * info.n_state * block * 8
+                k = 1 if full <= CKPT_BUDGET_BYTES else math.ceil(math.sqrt(info.n_steps))
+            k = max(1, min(int(k), info.n_steps))
+            kck[s] = k
+            ckoff[s] = rows
+            rows += -(-info.n_steps // k) * info.n_state
+            seg = max(seg, k * info.n_state)
+        return (hdr, end, nst, kck, S, init, out, ckoff), rows, seg, smax
+
+    def checkpoint_intervals(self, block: int = DEFAULT_BLOCK) -> list[int]:
+        """Checkpoint interval ``k`` chosen for each loop at this block size."""
+        return [int(k) for k in self._scan_tables(block)[0][3]]
+
+    # -- input handling -------------------------------------------------------------
+    def _check_names(self, given, allowed, what):
+        unknown = sorted(set(given) - set(allowed))
+        if unknown:
+            raise InputError(f"{self.name}: unknown {what} {unknown}; this program's inputs are "
+                             f"{self.input_names + self.step_input_names}")
+
+    def _prepare(self, inputs, tangents, batch):
+        names = self.input_names + self.step_input_names
+        self._check_names(inputs, names, "input(s)")
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise InputError(f"{self.name}: missing input(s) {missing}")
+        arrays = {}
+        for n in names:
+            try:
+                arr = np.asarray(inputs[n], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(f"{self.name}: input {n!r} is not numeric: "
+                                 f"{inputs[n]!r:.80}") from None
+            arrays[n] = arr
+        sizes = {}
+        for n in self.input_names:
+            if arrays[n].ndim == 1:
+                sizes[n] = arrays[n].shape[0]
+            elif arrays[n].ndim != 0:
+                raise InputError(f"{self.name}: input {n!r} must be a scalar or a 1-d array over "
+                                 f"the batch, got shape {arrays[n].shape}")
+        for n in self.step_input_names:
+            a, N = arrays[n], self._step_len[n]
+            if a.ndim == 0 or a.shape[0] != N or a.ndim > 2:
+                raise InputError(f"{self.name}: step input {n!r} must have shape ({N},) or "
+                                 f"({N}, batch), got {a.shape}")
+            if a.ndim == 2:
+                sizes[n] = a.shape[1]
+        distinct = set(sizes.values())
+        if batch is not None:
+            distinct.add(int(batch))
+        if len(distinct) > 1:
+            raise InputError(f"{self.name}: batch sizes disagree: " + ", ".join(
+                f"{n}={v}" for n, v in sizes.items()) + (f", batch={batch}" if batch else ""))
+        nb = distinct.pop() if distinct else 1
+        if nb < 1:
+            raise InputError(f"{self.name}: empty batch")
+        n_in = len(self.input_names)
+        in_kind = np.zeros(n_in, dtype=np.int64)
+        in_pos = np.zeros(n_in, dtype=np.int64)
+        sh_val = np.zeros(n_in)
+        el_rows = []
+        for k, n in enumerate(self.input_names):
+            if arrays[n].ndim == 0:
+                sh_val[k] = float(arrays[n])
+            else:
+                in_kind[k], in_pos[k] = 1, len(el_rows)
+                el_rows.append(arrays[n])
+        el_val = np.ascontiguousarray(np.stack(el_rows)) if el_rows else np.zeros((1, 1))
+        # tangents
+        tangents = tangents or {}
+        self._check_names(tangents, names, "tangent(s)")
+        tan_kind = np.zeros(n_in, dtype=np.int64)
+        tan_pos = np.zeros(n_in, dtype=np.int64)
+        sh_tan = np.zeros(n_in)
+        tan_rows = []
+        for k, n in enumerate(self.input_names):
+            if n not in tangents:
+                continue
+            t = np.asarray(tangents[n], dtype=np.float64)
+            if t.ndim == 0:
+                sh_tan[k] = float(t)
+            elif t.shape == (nb,):
+                tan_kind[k], tan_pos[k] = 1, len(tan_rows)
+                tan_rows.append(t)
+            else:
+                raise InputError(f"{self.name}: tangent of {n!r} must be a scalar or shape "
+                                 f"({nb},), got {t.shape}")
+        el_tan = np.ascontiguousarray(np.stack(tan_rows)) if tan_rows else np.zeros((1, 1))
+        n_xs = len(self.step_input_names)
+        nmax = max(self._step_len.values(), default=1)
+        xs_kind = np.zeros(max(n_xs, 1), dtype=np.int64)
+        xs_pos = np.zeros(max(n_xs, 1), dtype=np.int64)
+        xs_sh = np.zeros((max(n_xs, 1), nmax))
+        xs_tan = np.zeros((max(n_xs, 1), nmax))
+        el3 = []
+        for k, n in enumerate(self.step_input_names):
+            a = arrays[n]
+            if a.ndim == 1:
+                xs_pos[k] = k
+                xs_sh[k, :a.shape[0]] = a
+            else:
+                xs_kind[k], xs_pos[k] = 1, len(el3)
+                el3.append(np.pad(a, ((0, nmax - a.shape[0]), (0, 0))))
+            if n in tangents:
+                t = np.asarray(tangents[n], dtype=np.float64)
+                if t.ndim == 0:
+                    xs_tan[k, :] = float(t)
+                elif t.shape == (a.shape[0],):
+                    xs_tan[k, :a.shape[0]] = t
+                else:
+                    raise InputError(f"{self.name}: tangent of step input {n!r} must be a "
+                                     f"scalar or shape ({a.shape[0]},), got {t.shape}")
+        xs_el = np.ascontiguousarray(np.stack(el3)) if el3 else np.zeros((1, 1, 1))
+        IN = (in_kind, in_pos, sh_val, el_val, tan_kind, tan_pos, sh_tan, el_tan)
+        XS = (xs_kind, xs_pos, xs_sh, xs_el, xs_tan)
+        return IN, XS, nb, nmax
+
+    # -- evaluation -------------------------------------------------------------------
+    def _run(self, mode, inputs, *, tangents=None, wrt=None, reduce=None, seed=0, batch=None,
+             block=DEFAULT_BLOCK, threads=None, debug=False):
+        if reduce not in (None, "sum", "mean"):
+            raise ValueError(f"reduce must be None, 'sum' or 'mean', got {reduce!r}")
+        IN, XS, nb, nmax = self._prepare(inputs, tangents, batch)
+        all_names = self.input_names + self.step_input_names
+        if wrt is None:
+            wrt = all_names
+        wrt = [wrt] if isinstance(wrt, str) else list(wrt)
+        self._check_names(wrt, all_names, "wrt name(s)")
+        if (mode & 1) and self._nondiff:
+            i = self._nondiff[0]
+            raise TapeError(f"{self.name}: node {i} ({op_name(self.op[i])}, recorded at "
+                            f"{self.site[i]}) has no derivative of its own; differentiate it "
+                            "through aadrisk.custom_root / implied_vol_* instead")
+        block = int(block)
+        if block < 1:
+            raise ValueError("block must be >= 1")
+        n_workers = int(threads or numba.get_num_threads())
+        in_kind = IN[0]
+        n_in = len(self.input_names)
+        in_want = np.array([n in wrt for n in self.input_names] or [False], dtype=np.bool_)
+        gpos = np.full(max(n_in, 1), -1, dtype=np.int64)
+        el_wrt = [n for k, n in enumerate(self.input_names) if n in wrt and in_kind[k] == 1]
+        for g, n in enumerate(el_wrt):
+            gpos[self.input_names.index(n)] = g
+        for n in self.step_input_names:
+            if n in wrt and (mode & 1) and XS[0][self.step_input_names.index(n)] == 1:
+                raise InputError(f"{self.name}: gradients with respect to the per-element step "
+                                 f"input {n!r} are not supported; pass it as shape (n_steps,)")
+        n_out = len(self.outs)
+        per = not reduce
+        res_val = np.empty((n_out, nb)) if per else np.empty((1, 1))
+        res_tan = np.empty((n_out, nb)) if per and mode >= 2 else np.empty((1, 1))
+        gshape = (n_out, len(el_wrt), nb) if per and (mode & 1) and el_wrt else (1, 1, 1)
+        res_gel = np.empty(gshape)
+        res_hel = np.empty(gshape) if mode == 3 else np.empty((1, 1, 1))
+        n_xs = len(self.step_input_names)
+        nblocks = -(-nb // block)
+        n_lanes = min(kernels.LANES, nblocks)
+        acc_v = np.zeros((n_lanes, n_out, 4))
+        acc_g = np.zeros((n_lanes, n_out, max(n_in, 1), 4))
+        acc_x = np.zeros((n_lanes, n_out, max(n_xs, 1), nmax, 4))
+        dbg = np.full((n_lanes, 3), -1, dtype=np.int64)
+        if not debug:
+            dbg[:, 0] = 2**62  # any non-negative value disables the check
+        SC, ck_rows, seg_rows, smax = self._scan_tables(block)
+        T = (self.op, self.A, self.B, self.C, self.P)
+        in_node = self.in_node if n_in else np.full(1, -1, dtype=np.int64)
+
+        def lane(i):
+            kernels.run_lane(i, n_lanes, mode, not per, nb, block, self.n_nodes, ck_rows,
+                             seg_rows, smax, T, (PMODE, PCONST), SC, IN, XS, np.int64(seed),
+                             self.outs, in_node, in_want, gpos, res_val, res_tan, res_gel,
+                             res_hel, acc_v[i], acc_g[i], acc_x[i], dbg[i])
+
+        _map(lane, n_lanes, n_workers)
+        acc_v, acc_g, acc_x = (_ordered_sum(a) for a in (acc_v, acc_g, acc_x))
+        if debug:
+            self._raise_nonfinite(dbg, inputs, seed, batch)
+        return self._collect(mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
+                             res_hel, acc_v, acc_g, acc_x)
+
+    def _collect(self, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
+                 res_hel, acc_v, acc_g, acc_x):
+        results = {}
+        for oi, oname in enumerate(self.output_names):
+            r = Result(batch=nb)
+            if reduce:
+                r.value, r.stderr = _mean_stderr(acc_v[oi, 0], acc_v[oi, 1], nb, reduce)
+                if mode >= 2:
+                    r.tangent, _ = _mean_stderr(acc_v[oi, 2], acc_v[oi, 3], nb, reduce)
+            else:
+                r.value = res_val[oi]
+                if mode >= 2:
+                    r.tangent = res_tan[oi]
+            if mode & 1:
+                for k, n in enumerate(self.input_names):
+                    if n not in wrt:
+                        continue
+                    if n in el_wrt and not reduce:
+                        g = el_wrt.index(n)
+                        r.grad[n] = res_gel[oi, g]
+                        if mode == 3:
+                            r.hvp[n] = res_hel[oi, g]
+                    else:
+                        red = reduce or "sum"
+                        r.grad[n], se = _mean_stderr(acc_g[oi, k, 0], acc_g[oi, k, 1], nb, red)
+                        if reduce == "mean":
+                            r.grad_stderr[n] = se
+                        if mode == 3:
+                            r.hvp[n], se = _mean_stderr(acc_g[oi, k, 2], acc_g[oi, k, 3], nb, red)
+                            if reduce == "mean":
+                                r.hvp_stderr[n] = se
+                for k, n in enumerate(self.step_input_names):
+                    if n not in wrt:
+                        continue
+                    N = self._step_len[n]
+                    div = nb if reduce == "mean" else 1
+                    r.grad[n] = acc_x[oi, k, :N, 0] / div
+                    if mode == 3:
+                        r.hvp[n] = acc_x[oi, k, :N, 2] / div
+                    if reduce == "mean":
+                        m = acc_x[oi, k, :N, 0] / nb
+                        var = np.maximum(acc_x[oi, k, :N, 1] / nb - m * m, 0.0) * nb / max(nb - 1, 1)
+                        r.grad_stderr[n] = np.sqrt(var / nb)
+            results[oname] = r
+        if self.single:
+            return results[self.output_names[0]]
+        merged = Result(batch=nb)
+        for fld in ("value", "grad", "tangent", "hvp", "stderr", "grad_stderr", "hvp_stderr"):
+            setattr(merged, fld, {k: getattr(v, fld) for k, v in results.items()})
+        return merged
+
+    def _raise_nonfinite(self, dbg, inputs, seed, batch):
+        hits = [tuple(row) for row in dbg if row[0] >= 0]
+        if not hits:
+            return
+        node, elem, step = min(hits, key=lambda h: (h[1], h[2], h[0]))
+        from .reference import ReferenceEvaluator
+
+        args = ReferenceEvaluator(self).node_args(inputs, elem, node, step, seed=seed)
+        where = f" at loop step {step}" if step >= 0 else ""
+        raise NonFiniteError(
+            f"{self.name}: first non-finite value at node {node} ({op_name(self.op[node])}, "
+            f"recorded at {self.site[node]}) for element {elem}{where}; arguments {args}")
+
+    def value(self, inputs, *, reduce=None, seed=0, batch=None, block=DEFAULT_BLOCK,
+              threads=None, debug=False) -> Result:
+        """Values only (pricing).  ``debug=True`` names the first op giving NaN/inf."""
+        return self._run(0, inputs, reduce=reduce, seed=seed, batch=batch, block=block,
+                         threads=threads, debug=debug)
+
+    def grad(self, inputs, *, wrt=None, reduce=None, seed=0, batch=None,
+             block=DEFAULT_BLOCK, threads=None, debug=False) -> Result:
+        """Values and gradients with respect to ``wrt`` (default all inputs), reverse mode."""
+        return self._run(1, inputs, wrt=wrt, reduce=reduce, seed=seed, batch=batch, block=block,
+                         threads=threads, debug=debug)
+
+    def jvp(self, inputs, tangents, *, reduce=None, seed=0, batch=None, block=DEFAULT_BLOCK,
+            threads=None, debug=False) -> Result:
+        """Values and the directional derivative along ``tangents`` (forward mode)."""
+        return self._run(2, inputs, tangents=tangents, reduce=reduce, seed=seed, batch=batch,
+                         block=block, threads=threads, debug=debug)
+
+    def hvp(self, inputs, direction, *, wrt=None, reduce=None, seed=0, batch=None,
+            block=DEFAULT_BLOCK, threads=None, debug=False) -> Result:
+        """Values, gradients, the JVP along ``direction`` and Hessian-vector products.
+
+        ``result.hvp[name]`` is the derivative of ``result.grad[name]`` along
+        ``direction`` (forward-over-reverse): with ``direction={"spot": 1}``,
+        ``hvp["spot"]`` is gamma and ``hvp["vol"]`` is vanna.
+        """
+        return self._run(3, inputs, tangents=direction, wrt=wrt, reduce=reduce, seed=seed,
+                         batch=batch, block=block, threads=threads, debug=debug)
+
+    def hessian(self, inputs, wrt, **kw) -> dict:
+        """Full Hessian over ``wrt`` by one forward-over-reverse sweep per name.
+
+        Returns ``{a: {b: d2 value / da db}}`` with per-element arrays or floats.
+        """
+        wrt = [wrt] if isinstance(wrt, str) else list(wrt)
+        H = {}
+        for name in wrt:
+            res = self.hvp(inputs, {name: 1.0}, wrt=wrt, **kw)
+            H[name] = dict(res.hvp)
+        return H

@@ -1,0 +1,213 @@
+"""Scalar helper functions used by the primitive table and the kernels.
+
+Each is a Numba function (``jit``) whose pure-Python twin (``.py_func``) the
+reference evaluator uses, so compiled and reference results come from the
+same formulas.  All arguments and results are float64; units are those of the
+caller.
+
+Examples
+--------
+>>> from aadrisk.tape.scalar import norm_cdf, sigmoid
+>>> round(norm_cdf(0.0), 12), round(sigmoid(0.0, 1.0), 12)
+(0.5, 0.5)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._numba import jit
+
+SQRT2 = math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@jit
+def norm_cdf(x):
+    """Standard normal distribution function, accurate in both tails."""
+    return 0.5 * math.erfc(-x / SQRT2)
+
+
+@jit
+def norm_pdf(x):
+    """Standard normal density."""
+    return INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+@jit
+def sigmoid(x, width):
+    """Logistic step ``1 / (1 + exp(-x / width))``, overflow-free.
+
+    The step rises from 0.12 to 0.88 over ``[-2 width, 2 width]``.
+    """
+    z = x / width
+    if z >= 0.0:
+        e = math.exp(-z)
+        return 1.0 / (1.0 + e)
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@jit
+def softplus(x, width):
+    """Smooth ``max(x, 0)``: ``width * log(1 + exp(x / width))``, overflow-free.
+
+    It exceeds ``max(x, 0)`` by at most ``width * log 2`` (at ``x = 0``).
+    """
+    z = x / width
+    return width * (max(z, 0.0) + math.log1p(math.exp(-abs(z))))
+
+
+@jit
+def sign(x):
+    """-1, 0 or 1."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0
+
+
+# --------------------------------------------------------------------------
+# Counter-based random numbers (Philox-4x32-10, Salmon et al., SC'11).
+# The numbers of element ``i`` at step ``t`` for draw ``d`` depend only on
+# (seed, i, t, d): never on the batch size, block layout or thread count.
+# --------------------------------------------------------------------------
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)
+_W1 = np.uint64(0xBB67AE85)
+_MASK = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+
+
+@jit
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox-4x32 with 10 rounds; all arguments uint64 holding 32-bit words."""
+    for _ in range(10):
+        p0 = _M0 * c0
+        p1 = _M1 * c2
+        hi0 = p0 >> _S32
+        lo0 = p0 & _MASK
+        hi1 = p1 >> _S32
+        lo1 = p1 & _MASK
+        c0 = (hi1 ^ c1 ^ k0) & _MASK
+        c1 = lo1
+        c2 = (hi0 ^ c3 ^ k1) & _MASK
+        c3 = lo0
+        k0 = (k0 + _W0) & _MASK
+        k1 = (k1 + _W1) & _MASK
+    return c0, c1, c2, c3
+
+
+@jit
+def counter_normal(seed, elem, step, draw):
+    """Standard normal number for (seed, element, step, draw) by Box-Muller.
+
+    ``step`` is -1 outside a time-stepping loop.
+    """
+    s = np.uint64(seed)
+    e = np.uint64(elem)
+    c0 = e & _MASK
+    c1 = e >> _S32
+    c2 = np.uint64(step + 1) & _MASK
+    c3 = np.uint64(draw) & _MASK
+    x0, x1, x2, x3 = philox4x32(c0, c1, c2, c3, s & _MASK, (s >> _S32) & _MASK)
+    # two 53-bit uniforms strictly inside (0, 1)
+    u1 = (float((x0 << np.uint64(21)) ^ (x1 >> np.uint64(11))) + 0.5) * 2.0 ** -53
+    u2 = (float((x2 << np.uint64(21)) ^ (x3 >> np.uint64(11))) + 0.5) * 2.0 ** -53
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+# --------------------------------------------------------------------------
+# Implied volatility root solves (non-differentiable primitives; the tape
+# differentiates them by the implicit function theorem, see custom.py).
+# --------------------------------------------------------------------------
+@jit
+def black_normalized(s, x, theta):
+    """Undiscounted Black price over the forward: ``theta (N(theta d1) - x N(theta d2))``.
+
+    ``s`` is the total standard deviation ``sigma sqrt(T)``, ``x = K / F``,
+    ``theta`` +1 for a call and -1 for a put.
+    """
+    if s <= 0.0:
+        return max(theta * (1.0 - x), 0.0)
+    d1 = -math.log(x) / s + 0.5 * s
+    d2 = d1 - s
+    return theta * (norm_cdf(theta * d1) - x * norm_cdf(theta * d2))
+
+
+@jit
+def _hybrid_newton(target, x, theta, kind):
+    # kind 0: Black normalized; kind 1: Bachelier with x = theta (F - K).
+    lo = 0.0
+    hi = math.inf
+    if kind == 0:
+        s = max(math.sqrt(2.0 * abs(math.log(x))), target * math.sqrt(2.0 * math.pi))
+    else:
+        s = max(abs(x), target * math.sqrt(2.0 * math.pi))
+    if s <= 0.0:
+        s = 1e-3
+    for _ in range(200):
+        if kind == 0:
+            f = black_normalized(s, x, theta) - target
+            v = norm_pdf(-math.log(x) / s + 0.5 * s)
+        else:
+            d = x / s
+            f = x * norm_cdf(d) + s * norm_pdf(d) - target
+            v = norm_pdf(d)
+        if f > 0.0:
+            hi = s
+        else:
+            lo = s
+        if f == 0.0:
+            return s
+        if v > 0.0:
+            s_new = s - f / v
+        else:
+            s_new = -1.0
+        if not (s_new > lo and s_new < hi):
+            s_new = 0.5 * (lo + hi) if hi < math.inf else 2.0 * s
+        if abs(s_new - s) <= 4e-16 * s:
+            return s_new
+        s = s_new
+    return s
+
+
+@jit
+def iv_black_stdev(c, x, theta):
+    """Total standard deviation ``sigma sqrt(T)`` whose normalized Black price is ``c``.
+
+    ``c`` is the undiscounted option price divided by the forward, ``x = K / F``.
+    Returns NaN when ``c`` is outside the no-arbitrage bounds.
+    """
+    theta = 1.0 if theta >= 0.0 else -1.0
+    intrinsic = max(theta * (1.0 - x), 0.0)
+    upper = 1.0 if theta > 0.0 else x
+    if not (x > 0.0) or not (c >= intrinsic) or not (c < upper):
+        return math.nan
+    if c == intrinsic:
+        return 0.0
+    # Solve on the out-of-the-money side (put-call parity), where it is better conditioned.
+    if theta * (1.0 - x) > 0.0:
+        c = c - theta * (1.0 - x)
+        theta = -theta
+    return _hybrid_newton(c, x, theta, 0)
+
+
+@jit
+def iv_bachelier_stdev(v, m):
+    """Normal total standard deviation ``sigma_n sqrt(T)`` for undiscounted price ``v``.
+
+    ``m = theta (F - K)`` is the signed intrinsic distance.  NaN outside bounds.
+    """
+    intrinsic = max(m, 0.0)
+    if not (v >= intrinsic) or math.isnan(v):
+        return math.nan
+    if v == intrinsic:
+        return 0.0
+    if m > 0.0:  # in the money: use the out-of-the-money twin by parity
+        v = v - m
+        m = -m
+    return _hybrid_newton(v, m, 1.0, 1)
