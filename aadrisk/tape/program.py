@@ -153,11 +153,15 @@ class Program:
                 f"{self.input_names + self.step_input_names}, outputs {self.output_names}>")
 
     def _find_nondiff(self):
-        """Nodes of non-differentiable ops that gradients would silently cut."""
+        """Non-differentiable solver nodes whose value reaches an output unstopped."""
+        stop = TABLE.index(next(p for p in TABLE if p.name == "stop_gradient"))
+        solver = [i for i in range(self.n_nodes) if self.op[i] < N_PRIM
+                  and TABLE[self.op[i]].name.startswith("iv_")]
         bad = []
-        for i in range(self.n_nodes):
-            o = self.op[i]
-            if o < N_PRIM and not TABLE[o].diff and TABLE[o].name.startswith("iv_"):
+        for i in solver:
+            users = np.flatnonzero((self.A == i) | (self.B == i) | (self.C == i))
+            users = [u for u in users if self.op[u] < N_PRIM]
+            if any(self.op[u] != stop for u in users) or i in self.outs:
                 bad.append(i)
         return bad
 
