@@ -8,8 +8,10 @@ Three kernels are written, each a dispatch on the op code with one tight
 loop over the ``n`` elements of a block per op:
 
 * ``fwd_val``  -- values only (pricing);
-* ``fwd_par``  -- values and the non-constant first partials (reverse / JVP);
-* ``fwd_par2`` -- additionally the tangents of the partials (forward-over-reverse).
+* ``fwd_par``  -- values and the non-constant first partials (reverse mode);
+* ``fwd_tan``  -- values, partials and tangents (forward mode);
+* ``fwd_par2`` -- values, partials, tangents and the tangents of the partials
+  (forward-over-reverse).
 
 Reverse and tangent propagation need no per-op code: they combine the stored
 partials generically (see :mod:`aadrisk.tape.kernels`).
@@ -69,8 +71,19 @@ def _case(code, prim, kind, modes):
     stored = [slot for slot in (0, 1) if modes[code][slot] == 2] if kind != "val" else []
     part_exprs = [(prim.da, prim.db)[s] for s in stored]
     seconds = [_second(prim, s) for s in stored] if kind == "par2" else []
+    tangent = None
+    if kind in ("tan", "par2"):
+        terms = []
+        for slot in (0, 1):
+            m, t = modes[code][slot], ("ta", "tb")[slot]
+            if m == 1:
+                terms.append(f"{(prim.da, prim.db)[slot]} * {t}")
+            elif m == 2:
+                terms.append(f"{('pa', 'pb')[slot]}_ * {t}")
+        tangent = " + ".join(terms) if terms else "0.0"
     names = _used(prim.fwd, *part_exprs, *[s for s in seconds if s])
-    tans = sorted({t[1] for s in seconds if s for t in re.findall(r"\bt[ab]\b", s)})
+    tan_src = " ".join([s for s in seconds if s] + ([tangent] if tangent else []))
+    tans = sorted({t[1] for t in re.findall(r"\bt[ab]\b", tan_src)})
     lines = [f"    {'if' if code == 0 else 'elif'} o == {code}:  # {prim.name}"]
     for arg in ("a", "b", "c"):
         if arg in names or arg in tans:
@@ -83,10 +96,13 @@ def _case(code, prim, kind, modes):
     lines.append(f"{body_ind}vals[i, j] = y")
     for s, expr in zip(stored, part_exprs):
         buf = "pa" if s == 0 else "pb"
-        lines.append(f"{body_ind}{buf}[i, j] = {expr}")
+        lines.append(f"{body_ind}{buf}_ = {expr}")
+        lines.append(f"{body_ind}{buf}[i, j] = {buf}_")
     for s, expr in zip(stored, seconds):
         buf = "tpa" if s == 0 else "tpb"
         lines.append(f"{body_ind}{buf}[i, j] = {expr if expr else '0.0'}")
+    if tangent is not None:
+        lines.append(f"{body_ind}tan[i, j] = {tangent}")
     return lines
 
 
@@ -96,12 +112,14 @@ def generate() -> str:
     sigs = {
         "val": "fwd_val(o, i, A, B, C, P, vals, n)",
         "par": "fwd_par(o, i, A, B, C, P, vals, pa, pb, n)",
+        "tan": "fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n)",
         "par2": "fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n)",
     }
     docs = {
         "val": "Evaluate node i (op o) on n elements: values only.",
         "par": "Evaluate node i: values and non-constant first partials (pa, pb).",
-        "par2": "Evaluate node i: values, partials and their tangents (tpa, tpb).",
+        "tan": "Evaluate node i: values, partials and the tangent (forward mode).",
+        "par2": "Evaluate node i: values, partials, tangent and tangents of the partials.",
     }
     out = [HEADER]
     for kind, sig in sigs.items():

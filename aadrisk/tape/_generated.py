@@ -265,8 +265,10 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = a * b
             vals[i, j] = y
-            pa[i, j] = b
-            pb[i, j] = a
+            pa_ = b
+            pa[i, j] = pa_
+            pb_ = a
+            pb[i, j] = pb_
     elif o == 3:  # div
         ia = A[i]
         ib = B[i]
@@ -275,15 +277,18 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = a / b
             vals[i, j] = y
-            pa[i, j] = 1.0 / b
-            pb[i, j] = -y / b
+            pa_ = 1.0 / b
+            pa[i, j] = pa_
+            pb_ = -y / b
+            pb[i, j] = pb_
     elif o == 4:  # square
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = a * a
             vals[i, j] = y
-            pa[i, j] = 2.0 * a
+            pa_ = 2.0 * a
+            pa[i, j] = pa_
     elif o == 5:  # powc
         ia = A[i]
         p = P[i]
@@ -291,7 +296,8 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = a ** p
             vals[i, j] = y
-            pa[i, j] = p * a ** (p - 1.0)
+            pa_ = p * a ** (p - 1.0)
+            pa[i, j] = pa_
     elif o == 6:  # pow
         ia = A[i]
         ib = B[i]
@@ -300,78 +306,90 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = a ** b
             vals[i, j] = y
-            pa[i, j] = b * a ** (b - 1.0)
-            pb[i, j] = y * math.log(a)
+            pa_ = b * a ** (b - 1.0)
+            pa[i, j] = pa_
+            pb_ = y * math.log(a)
+            pb[i, j] = pb_
     elif o == 7:  # exp
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.exp(a)
             vals[i, j] = y
-            pa[i, j] = y
+            pa_ = y
+            pa[i, j] = pa_
     elif o == 8:  # log
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.log(a)
             vals[i, j] = y
-            pa[i, j] = 1.0 / a
+            pa_ = 1.0 / a
+            pa[i, j] = pa_
     elif o == 9:  # sqrt
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.sqrt(a)
             vals[i, j] = y
-            pa[i, j] = 0.5 / y
+            pa_ = 0.5 / y
+            pa[i, j] = pa_
     elif o == 10:  # abs
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = abs(a)
             vals[i, j] = y
-            pa[i, j] = sign(a)
+            pa_ = sign(a)
+            pa[i, j] = pa_
     elif o == 11:  # sin
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.sin(a)
             vals[i, j] = y
-            pa[i, j] = math.cos(a)
+            pa_ = math.cos(a)
+            pa[i, j] = pa_
     elif o == 12:  # cos
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.cos(a)
             vals[i, j] = y
-            pa[i, j] = -math.sin(a)
+            pa_ = -math.sin(a)
+            pa[i, j] = pa_
     elif o == 13:  # tanh
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.tanh(a)
             vals[i, j] = y
-            pa[i, j] = 1.0 - y * y
+            pa_ = 1.0 - y * y
+            pa[i, j] = pa_
     elif o == 14:  # erf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.erf(a)
             vals[i, j] = y
-            pa[i, j] = 1.1283791670955126 * math.exp(-a * a)
+            pa_ = 1.1283791670955126 * math.exp(-a * a)
+            pa[i, j] = pa_
     elif o == 15:  # norm_cdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = norm_cdf(a)
             vals[i, j] = y
-            pa[i, j] = norm_pdf(a)
+            pa_ = norm_pdf(a)
+            pa[i, j] = pa_
     elif o == 16:  # norm_pdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = norm_pdf(a)
             vals[i, j] = y
-            pa[i, j] = -a * y
+            pa_ = -a * y
+            pa[i, j] = pa_
     elif o == 17:  # max
         ia = A[i]
         ib = B[i]
@@ -380,8 +398,10 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = a if a >= b else b
             vals[i, j] = y
-            pa[i, j] = 1.0 if a >= b else 0.0
-            pb[i, j] = 0.0 if a >= b else 1.0
+            pa_ = 1.0 if a >= b else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if a >= b else 1.0
+            pb[i, j] = pb_
     elif o == 18:  # min
         ia = A[i]
         ib = B[i]
@@ -390,8 +410,10 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = a if a <= b else b
             vals[i, j] = y
-            pa[i, j] = 1.0 if a <= b else 0.0
-            pb[i, j] = 0.0 if a <= b else 1.0
+            pa_ = 1.0 if a <= b else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if a <= b else 1.0
+            pb[i, j] = pb_
     elif o == 19:  # sigmoid
         ia = A[i]
         p = P[i]
@@ -399,7 +421,8 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa[i, j] = y * (1.0 - y) / p
+            pa_ = y * (1.0 - y) / p
+            pa[i, j] = pa_
     elif o == 20:  # softplus
         ia = A[i]
         p = P[i]
@@ -407,7 +430,8 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = softplus(a, p)
             vals[i, j] = y
-            pa[i, j] = sigmoid(a, p)
+            pa_ = sigmoid(a, p)
+            pa[i, j] = pa_
     elif o == 21:  # where
         ia = A[i]
         ib = B[i]
@@ -418,8 +442,10 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             c = vals[ic, j]
             y = a if c != 0.0 else b
             vals[i, j] = y
-            pa[i, j] = 1.0 if c != 0.0 else 0.0
-            pb[i, j] = 0.0 if c != 0.0 else 1.0
+            pa_ = 1.0 if c != 0.0 else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if c != 0.0 else 1.0
+            pb[i, j] = pb_
     elif o == 22:  # stop_gradient
         ia = A[i]
         for j in range(n):
@@ -495,24 +521,30 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
 
 
 @jit
-def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
-    """Evaluate node i: values, partials and their tangents (tpa, tpb)."""
+def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
+    """Evaluate node i: values, partials and the tangent (forward mode)."""
     if o == 0:  # add
         ia = A[i]
         ib = B[i]
         for j in range(n):
             a = vals[ia, j]
             b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
             y = a + b
             vals[i, j] = y
+            tan[i, j] = 1.0 * ta + 1.0 * tb
     elif o == 1:  # sub
         ia = A[i]
         ib = B[i]
         for j in range(n):
             a = vals[ia, j]
             b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
             y = a - b
             vals[i, j] = y
+            tan[i, j] = 1.0 * ta + -1.0 * tb
     elif o == 2:  # mul
         ia = A[i]
         ib = B[i]
@@ -523,10 +555,11 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             tb = tan[ib, j]
             y = a * b
             vals[i, j] = y
-            pa[i, j] = b
-            pb[i, j] = a
-            tpa[i, j] = (1.0) * tb
-            tpb[i, j] = (1.0) * ta
+            pa_ = b
+            pa[i, j] = pa_
+            pb_ = a
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 3:  # div
         ia = A[i]
         ib = B[i]
@@ -537,10 +570,11 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             tb = tan[ib, j]
             y = a / b
             vals[i, j] = y
-            pa[i, j] = 1.0 / b
-            pb[i, j] = -y / b
-            tpa[i, j] = (-1.0 / (b * b)) * tb
-            tpb[i, j] = (-1.0 / (b * b)) * ta + (2.0 * y / (b * b)) * tb
+            pa_ = 1.0 / b
+            pa[i, j] = pa_
+            pb_ = -y / b
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 4:  # square
         ia = A[i]
         for j in range(n):
@@ -548,8 +582,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = a * a
             vals[i, j] = y
-            pa[i, j] = 2.0 * a
-            tpa[i, j] = (2.0) * ta
+            pa_ = 2.0 * a
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 5:  # powc
         ia = A[i]
         p = P[i]
@@ -558,8 +593,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = a ** p
             vals[i, j] = y
-            pa[i, j] = p * a ** (p - 1.0)
-            tpa[i, j] = (p * (p - 1.0) * a ** (p - 2.0)) * ta
+            pa_ = p * a ** (p - 1.0)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 6:  # pow
         ia = A[i]
         ib = B[i]
@@ -570,10 +606,11 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             tb = tan[ib, j]
             y = a ** b
             vals[i, j] = y
-            pa[i, j] = b * a ** (b - 1.0)
-            pb[i, j] = y * math.log(a)
-            tpa[i, j] = (b * (b - 1.0) * a ** (b - 2.0)) * ta + (a ** (b - 1.0) * (1.0 + b * math.log(a))) * tb
-            tpb[i, j] = (a ** (b - 1.0) * (1.0 + b * math.log(a))) * ta + (y * math.log(a) * math.log(a)) * tb
+            pa_ = b * a ** (b - 1.0)
+            pa[i, j] = pa_
+            pb_ = y * math.log(a)
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 7:  # exp
         ia = A[i]
         for j in range(n):
@@ -581,8 +618,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.exp(a)
             vals[i, j] = y
-            pa[i, j] = y
-            tpa[i, j] = (y) * ta
+            pa_ = y
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 8:  # log
         ia = A[i]
         for j in range(n):
@@ -590,8 +628,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.log(a)
             vals[i, j] = y
-            pa[i, j] = 1.0 / a
-            tpa[i, j] = (-1.0 / (a * a)) * ta
+            pa_ = 1.0 / a
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 9:  # sqrt
         ia = A[i]
         for j in range(n):
@@ -599,16 +638,19 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.sqrt(a)
             vals[i, j] = y
-            pa[i, j] = 0.5 / y
-            tpa[i, j] = (-0.25 / (y * a)) * ta
+            pa_ = 0.5 / y
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 10:  # abs
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
+            ta = tan[ia, j]
             y = abs(a)
             vals[i, j] = y
-            pa[i, j] = sign(a)
-            tpa[i, j] = 0.0
+            pa_ = sign(a)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 11:  # sin
         ia = A[i]
         for j in range(n):
@@ -616,8 +658,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.sin(a)
             vals[i, j] = y
-            pa[i, j] = math.cos(a)
-            tpa[i, j] = (-y) * ta
+            pa_ = math.cos(a)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 12:  # cos
         ia = A[i]
         for j in range(n):
@@ -625,8 +668,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.cos(a)
             vals[i, j] = y
-            pa[i, j] = -math.sin(a)
-            tpa[i, j] = (-y) * ta
+            pa_ = -math.sin(a)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 13:  # tanh
         ia = A[i]
         for j in range(n):
@@ -634,8 +678,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.tanh(a)
             vals[i, j] = y
-            pa[i, j] = 1.0 - y * y
-            tpa[i, j] = (-2.0 * y * (1.0 - y * y)) * ta
+            pa_ = 1.0 - y * y
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 14:  # erf
         ia = A[i]
         for j in range(n):
@@ -643,8 +688,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.erf(a)
             vals[i, j] = y
-            pa[i, j] = 1.1283791670955126 * math.exp(-a * a)
-            tpa[i, j] = (-2.2567583341910252 * a * math.exp(-a * a)) * ta
+            pa_ = 1.1283791670955126 * math.exp(-a * a)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 15:  # norm_cdf
         ia = A[i]
         for j in range(n):
@@ -652,8 +698,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = norm_cdf(a)
             vals[i, j] = y
-            pa[i, j] = norm_pdf(a)
-            tpa[i, j] = (-a * norm_pdf(a)) * ta
+            pa_ = norm_pdf(a)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 16:  # norm_pdf
         ia = A[i]
         for j in range(n):
@@ -661,32 +708,39 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = norm_pdf(a)
             vals[i, j] = y
-            pa[i, j] = -a * y
-            tpa[i, j] = ((a * a - 1.0) * y) * ta
+            pa_ = -a * y
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 17:  # max
         ia = A[i]
         ib = B[i]
         for j in range(n):
             a = vals[ia, j]
             b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
             y = a if a >= b else b
             vals[i, j] = y
-            pa[i, j] = 1.0 if a >= b else 0.0
-            pb[i, j] = 0.0 if a >= b else 1.0
-            tpa[i, j] = 0.0
-            tpb[i, j] = 0.0
+            pa_ = 1.0 if a >= b else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if a >= b else 1.0
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 18:  # min
         ia = A[i]
         ib = B[i]
         for j in range(n):
             a = vals[ia, j]
             b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
             y = a if a <= b else b
             vals[i, j] = y
-            pa[i, j] = 1.0 if a <= b else 0.0
-            pb[i, j] = 0.0 if a <= b else 1.0
-            tpa[i, j] = 0.0
-            tpb[i, j] = 0.0
+            pa_ = 1.0 if a <= b else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if a <= b else 1.0
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 19:  # sigmoid
         ia = A[i]
         p = P[i]
@@ -695,8 +749,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa[i, j] = y * (1.0 - y) / p
-            tpa[i, j] = (y * (1.0 - y) * (1.0 - 2.0 * y) / (p * p)) * ta
+            pa_ = y * (1.0 - y) / p
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 20:  # softplus
         ia = A[i]
         p = P[i]
@@ -705,8 +760,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = softplus(a, p)
             vals[i, j] = y
-            pa[i, j] = sigmoid(a, p)
-            tpa[i, j] = (sigmoid(a, p) * (1.0 - sigmoid(a, p)) / p) * ta
+            pa_ = sigmoid(a, p)
+            pa[i, j] = pa_
+            tan[i, j] = pa_ * ta
     elif o == 21:  # where
         ia = A[i]
         ib = B[i]
@@ -715,18 +771,22 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             a = vals[ia, j]
             b = vals[ib, j]
             c = vals[ic, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
             y = a if c != 0.0 else b
             vals[i, j] = y
-            pa[i, j] = 1.0 if c != 0.0 else 0.0
-            pb[i, j] = 0.0 if c != 0.0 else 1.0
-            tpa[i, j] = 0.0
-            tpb[i, j] = 0.0
+            pa_ = 1.0 if c != 0.0 else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if c != 0.0 else 1.0
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 22:  # stop_gradient
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 23:  # lt
         ia = A[i]
         ib = B[i]
@@ -735,6 +795,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 24:  # le
         ia = A[i]
         ib = B[i]
@@ -743,6 +804,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 25:  # gt
         ia = A[i]
         ib = B[i]
@@ -751,6 +813,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 26:  # ge
         ia = A[i]
         ib = B[i]
@@ -759,6 +822,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 27:  # eq
         ia = A[i]
         ib = B[i]
@@ -767,6 +831,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 28:  # ne
         ia = A[i]
         ib = B[i]
@@ -775,6 +840,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 29:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
@@ -785,6 +851,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             c = vals[ic, j]
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
+            tan[i, j] = 0.0
     elif o == 30:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
@@ -793,3 +860,373 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             b = vals[ib, j]
             y = iv_bachelier_stdev(a, b)
             vals[i, j] = y
+            tan[i, j] = 0.0
+
+
+@jit
+def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
+    """Evaluate node i: values, partials, tangent and tangents of the partials."""
+    if o == 0:  # add
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a + b
+            vals[i, j] = y
+            tan[i, j] = 1.0 * ta + 1.0 * tb
+    elif o == 1:  # sub
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a - b
+            vals[i, j] = y
+            tan[i, j] = 1.0 * ta + -1.0 * tb
+    elif o == 2:  # mul
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a * b
+            vals[i, j] = y
+            pa_ = b
+            pa[i, j] = pa_
+            pb_ = a
+            pb[i, j] = pb_
+            tpa[i, j] = (1.0) * tb
+            tpb[i, j] = (1.0) * ta
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 3:  # div
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a / b
+            vals[i, j] = y
+            pa_ = 1.0 / b
+            pa[i, j] = pa_
+            pb_ = -y / b
+            pb[i, j] = pb_
+            tpa[i, j] = (-1.0 / (b * b)) * tb
+            tpb[i, j] = (-1.0 / (b * b)) * ta + (2.0 * y / (b * b)) * tb
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 4:  # square
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = a * a
+            vals[i, j] = y
+            pa_ = 2.0 * a
+            pa[i, j] = pa_
+            tpa[i, j] = (2.0) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 5:  # powc
+        ia = A[i]
+        p = P[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = a ** p
+            vals[i, j] = y
+            pa_ = p * a ** (p - 1.0)
+            pa[i, j] = pa_
+            tpa[i, j] = (p * (p - 1.0) * a ** (p - 2.0)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 6:  # pow
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a ** b
+            vals[i, j] = y
+            pa_ = b * a ** (b - 1.0)
+            pa[i, j] = pa_
+            pb_ = y * math.log(a)
+            pb[i, j] = pb_
+            tpa[i, j] = (b * (b - 1.0) * a ** (b - 2.0)) * ta + (a ** (b - 1.0) * (1.0 + b * math.log(a))) * tb
+            tpb[i, j] = (a ** (b - 1.0) * (1.0 + b * math.log(a))) * ta + (y * math.log(a) * math.log(a)) * tb
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 7:  # exp
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.exp(a)
+            vals[i, j] = y
+            pa_ = y
+            pa[i, j] = pa_
+            tpa[i, j] = (y) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 8:  # log
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.log(a)
+            vals[i, j] = y
+            pa_ = 1.0 / a
+            pa[i, j] = pa_
+            tpa[i, j] = (-1.0 / (a * a)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 9:  # sqrt
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.sqrt(a)
+            vals[i, j] = y
+            pa_ = 0.5 / y
+            pa[i, j] = pa_
+            tpa[i, j] = (-0.25 / (y * a)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 10:  # abs
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = abs(a)
+            vals[i, j] = y
+            pa_ = sign(a)
+            pa[i, j] = pa_
+            tpa[i, j] = 0.0
+            tan[i, j] = pa_ * ta
+    elif o == 11:  # sin
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.sin(a)
+            vals[i, j] = y
+            pa_ = math.cos(a)
+            pa[i, j] = pa_
+            tpa[i, j] = (-y) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 12:  # cos
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.cos(a)
+            vals[i, j] = y
+            pa_ = -math.sin(a)
+            pa[i, j] = pa_
+            tpa[i, j] = (-y) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 13:  # tanh
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.tanh(a)
+            vals[i, j] = y
+            pa_ = 1.0 - y * y
+            pa[i, j] = pa_
+            tpa[i, j] = (-2.0 * y * (1.0 - y * y)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 14:  # erf
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = math.erf(a)
+            vals[i, j] = y
+            pa_ = 1.1283791670955126 * math.exp(-a * a)
+            pa[i, j] = pa_
+            tpa[i, j] = (-2.2567583341910252 * a * math.exp(-a * a)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 15:  # norm_cdf
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = norm_cdf(a)
+            vals[i, j] = y
+            pa_ = norm_pdf(a)
+            pa[i, j] = pa_
+            tpa[i, j] = (-a * norm_pdf(a)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 16:  # norm_pdf
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = norm_pdf(a)
+            vals[i, j] = y
+            pa_ = -a * y
+            pa[i, j] = pa_
+            tpa[i, j] = ((a * a - 1.0) * y) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 17:  # max
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a if a >= b else b
+            vals[i, j] = y
+            pa_ = 1.0 if a >= b else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if a >= b else 1.0
+            pb[i, j] = pb_
+            tpa[i, j] = 0.0
+            tpb[i, j] = 0.0
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 18:  # min
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a if a <= b else b
+            vals[i, j] = y
+            pa_ = 1.0 if a <= b else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if a <= b else 1.0
+            pb[i, j] = pb_
+            tpa[i, j] = 0.0
+            tpb[i, j] = 0.0
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 19:  # sigmoid
+        ia = A[i]
+        p = P[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = sigmoid(a, p)
+            vals[i, j] = y
+            pa_ = y * (1.0 - y) / p
+            pa[i, j] = pa_
+            tpa[i, j] = (y * (1.0 - y) * (1.0 - 2.0 * y) / (p * p)) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 20:  # softplus
+        ia = A[i]
+        p = P[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = softplus(a, p)
+            vals[i, j] = y
+            pa_ = sigmoid(a, p)
+            pa[i, j] = pa_
+            tpa[i, j] = (sigmoid(a, p) * (1.0 - sigmoid(a, p)) / p) * ta
+            tan[i, j] = pa_ * ta
+    elif o == 21:  # where
+        ia = A[i]
+        ib = B[i]
+        ic = C[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            c = vals[ic, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = a if c != 0.0 else b
+            vals[i, j] = y
+            pa_ = 1.0 if c != 0.0 else 0.0
+            pa[i, j] = pa_
+            pb_ = 0.0 if c != 0.0 else 1.0
+            pb[i, j] = pb_
+            tpa[i, j] = 0.0
+            tpb[i, j] = 0.0
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 22:  # stop_gradient
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = a
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 23:  # lt
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = 1.0 if a < b else 0.0
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 24:  # le
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = 1.0 if a <= b else 0.0
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 25:  # gt
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = 1.0 if a > b else 0.0
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 26:  # ge
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = 1.0 if a >= b else 0.0
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 27:  # eq
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = 1.0 if a == b else 0.0
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 28:  # ne
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = 1.0 if a != b else 0.0
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 29:  # iv_black_stdev
+        ia = A[i]
+        ib = B[i]
+        ic = C[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            c = vals[ic, j]
+            y = iv_black_stdev(a, b, c)
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 30:  # iv_bachelier_stdev
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = iv_bachelier_stdev(a, b)
+            vals[i, j] = y
+            tan[i, j] = 0.0

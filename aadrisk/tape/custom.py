@@ -24,7 +24,7 @@ Examples
 ...                  strike=100.0, expiry=1.0))
 >>> res = prog.grad({"price": 7.965567455405804})
 >>> round(float(res.value[0]), 10), round(float(res.grad["price"]), 6)
-(0.2, 0.025066)
+(0.2, 0.025192)
 """
 from __future__ import annotations
 

@@ -26,32 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import jit
-from ._generated import fwd_par, fwd_par2, fwd_val
+from . import _generated as gen
 from .primitives import CONST, INPUT, N_PRIM, NORMAL, STEP_INPUT
 from .scalar import counter_normal
 
 LANES = 16
-
-
-@jit
-def _tangent(o, i, A, B, pmode, pconst, pa, pb, tan, n):
-    for j in range(n):
-        tan[i, j] = 0.0
-    for slot in range(2):
-        m = pmode[o, slot]
-        if m == 0:
-            continue
-        ia = A[i] if slot == 0 else B[i]
-        if m == 1:
-            c = pconst[o, slot]
-            for j in range(n):
-                tan[i, j] += c * tan[ia, j]
-        elif slot == 0:
-            for j in range(n):
-                tan[i, j] += pa[i, j] * tan[ia, j]
-        else:
-            for j in range(n):
-                tan[i, j] += pb[i, j] * tan[ia, j]
 
 
 @jit
@@ -66,13 +45,13 @@ def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
         o = op[i]
         if o < N_PRIM:
             if ev == 0:
-                fwd_val(o, i, A, B, C, P, vals, n)
-            elif ev == 3:
-                fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n)
+                gen.fwd_val(o, i, A, B, C, P, vals, n)
+            elif ev == 1:
+                gen.fwd_par(o, i, A, B, C, P, vals, pa, pb, n)
+            elif ev == 2:
+                gen.fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n)
             else:
-                fwd_par(o, i, A, B, C, P, vals, pa, pb, n)
-            if ev >= 2:
-                _tangent(o, i, A, B, pmode, pconst, pa, pb, tan, n)
+                gen.fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n)
         elif o == CONST:
             v = P[i]
             for j in range(n):
