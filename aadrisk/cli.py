@@ -1,0 +1,178 @@
+"""Command line interface: ``aadrisk <command>``.
+
+A thin shell over :mod:`aadrisk.risk`: it reads files, calls
+:func:`aadrisk.risk.compute_risk` and prints or writes the report.  Commands:
+
+* ``aadrisk risk BOOK.json [--market FILE] [--out FILE.csv] [--quiet]``
+* ``aadrisk version``
+
+Exit status of ``risk``: 0 when every trade was priced, 1 when some trades
+failed (the others are still printed and written), 2 when the book or market
+file cannot be used at all.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+
+app = typer.Typer(
+    name="aadrisk",
+    help="aadrisk: option risk with Greeks from adjoint algorithmic differentiation (AAD).",
+    epilog="Run 'aadrisk COMMAND --help' for a command's options and examples.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+
+EXIT_TRADE_ERRORS = 1
+EXIT_BAD_INPUT = 2
+
+#: Report columns shown by ``risk``: (column, header, number format).
+_SHOWN = (
+    ("price", "Price", "{:,.2f}"),
+    ("delta", "Delta", "{:,.3f}"),
+    ("gamma", "Gamma", "{:,.5f}"),
+    ("vega_per_vol_point", "Vega", "{:,.2f}"),
+    ("theta_per_day", "Theta", "{:,.2f}"),
+    ("rho_per_bp", "Rho", "{:,.2f}"),
+)
+
+_CAPTION = (
+    "Greeks scaled by quantity. Delta = dV/dS in units of underlying, gamma = d2V/dS2 per "
+    "1 ccy move of spot; vega per vol point (0.01), theta = -dV/dT per calendar day "
+    "(1/365 year), rho per basis point (0.0001). Delta and gamma add up per underlying only."
+)
+
+
+def _console(stderr: bool = False) -> Console:
+    con = Console(stderr=stderr)
+    if not con.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        con = Console(stderr=stderr, width=max(con.width, 170))
+    return con
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else spec.format(value)
+
+
+def _risk_table(report, book_name: str) -> Table:
+    from .risk import UNITS
+
+    table = Table(title=f"Risk of book '{book_name}' on {report.valuation_date.isoformat()}",
+                  caption=_CAPTION, caption_justify="left", header_style="bold")
+    for header in ("Trade", "Underlying", "Ccy", "Type", "Strike", "Expiry", "Quantity"):
+        table.add_column(header, no_wrap=True,
+                         justify="right" if header in ("Strike", "Quantity") else "left")
+    for col, header, _ in _SHOWN:
+        table.add_column(f"{header}\n({UNITS[col]})", justify="right", no_wrap=True)
+    t = report.trades
+    for row in t.itertuples(index=False):
+        table.add_row(row.trade_id, row.underlying, row.currency, row.option_type,
+                      f"{row.strike:,.2f}", row.expiry.isoformat(), f"{row.quantity:,.0f}"
+                      if float(row.quantity).is_integer() else f"{row.quantity:,}",
+                      *(_fmt(getattr(row, c), f) for c, _, f in _SHOWN))
+    if t.empty:
+        return table
+    table.add_section()
+    for row in report.by_underlying.itertuples(index=False):
+        table.add_row(f"Total {row.underlying}", row.underlying, row.currency, "", "", "",
+                      f"{row.n_trades} trades",
+                      *(_fmt(getattr(row, c), f) for c, _, f in _SHOWN), style="italic")
+    table.add_section()
+    for ccy, row in report.totals.iterrows():
+        table.add_row(f"TOTAL {ccy}".strip(), "", ccy, "", "", "", f"{int(row['n_trades'])} trades",
+                      *(_fmt(row[c], f) for c, _, f in _SHOWN), style="bold")
+    return table
+
+
+def _errors_table(report) -> Table:
+    table = Table(title=f"{len(report.failed_trade_ids)} trade(s) not priced",
+                  header_style="bold red", title_style="bold red")
+    for header in ("Trade", "Field", "Value", "Problem"):
+        table.add_column(header, overflow="fold")
+    for e in report.errors:
+        table.add_row(e.trade_id, e.field, repr(e.value), e.reason)
+    return table
+
+
+@app.command()
+def risk(
+    book: Annotated[Path, typer.Argument(help="Book JSON file (format: docs/formats.md).",
+                                         metavar="BOOK.json", show_default=False)],
+    market: Annotated[Optional[Path], typer.Option(
+        "--market", "-m", help="Market JSON file; overrides the book's embedded 'market'.",
+        metavar="FILE", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Write the per-trade results (all columns) to this CSV file.",
+        metavar="FILE.csv", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print no tables; only errors (on stderr) and the exit status.")
+    ] = False,
+) -> None:
+    """Price a book of European options and show price and Greeks per trade and in total.
+
+    Every trade is priced by Black-Scholes-Merton; all Greeks come from one
+    AAD sweep over the whole book. A bad trade (negative strike, unknown
+    option type, expired, underlying missing from the market, non-numeric
+    quantity ...) is listed in an errors table naming its id, field and
+    value; the other trades are still priced, and the exit status is 1.
+
+    **Examples**
+
+    ```
+    aadrisk risk portfolios/demo.json
+    aadrisk risk portfolios/demo.json --market portfolios/demo_market.json
+    aadrisk risk portfolios/demo.json --out risk.csv --quiet
+    ```
+    """
+    from .risk import BookError, MarketError, compute_risk, load_book, load_market
+
+    err = _console(stderr=True)
+    try:
+        bk = load_book(book)
+        mkt = load_market(market) if market is not None else bk.market
+    except (BookError, MarketError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if mkt is None:
+        err.print(f"[bold red]error:[/] book {book} has no 'market' section; "
+                  "pass one with --market FILE", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    report = compute_risk(bk.trades, mkt)
+
+    if not quiet:
+        _console().print(_risk_table(report, bk.name))
+    if out is not None:
+        try:
+            report.trades.to_csv(out, index=False)
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] cannot write {out}: {exc}", highlight=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        if not quiet:
+            _console().print(f"Wrote {len(report.trades)} trade(s) to {out}", highlight=False)
+    if report.errors:
+        if quiet:
+            for e in report.errors:
+                err.print(f"error: {e}", markup=False, highlight=False)
+        else:
+            err.print(_errors_table(report))
+        raise typer.Exit(EXIT_TRADE_ERRORS)
+
+
+@app.command()
+def version() -> None:
+    """Print the aadrisk version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

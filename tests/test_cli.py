@@ -1,0 +1,136 @@
+"""The ``aadrisk`` command line, through typer's CliRunner."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import aadrisk
+from aadrisk.cli import app
+from aadrisk.risk import compute_risk, load_book
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "portfolios" / "demo.json"
+DEMO_MARKET = ROOT / "portfolios" / "demo_market.json"
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def bad_book(tmp_path):
+    doc = json.loads(DEMO.read_text())
+    doc["trades"][1]["strike"] = -5200
+    doc["trades"][4]["quantity"] = "lots"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    return path, doc
+
+
+def test_demo_exits_zero_and_shows_every_trade_with_units():
+    res = invoke("risk", DEMO)
+    assert res.exit_code == 0, res.output
+    for trade in json.loads(DEMO.read_text())["trades"]:
+        assert trade["trade_id"] in res.stdout
+    for header in ("Price", "Delta", "Gamma", "Vega", "Theta", "Rho", "(ccy)", "(dV/dS)",
+                   "(d2V/dS2)", "(ccy/vol pt)", "(ccy/day)", "(ccy/bp)"):
+        assert header in res.stdout
+    assert "TOTAL USD" in res.stdout and "TOTAL EUR" in res.stdout
+    assert "Total SPX" in res.stdout and "2024-06-28" in res.stdout
+    assert res.stderr == ""
+
+
+def test_demo_totals_printed_match_the_library():
+    book = load_book(DEMO)
+    totals = compute_risk(book.trades, book.market).totals
+    res = invoke("risk", DEMO)
+    assert f"{totals.loc['EUR', 'price']:,.2f}" in res.stdout
+    assert f"{totals.loc['USD', 'theta_per_day']:,.2f}" in res.stdout
+
+
+def test_bad_trade_file_exits_non_zero_after_printing_the_good_ones(bad_book):
+    path, doc = bad_book
+    res = invoke("risk", path)
+    assert res.exit_code == 1
+    bad_ids = {doc["trades"][1]["trade_id"], doc["trades"][4]["trade_id"]}
+    for trade in doc["trades"]:
+        if trade["trade_id"] not in bad_ids:
+            assert trade["trade_id"] in res.stdout
+    assert "2 trade(s) not priced" in res.stderr
+    for tid in bad_ids:
+        assert tid in res.stderr
+    assert "strike" in res.stderr and "-5200" in res.stderr
+    assert "quantity" in res.stderr and "'lots'" in res.stderr
+
+
+def test_quiet_prints_nothing_on_success_and_one_line_per_error(bad_book):
+    res = invoke("risk", DEMO, "--quiet")
+    assert res.exit_code == 0 and res.output == ""
+    path, doc = bad_book
+    res = invoke("risk", path, "-q")
+    assert res.exit_code == 1 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: trade ") for line in lines)
+    assert doc["trades"][1]["trade_id"] in lines[0] and "'strike'" in lines[0]
+
+
+def test_out_writes_per_trade_csv(tmp_path):
+    out = tmp_path / "risk.csv"
+    res = invoke("risk", DEMO, "--out", out)
+    assert res.exit_code == 0 and out.exists() and "Wrote 10 trade(s)" in res.stdout
+    df = pd.read_csv(out)
+    book = load_book(DEMO)
+    lib = compute_risk(book.trades, book.market).trades
+    assert list(df["trade_id"]) == list(lib["trade_id"])
+    for col in ("price", "delta", "gamma", "vega", "theta", "rho", "vega_per_vol_point",
+                "theta_per_day", "rho_per_bp", "unit_price", "years_to_expiry"):
+        pd.testing.assert_series_equal(df[col], lib[col].astype(float), rtol=1e-15,
+                                       check_names=False)
+
+
+def test_out_with_bad_trades_still_writes_the_good_ones(tmp_path, bad_book):
+    path, doc = bad_book
+    out = tmp_path / "partial.csv"
+    res = invoke("risk", path, "--out", out, "--quiet")
+    assert res.exit_code == 1
+    assert len(pd.read_csv(out)) == len(doc["trades"]) - 2
+
+
+def test_market_override(tmp_path):
+    res = invoke("risk", DEMO, "--market", DEMO_MARKET)
+    assert res.exit_code == 0 and "2024-07-31" in res.stdout and "2024-06-28" not in res.stdout
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"trades": json.loads(DEMO.read_text())["trades"]}))
+    res = invoke("risk", bare)
+    assert res.exit_code == 2 and "no 'market' section" in res.stderr
+    assert invoke("risk", bare, "-m", DEMO_MARKET).exit_code == 0
+
+
+def test_unusable_input_files_exit_2(tmp_path):
+    res = invoke("risk", tmp_path / "nope.json")
+    assert res.exit_code == 2 and "not found" in res.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2")
+    assert invoke("risk", broken).exit_code == 2
+    res = invoke("risk", DEMO, "--market", broken)
+    assert res.exit_code == 2 and "not valid JSON" in res.stderr
+
+
+def test_help_shows_examples_and_subcommands():
+    res = invoke("--help")
+    assert res.exit_code == 0 and "risk" in res.stdout and "version" in res.stdout
+    res = invoke("risk", "--help")
+    assert res.exit_code == 0
+    assert "aadrisk risk portfolios/demo.json" in res.stdout
+    assert "--market" in res.stdout and "--out" in res.stdout and "--quiet" in res.stdout
+
+
+def test_version():
+    res = invoke("version")
+    assert res.exit_code == 0 and res.stdout.strip() == aadrisk.__version__
