@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
@@ -52,10 +53,19 @@ _CAPTION = (
 
 
 def _console(stderr: bool = False) -> Console:
-    con = Console(stderr=stderr)
-    if not con.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-        con = Console(stderr=stderr, width=max(con.width, 170))
-    return con
+    return Console(stderr=stderr)
+
+
+def _print_table(con: Console, table: Table) -> None:
+    """Print ``table`` whole: never squeeze numbers into ellipses on a narrow screen.
+
+    If the table is wider than the console, render it at its natural width (the
+    terminal wraps long lines; ``| less -S`` scrolls them).
+    """
+    need = Measurement.get(con, con.options.update_width(10_000), table).maximum
+    if need > con.width:
+        con = Console(stderr=con.stderr, width=need)
+    con.print(table)
 
 
 def _fmt(value, spec: str) -> str:
@@ -150,7 +160,7 @@ def risk(
     report = compute_risk(bk.trades, mkt)
 
     if not quiet:
-        _console().print(_risk_table(report, bk.name))
+        _print_table(_console(), _risk_table(report, bk.name))
     if out is not None:
         try:
             report.trades.to_csv(out, index=False)
@@ -164,7 +174,7 @@ def risk(
             for e in report.errors:
                 err.print(f"error: {e}", markup=False, highlight=False)
         else:
-            err.print(_errors_table(report))
+            _print_table(err, _errors_table(report))
         raise typer.Exit(EXIT_TRADE_ERRORS)
 
 

@@ -82,7 +82,8 @@ class EuropeanOption:
         Expiry date; time to expiry is Act/365F from the valuation date.
     quantity : float
         Number of units of underlying (contracts times multiplier); negative for
-        a short position.  Results are scaled by it.
+        a short position.  Results are scaled by it.  Required: a position size
+        is never guessed.
     """
 
     product_type: ClassVar[str] = "european_option"
@@ -92,7 +93,7 @@ class EuropeanOption:
     option_type: OptionType
     strike: float
     expiry: dt.date
-    quantity: float = 1.0
+    quantity: float
 
     #: Field name -> converter/validator (raises ``ValueError`` with the reason).
     validators: ClassVar[Mapping[str, Callable]] = {

@@ -73,12 +73,13 @@ def test_bad_trade_is_reported_and_others_priced(market, change, field, reason):
     assert {"BAD-1"} == set(frame["trade_id"]) and field in set(frame["field"])
 
 
-def test_missing_field(market):
-    bad = {k: v for k, v in GOOD.items() if k != "strike"} | {"trade_id": "NOSTRIKE"}
+@pytest.mark.parametrize("field", ["underlying", "option_type", "strike", "expiry", "quantity"])
+def test_missing_field(market, field):
+    bad = {k: v for k, v in GOOD.items() if k != field} | {"trade_id": "MISSING"}
     report = compute_risk(_book(bad), market)
     (err,) = report.errors
-    assert (err.trade_id, err.field, err.value) == ("NOSTRIKE", "strike", None)
-    assert "missing" in str(err)
+    assert (err.trade_id, err.field, err.value) == ("MISSING", field, None)
+    assert "missing" in str(err) and len(report.trades) == 2
 
 
 def test_every_problem_of_a_trade_is_listed(market):
