@@ -18,8 +18,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 
@@ -68,15 +70,26 @@ def _print_table(con: Console, table: Table) -> None:
     con.print(table)
 
 
+def _error(con: Console, message: str) -> None:
+    """One unwrapped error line on ``con`` (the message is printed literally)."""
+    con.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _fmt(value, spec: str) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
         else spec.format(value)
 
 
+def _cells(*values) -> list[Text]:
+    """Cells shown literally (a trade id like '[b]X' is not rich markup)."""
+    return [Text(str(v)) for v in values]
+
+
 def _risk_table(report, book_name: str) -> Table:
     from .risk import UNITS
 
-    table = Table(title=f"Risk of book '{book_name}' on {report.valuation_date.isoformat()}",
+    table = Table(title=Text(f"Risk of book '{book_name}' on "
+                             f"{report.valuation_date.isoformat()}"),
                   caption=_CAPTION, caption_justify="left", header_style="bold")
     for header in ("Trade", "Underlying", "Ccy", "Type", "Strike", "Expiry", "Quantity"):
         table.add_column(header, no_wrap=True,
@@ -85,21 +98,23 @@ def _risk_table(report, book_name: str) -> Table:
         table.add_column(f"{header}\n({UNITS[col]})", justify="right", no_wrap=True)
     t = report.trades
     for row in t.itertuples(index=False):
-        table.add_row(row.trade_id, row.underlying, row.currency, row.option_type,
-                      f"{row.strike:,.2f}", row.expiry.isoformat(), f"{row.quantity:,.0f}"
-                      if float(row.quantity).is_integer() else f"{row.quantity:,}",
-                      *(_fmt(getattr(row, c), f) for c, _, f in _SHOWN))
+        qty = f"{row.quantity:,.0f}" if float(row.quantity).is_integer() else f"{row.quantity:,}"
+        table.add_row(*_cells(row.trade_id, row.underlying, row.currency, row.option_type,
+                              f"{row.strike:,.2f}", row.expiry.isoformat(), qty,
+                              *(_fmt(getattr(row, c), f) for c, _, f in _SHOWN)))
     if t.empty:
         return table
     table.add_section()
     for row in report.by_underlying.itertuples(index=False):
-        table.add_row(f"Total {row.underlying}", row.underlying, row.currency, "", "", "",
-                      f"{row.n_trades} trades",
-                      *(_fmt(getattr(row, c), f) for c, _, f in _SHOWN), style="italic")
+        table.add_row(*_cells(f"Total {row.underlying}", row.underlying, row.currency, "", "",
+                              "", f"{row.n_trades} trades",
+                              *(_fmt(getattr(row, c), f) for c, _, f in _SHOWN)),
+                      style="italic")
     table.add_section()
     for ccy, row in report.totals.iterrows():
-        table.add_row(f"TOTAL {ccy}".strip(), "", ccy, "", "", "", f"{int(row['n_trades'])} trades",
-                      *(_fmt(row[c], f) for c, _, f in _SHOWN), style="bold")
+        table.add_row(*_cells(f"TOTAL {ccy}".strip(), "", ccy, "", "", "",
+                              f"{int(row['n_trades'])} trades",
+                              *(_fmt(row[c], f) for c, _, f in _SHOWN)), style="bold")
     return table
 
 
@@ -109,7 +124,7 @@ def _errors_table(report) -> Table:
     for header in ("Trade", "Field", "Value", "Problem"):
         table.add_column(header, overflow="fold")
     for e in report.errors:
-        table.add_row(e.trade_id, e.field, repr(e.value), e.reason)
+        table.add_row(*_cells(e.trade_id, e.field, repr(e.value), e.reason))
     return table
 
 
@@ -150,11 +165,10 @@ def risk(
         bk = load_book(book)
         mkt = load_market(market) if market is not None else bk.market
     except (BookError, MarketError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _error(err, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if mkt is None:
-        err.print(f"[bold red]error:[/] book {book} has no 'market' section; "
-                  "pass one with --market FILE", highlight=False)
+        _error(err, f"book {book} has no 'market' section; pass one with --market FILE")
         raise typer.Exit(EXIT_BAD_INPUT)
 
     report = compute_risk(bk.trades, mkt)
@@ -165,14 +179,15 @@ def risk(
         try:
             report.trades.to_csv(out, index=False)
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot write {out}: {exc}", highlight=False)
+            _error(err, f"cannot write {out}: {exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         if not quiet:
-            _console().print(f"Wrote {len(report.trades)} trade(s) to {out}", highlight=False)
+            _console().print(f"Wrote {len(report.trades)} trade(s) to {out}", markup=False,
+                             highlight=False, soft_wrap=True)
     if report.errors:
         if quiet:
             for e in report.errors:
-                err.print(f"error: {e}", markup=False, highlight=False)
+                err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         else:
             _print_table(err, _errors_table(report))
         raise typer.Exit(EXIT_TRADE_ERRORS)

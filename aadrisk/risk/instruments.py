@@ -142,7 +142,8 @@ def check_fields(trade_id: str, values: Mapping[str, object],
 _MISSING = object()
 
 
-def parse_trade(raw: object, position: int | None = None) -> tuple[object | None, list[TradeError]]:
+def parse_trade(raw: object,
+                position: int | None = None) -> tuple[object | None, list[TradeError]]:
     """Build an instrument from a JSON-like mapping, collecting every problem.
 
     Parameters

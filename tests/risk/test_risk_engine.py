@@ -65,8 +65,8 @@ def _per_unit_reference(trade: dict, market: MarketSnapshot) -> dict:
 
     hs = 2e-3 * args["spot"]
     gamma = (f(spot=args["spot"] + hs) - 2 * f() + f(spot=args["spot"] - hs)) / hs**2
-    return {"price": f(), "delta": d("spot", 1e-5 * args["spot"]), "gamma": gamma, "vega": d("vol", 1e-5),
-            "theta": -d("expiry", 1e-5), "rho": d("rate", 1e-6)}
+    return {"price": f(), "delta": d("spot", 1e-5 * args["spot"]), "gamma": gamma,
+            "vega": d("vol", 1e-5), "theta": -d("expiry", 1e-5), "rho": d("rate", 1e-6)}
 
 
 def test_greeks_are_raw_derivatives_times_quantity(demo, report):

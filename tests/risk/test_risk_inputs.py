@@ -1,6 +1,7 @@
 """Validation: a bad trade is reported (trade id, field, value) and never sinks the book."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -136,13 +137,8 @@ def test_instrument_construction_validates():
     assert (info.value.trade_id, info.value.field, info.value.value) == ("B", "strike", -5.0)
     with pytest.raises(TradeError, match="trade_id"):
         EuropeanOption("", "XYZ", "call", 5.0, dt.date(2025, 1, 17), 1)
-    with pytest.raises(dataclasses_frozen_error()):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         opt.strike = 1.0
-
-
-def dataclasses_frozen_error():
-    import dataclasses
-    return dataclasses.FrozenInstanceError
 
 
 def test_parse_trade_returns_instrument_or_errors():
