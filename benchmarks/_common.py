@@ -241,4 +241,22 @@ def environment() -> dict:
         info["jax"] = jax.__version__
     except Exception:
         pass
+    info.update(aadrisk_source())
     return info
+
+
+def aadrisk_source() -> dict:
+    """Where the measured aadrisk comes from: its path, git commit and local changes."""
+    import aadrisk
+
+    pkg = os.path.dirname(os.path.abspath(aadrisk.__file__))
+    out = {"aadrisk_path": pkg}
+    try:
+        def git(*args):
+            return subprocess.run(["git", "-C", pkg, *args], capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        out["aadrisk_commit"] = git("rev-parse", "--short", "HEAD")
+        out["aadrisk_uncommitted_files"] = len(git("status", "--porcelain", "--", ".").splitlines())
+    except Exception:  # not a git checkout, or git missing
+        pass
+    return out

@@ -123,6 +123,7 @@ def main(argv=None):
     print(f"Compile time: bsm_price on the tape, {args.n:,} options per call, threads = "
           f"default ({C.n_cores()} cores). Each line is a fresh process.")
     cold, warm = {}, {}
+    print(f"  measured aadrisk: {C.aadrisk_source()}")
     for mode in MODES:
         cache = C.empty_cache_dir(f"ct-{mode}")
         try:

@@ -126,6 +126,7 @@ def main(argv=None):
     print(f"loop252: arithmetic Asian call, GBM log-Euler, {N_STEPS} steps x {n:,} paths "
           f"(timings), float64, seed {SEED}, threads = {threads} (cores: {C.n_cores()})")
     print(f"  {prog}")
+    print(f"  measured aadrisk: {C.aadrisk_source()}")
     print(f"  loop checkpoint interval at the default block: {prog.checkpoint_intervals()}")
 
     jobs = {"price": lambda: run(prog, "price", n, threads),

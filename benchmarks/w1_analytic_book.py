@@ -238,6 +238,7 @@ def main(argv=None):
 
     prog = record_program()
     print(f"  {prog}")
+    print(f"  measured aadrisk: {C.aadrisk_source()}")
     jax = C.load_jax()
     ndtr = C.load_ndtr()
 
