@@ -1,0 +1,49 @@
+"""Shared test configuration for aadrisk.
+
+* A Hypothesis profile (``aadrisk``, the default; override with the
+  ``HYPOTHESIS_PROFILE`` environment variable) without deadlines -- the first
+  call of a compiled kernel in a process may load it from Numba's on-disk cache
+  -- and with a moderate example count so that the suite stays fast in CI.
+* A session-scoped autouse fixture that compiles (or loads from the cache) every
+  evaluation kernel once, so compile time is not charged to individual tests.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "aadrisk", deadline=None, max_examples=50, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "thorough", deadline=None, max_examples=1000, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "aadrisk"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_kernels():
+    """Record a tiny program with a scan loop and run value/grad/jvp/hvp once."""
+    import aadrisk as ad
+
+    def tiny(*, x, k):
+        def step(state, xs):
+            s, acc = state
+            s = s * ad.exp(xs["v"] * ad.normal())
+            return s, acc + s
+
+        s_end, acc = ad.scan(step, (x, 0.0), n_steps=3, xs=["v"])
+        return ad.softplus(s_end - k, 0.5) + 0.1 * acc + ad.where(x > k, x, k)
+
+    prog = ad.record(tiny)
+    inputs = {"x": np.array([1.0, 1.2]), "k": 1.1, "v": np.full(3, 0.1)}
+    prog.value(inputs)
+    prog.grad(inputs)
+    prog.jvp(inputs, {"x": 1.0})
+    prog.hvp(inputs, {"x": 1.0})
+    prog.grad(inputs, reduce="mean")
+    prog.hvp(inputs, {"k": 1.0}, reduce="mean")
+    yield
