@@ -7,6 +7,7 @@ trades or Monte Carlo paths, with reverse, forward and second-order modes.
 from .math import (abs, cos, erf, exp, log, maximum, minimum, norm_cdf, norm_pdf, pow, select,
                    sigmoid, sin, smooth_max, smooth_step, softplus, sqrt, stop_gradient, tanh,
                    where)
+from .tape.custom import custom_derivative, implied_vol_bachelier, implied_vol_black
 from .tape import (InputError, NonFiniteError, Program, Result, TapeControlFlowError, TapeError,
                    TapeScopeError, Var, normal, record, scan)
 

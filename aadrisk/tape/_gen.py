@@ -131,7 +131,12 @@ def generate() -> str:
 
 def main() -> None:  # pragma: no cover - developer tool
     TARGET.write_text(generate())
-    print(f"wrote {TARGET}")
+    # Numba's on-disk cache is keyed on each function's own source file, not on
+    # the files it calls: drop the cached kernels so callers are rebuilt too.
+    stale = list(TARGET.parent.glob("__pycache__/*.nb[ic]"))
+    for f in stale:
+        f.unlink()
+    print(f"wrote {TARGET}; removed {len(stale)} cached kernel files")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -110,7 +110,29 @@ def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
 
 
 @jit
-def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, j0, n):
+def _acc(acc, i0, row, n, n_prev):
+    """Add a block's sum and centred sum of squares to ``acc[i0]``, ``acc[i0 + 1]``.
+
+    The centred sums are merged with Chan et al.'s update, so standard errors
+    stay accurate when the mean is large against the spread.
+    """
+    s = 0.0
+    for j in range(n):
+        s += row[j]
+    m = s / n
+    m2 = 0.0
+    for j in range(n):
+        d = row[j] - m
+        m2 += d * d
+    if n_prev > 0:
+        delta = m - acc[i0] / n_prev
+        m2 += delta * delta * (n_prev * n / (n_prev + n))
+    acc[i0] += s
+    acc[i0 + 1] += m2
+
+
+@jit
+def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
     """Reverse over nodes [lo, hi) at step t, accumulating adjoints (and their tangents)."""
     op, A, B, C, P = T
     pmode, pconst = PM
@@ -142,23 +164,9 @@ def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, j0, n):
         elif o == STEP_INPUT:
             k = C[i]
             if xs_kind[k] == 0:
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                s3 = 0.0
-                for j in range(n):
-                    g = adj[i, j]
-                    s0 += g
-                    s1 += g * g
+                _acc(bx[oi, k, t], 0, adj[i], n, n_prev)
                 if second:
-                    for j in range(n):
-                        h = adjt[i, j]
-                        s2 += h
-                        s3 += h * h
-                bx[oi, k, t, 0] += s0
-                bx[oi, k, t, 1] += s1
-                bx[oi, k, t, 2] += s2
-                bx[oi, k, t, 3] += s3
+                    _acc(bx[oi, k, t], 2, adjt[i], n, n_prev)
 
 
 @jit
@@ -222,7 +230,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
              acc_v, acc_g, acc_x, dbg):
     """Evaluate blocks ``lane, lane + n_lanes, ...`` of the batch; see the module docstring.
 
-    Accumulates per-lane (sum, sum of squares) of values / tangents into
+    Accumulates per-lane (sum, centred sum of squares) of values / tangents into
     ``acc_v[out, 4]``, of gradients / Hessian-vector products into
     ``acc_g[out, input, 4]`` and ``acc_x[out, step_input, step, 4]``; writes
     per-element results into ``res_*`` when not ``reduce``.  Releases the GIL.
@@ -257,6 +265,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     ev_body = 2 if tangents else 0
     nb = (batch + block - 1) // block
     m1 = nn * 0 - 1  # "no loop step", typed int64 (a literal would specialise callees)
+    n_prev = m1 + 1  # elements this lane has accumulated so far
     for blk in range(lane, nb, n_lanes):
         j0 = blk * block
         n = min(block, batch - j0)
@@ -281,30 +290,17 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
         _eval_range(lo, nn, m1, mode, T, PM, IN, XS, seed, j0, n, W, dbg)
         for oi in range(n_out):
             r = outs[oi]
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for j in range(n):
-                v = vals[r, j]
-                s0 += v
-                s1 += v * v
+            _acc(acc_v[oi], 0, vals[r], n, n_prev)
             if tangents:
-                for j in range(n):
-                    v = tan[r, j]
-                    s2 += v
-                    s3 += v * v
+                _acc(acc_v[oi], 2, tan[r], n, n_prev)
             if not reduce:
                 for j in range(n):
                     res_val[oi, j0 + j] = vals[r, j]
                 if tangents:
                     for j in range(n):
                         res_tan[oi, j0 + j] = tan[r, j]
-            acc_v[oi, 0] += s0
-            acc_v[oi, 1] += s1
-            acc_v[oi, 2] += s2
-            acc_v[oi, 3] += s3
         if not store:
+            n_prev += n
             continue
         # ---- one reverse sweep per output ----
         for oi in range(n_out):
@@ -319,7 +315,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
             hi = nn
             for s in range(nsc - 1, -1, -1):
                 h, e, ns, k, N = hdr[s], end[s], S[s], kck[s], nst[s]
-                _reverse_range(e + ns, hi, m1, second, T, PM, XS, W, oi, acc_x, j0, n)
+                _reverse_range(e + ns, hi, m1, second, T, PM, XS, W, oi, acc_x, n_prev, n)
                 _copy_rows(sadj, 0, adj, e, ns, n)
                 if second:
                     _copy_rows(sadjt, 0, adjt, e, ns, n)
@@ -350,7 +346,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                             if second:
                                 for j in range(n):
                                     adjt[r, j] += sadjt[slot, j]
-                        _reverse_range(h + 1 + ns, e, t, second, T, PM, XS, W, oi, acc_x, j0, n)
+                        _reverse_range(h + 1 + ns, e, t, second, T, PM, XS, W, oi, acc_x, n_prev, n)
                         _copy_rows(sadj, 0, adj, h + 1, ns, n)
                         if second:
                             _copy_rows(sadjt, 0, adjt, h + 1, ns, n)
@@ -362,7 +358,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                         for j in range(n):
                             adjt[r, j] += sadjt[slot, j]
                 hi = h
-            _reverse_range(m1 + 1, hi, m1, second, T, PM, XS, W, oi, acc_x, j0, n)
+            _reverse_range(m1 + 1, hi, m1, second, T, PM, XS, W, oi, acc_x, n_prev, n)
             for kk in range(in_node.shape[0]):
                 r = in_node[kk]
                 if r < 0 or not in_want[kk]:
@@ -375,20 +371,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                         for j in range(n):
                             res_hel[oi, g, j0 + j] = adjt[r, j]
                     continue
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                s3 = 0.0
-                for j in range(n):
-                    v = adj[r, j]
-                    s0 += v
-                    s1 += v * v
+                _acc(acc_g[oi, kk], 0, adj[r], n, n_prev)
                 if second:
-                    for j in range(n):
-                        v = adjt[r, j]
-                        s2 += v
-                        s3 += v * v
-                acc_g[oi, kk, 0] += s0
-                acc_g[oi, kk, 1] += s1
-                acc_g[oi, kk, 2] += s2
-                acc_g[oi, kk, 3] += s3
+                    _acc(acc_g[oi, kk], 2, adjt[r], n, n_prev)
+        n_prev += n

@@ -46,11 +46,20 @@ def _map(fn, n, workers):
         fut.result()
 
 
-def _ordered_sum(a):
-    """Sum over the first axis in index order (bit-reproducible)."""
+def _merge_lanes(a, counts):
+    """Merge per-lane (sum, centred sum of squares) pairs in lane order (bit-reproducible).
+
+    ``a[lane, ..., 4]`` holds (sum, M2) of two quantities in slots (0, 1), (2, 3).
+    """
     out = a[0].copy()
+    n = counts[0]
     for i in range(1, a.shape[0]):
-        out += a[i]
+        c = counts[i]
+        for k in (0, 2):
+            delta = a[i, ..., k] / c - out[..., k] / n
+            out[..., k + 1] += a[i, ..., k + 1] + delta * delta * (n * c / (n + c))
+            out[..., k] += a[i, ..., k]
+        n += c
     return out
 
 
@@ -96,14 +105,14 @@ class Result:
     batch: int = 0
 
 
-def _mean_stderr(s, ss, n, reduce):
+def _mean_stderr(s, m2, n, reduce):
+    """(sum or mean, standard error of the mean) from a sum and centred sum of squares."""
     if reduce == "sum":
-        return s, None
-    mean = s / n
+        return float(s), None
+    mean = float(s) / n
     if n < 2:
         return mean, float("nan")
-    var = max(ss / n - mean * mean, 0.0) * n / (n - 1)
-    return mean, math.sqrt(var / n)
+    return mean, math.sqrt(max(float(m2), 0.0) / (n - 1) / n)
 
 
 class Program:
@@ -316,7 +325,7 @@ class Program:
             i = self._nondiff[0]
             raise TapeError(f"{self.name}: node {i} ({op_name(self.op[i])}, recorded at "
                             f"{self.site[i]}) has no derivative of its own; differentiate it "
-                            "through aadrisk.custom_root / implied_vol_* instead")
+                            "through aadrisk.custom_derivative (or implied_vol_black / _bachelier) instead")
         block = int(block)
         if block < 1:
             raise ValueError("block must be >= 1")
@@ -359,7 +368,9 @@ class Program:
                              res_hel, acc_v[i], acc_g[i], acc_x[i], dbg[i])
 
         _map(lane, n_lanes, n_workers)
-        acc_v, acc_g, acc_x = (_ordered_sum(a) for a in (acc_v, acc_g, acc_x))
+        sizes = np.minimum(block, nb - np.arange(nblocks) * block)
+        counts = [int(sizes[i::n_lanes].sum()) for i in range(n_lanes)]
+        acc_v, acc_g, acc_x = (_merge_lanes(a, counts) for a in (acc_v, acc_g, acc_x))
         if debug:
             self._raise_nonfinite(dbg, inputs, seed, batch)
         return self._collect(mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
@@ -405,8 +416,7 @@ class Program:
                     if mode == 3:
                         r.hvp[n] = acc_x[oi, k, :N, 2] / div
                     if reduce == "mean":
-                        m = acc_x[oi, k, :N, 0] / nb
-                        var = np.maximum(acc_x[oi, k, :N, 1] / nb - m * m, 0.0) * nb / max(nb - 1, 1)
+                        var = np.maximum(acc_x[oi, k, :N, 1], 0.0) / max(nb - 1, 1)
                         r.grad_stderr[n] = np.sqrt(var / nb)
             results[oname] = r
         if self.single:

@@ -139,8 +139,31 @@ def black_normalized(s, x, theta):
 
 
 @jit
+def bachelier_normalized(s, m):
+    """Undiscounted Bachelier price ``m N(m/s) + s n(m/s)`` for total stdev ``s``.
+
+    For ``m/s < -5`` the form ``s n(d) / (t1 t2)`` with the continued fraction
+    of the Mills ratio avoids the cancellation of the two terms (deep OTM).
+    """
+    if s <= 0.0:
+        return max(m, 0.0)
+    d = m / s
+    if d >= -5.0:
+        return m * norm_cdf(d) + s * norm_pdf(d)
+    x = -d
+    # t_k = x + k / t_{k+1}: backward recursion of the Mills-ratio continued fraction
+    t = x
+    for k in range(80, 1, -1):
+        t = x + k / t
+    t2 = t
+    t1 = x + 1.0 / t2
+    return s * norm_pdf(d) / (t1 * t2)
+
+
+@jit
 def _hybrid_newton(target, x, theta, kind):
-    # kind 0: Black normalized; kind 1: Bachelier with x = theta (F - K).
+    # Newton on log(price) in the total stdev s, safeguarded by bisection.
+    # kind 0: Black normalized (x = K/F); kind 1: Bachelier (x = theta (F - K)).
     lo = 0.0
     hi = math.inf
     if kind == 0:
@@ -149,30 +172,29 @@ def _hybrid_newton(target, x, theta, kind):
         s = max(abs(x), target * math.sqrt(2.0 * math.pi))
     if s <= 0.0:
         s = 1e-3
-    for _ in range(200):
+    log_target = math.log(target)
+    for _ in range(300):
         if kind == 0:
-            f = black_normalized(s, x, theta) - target
+            f = black_normalized(s, x, theta)
             v = norm_pdf(-math.log(x) / s + 0.5 * s)
         else:
-            d = x / s
-            f = x * norm_cdf(d) + s * norm_pdf(d) - target
-            v = norm_pdf(d)
-        if f > 0.0:
+            f = bachelier_normalized(s, x)
+            v = norm_pdf(x / s)
+        if f == target:
+            return s
+        if f > target:
             hi = s
         else:
             lo = s
-        if f == 0.0:
-            return s
-        if v > 0.0:
-            s_new = s - f / v
-        else:
-            s_new = -1.0
+        s_new = -1.0
+        if f > 0.0 and v > 0.0:
+            s_new = s - (math.log(f) - log_target) * f / v
         if not (s_new > lo and s_new < hi):
             s_new = 0.5 * (lo + hi) if hi < math.inf else 2.0 * s
         if abs(s_new - s) <= 4e-16 * s:
             return s_new
         s = s_new
-    return s
+    return math.nan
 
 
 @jit
