@@ -37,18 +37,29 @@ LANES = 16
 def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
     """Forward over nodes [lo, hi) at step t; ev: 0 val, 1 +partials, 2 +tangent, 3 +2nd."""
     op, A, B, C, P = T
-    pmode, pconst = PM
+    act = PM[2]
     in_kind, in_pos, sh_val, el_val, tan_kind, tan_pos, sh_tan, el_tan = IN
     xs_kind, xs_pos, xs_sh, xs_el, xs_tan = XS
     vals, pa, pb, tan, tpa, tpb = W[0], W[1], W[2], W[3], W[4], W[5]
     for i in range(lo, hi):
         o = op[i]
         if o < N_PRIM:
-            if ev == 0:
+            e = ev
+            if ev != 0:  # activity: skip partials / tangents nobody reads
+                f = act[i]
+                if ev == 1:
+                    e = 1 if f & 1 else 0
+                elif ev == 2:
+                    e = 2 if f & 2 else 0
+                elif f & 2:
+                    e = 3 if f & 1 else 2
+                else:
+                    e = 1 if f & 1 else 0
+            if e == 0:
                 gen.fwd_val(o, i, A, B, C, P, vals, n)
-            elif ev == 1:
+            elif e == 1:
                 gen.fwd_par(o, i, A, B, C, P, vals, pa, pb, n)
-            elif ev == 2:
+            elif e == 2:
                 gen.fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n)
             else:
                 gen.fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n)
@@ -135,12 +146,16 @@ def _acc(acc, i0, row, n, n_prev):
 def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
     """Reverse over nodes [lo, hi) at step t, accumulating adjoints (and their tangents)."""
     op, A, B, C, P = T
-    pmode, pconst = PM
+    pmode, pconst, act = PM
     xs_kind = XS[0]
     pa, pb, tpa, tpb, adj, adjt = W[1], W[2], W[4], W[5], W[6], W[7]
     for i in range(hi - 1, lo - 1, -1):
         o = op[i]
         if o < N_PRIM:
+            f = act[i]
+            if (f & 1) == 0:
+                continue  # depends on no input whose gradient is wanted
+            tact = second and (f & 2) != 0
             for slot in range(2):
                 m = pmode[o, slot]
                 if m == 0:
@@ -156,11 +171,17 @@ def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
                 else:
                     pp = pa if slot == 0 else pb
                     tp = tpa if slot == 0 else tpb
-                    for j in range(n):
-                        adj[ia, j] += adj[i, j] * pp[i, j]
-                    if second:
+                    if tact:
                         for j in range(n):
+                            adj[ia, j] += adj[i, j] * pp[i, j]
                             adjt[ia, j] += adjt[i, j] * pp[i, j] + adj[i, j] * tp[i, j]
+                    elif second:
+                        for j in range(n):
+                            adj[ia, j] += adj[i, j] * pp[i, j]
+                            adjt[ia, j] += adjt[i, j] * pp[i, j]
+                    else:
+                        for j in range(n):
+                            adj[ia, j] += adj[i, j] * pp[i, j]
         elif o == STEP_INPUT:
             k = C[i]
             if xs_kind[k] == 0:
@@ -245,7 +266,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     vals = np.empty((nn, block))
     pa = np.empty((r_par, block))
     pb = np.empty((r_par, block))
-    tan = np.empty((r_tan, block))
+    tan = np.zeros((r_tan, block))  # rows of tangent-inactive nodes stay zero
     tpa = np.empty((r_tan, block))
     tpb = np.empty((r_tan, block))
     adj = np.empty((r_adj, block))

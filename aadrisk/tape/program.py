@@ -18,7 +18,8 @@ import numba
 import numpy as np
 
 from . import kernels
-from .primitives import INPUT, N_PRIM, SCAN, TABLE, op_name, partial_modes
+from .primitives import (N_PRIM, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
+                         partial_modes)
 from .record import Recorder, TapeError
 
 DEFAULT_BLOCK = 256
@@ -151,6 +152,7 @@ class Program:
                         raise TapeError(f"step input {name!r} used by loops of {prev} and "
                                         f"{info.n_steps} steps")
         self._nondiff = self._find_nondiff()
+        self._act_cache = {}
 
     # -- structure ----------------------------------------------------------------
     @property
@@ -173,6 +175,46 @@ class Program:
             if any(self.op[u] != stop for u in users) or i in self.outs:
                 bad.append(i)
         return bad
+
+    def _activity(self, mode, wrt_inputs, wrt_steps, tan_inputs, tan_steps):
+        """Per node: bit 1 if it depends on an input whose gradient is wanted, bit 2 if
+        on an input with a non-zero tangent.  Nodes without the bit skip that work."""
+        key = (mode, wrt_inputs, wrt_steps, tan_inputs, tan_steps)
+        cached = self._act_cache.get(key)
+        if cached is not None:
+            return cached
+        act = np.zeros(self.n_nodes, dtype=np.int64)
+        for k, node in enumerate(self.in_node):
+            act[node] = (1 if k in wrt_inputs else 0) | (2 if k in tan_inputs else 0)
+        for i in np.flatnonzero(self.op == STEP_INPUT):
+            k = self.C[i]
+            act[i] = (1 if k in wrt_steps else 0) | (2 if k in tan_steps else 0)
+        modes = PMODE
+        while True:  # loops: a state slot is active if its initial or its next value is
+            before = act.copy()
+            for i in range(self.n_nodes):
+                o = self.op[i]
+                if o < N_PRIM:
+                    f = 0
+                    if modes[o, 0]:
+                        f |= act[self.A[i]]
+                    if modes[o, 1]:
+                        f |= act[self.B[i]]
+                    act[i] = f
+                elif o == STATE_IN:
+                    info = self.scans[self.scope[i]]
+                    slot = self.C[i]
+                    act[i] |= act[info.init[slot]] | act[info.out[slot]]
+                elif o == SCAN_RES:
+                    act[i] = act[self.A[i] + 1 + self.C[i]]
+            if np.array_equal(act, before):
+                break
+        if (mode & 1) == 0:
+            act &= ~1
+        if mode < 2:
+            act &= ~2
+        self._act_cache[key] = act
+        return act
 
     def _scan_tables(self, block):
         ns = len(self.scans)
@@ -359,11 +401,20 @@ class Program:
             dbg[:, 0] = 2**62  # any non-negative value disables the check
         SC, ck_rows, seg_rows, smax = self._scan_tables(block)
         T = (self.op, self.A, self.B, self.C, self.P)
+        tans = tangents or {}
+        act = self._activity(
+            mode,
+            frozenset(k for k, n in enumerate(self.input_names) if n in wrt),
+            frozenset(k for k, n in enumerate(self.step_input_names) if n in wrt),
+            frozenset(k for k, n in enumerate(self.input_names)
+                      if n in tans and np.any(np.asarray(tans[n]) != 0)),
+            frozenset(k for k, n in enumerate(self.step_input_names)
+                      if n in tans and np.any(np.asarray(tans[n]) != 0)))
         in_node = self.in_node if n_in else np.full(1, -1, dtype=np.int64)
 
         def lane(i):
             kernels.run_lane(i, n_lanes, mode, not per, nb, block, self.n_nodes, ck_rows,
-                             seg_rows, smax, T, (PMODE, PCONST), SC, IN, XS, np.int64(seed),
+                             seg_rows, smax, T, (PMODE, PCONST, act), SC, IN, XS, np.int64(seed),
                              self.outs, in_node, in_want, gpos, res_val, res_tan, res_gel,
                              res_hel, acc_v[i], acc_g[i], acc_x[i], dbg[i])
 
