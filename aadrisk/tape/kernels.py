@@ -161,6 +161,8 @@ def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
                 if m == 0:
                     continue
                 ia = A[i] if slot == 0 else B[i]
+                if (act[ia] & 1) == 0:
+                    continue  # nobody reads this argument's adjoint
                 if m == 1:
                     c = pconst[o, slot]
                     for j in range(n):
@@ -324,8 +326,11 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
             n_prev += n
             continue
         # ---- one reverse sweep per output ----
+        act = PM[2]
         for oi in range(n_out):
             for r in range(nn):
+                if (act[r] & 1) == 0 and r != outs[oi]:
+                    continue  # adjoint rows of inactive nodes are never read
                 for j in range(n):
                     adj[r, j] = 0.0
                 if second:
