@@ -1,0 +1,119 @@
+"""Swaps and FRAs on the tape: QuantLib prices, par deltas vs bump-rebootstrap-reprice."""
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+from _rates_helpers import VAL, ql_curve, ql_swap, random_book, spec
+
+from aadrisk.market import bootstrap as bootstrap_mod
+from aadrisk.market import curves as curves_mod
+from aadrisk.market import dates as dates_mod
+from aadrisk.market import rates as rates_mod
+from aadrisk.market.bootstrap import CurveBuilder, Quote
+from aadrisk.market.rates import (FRA, Swap, fair_rates, prepare_book, price_book, risk_swaps)
+
+ql = pytest.importorskip("QuantLib")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    b = CurveBuilder([spec()], VAL)
+    cs = b.solve()
+    book = random_book(40, seed=11)
+    book += [Swap("FWD", "4Y", 0.041, 2e6, payer=False, start=VAL.replace(year=2025)),
+             Swap("SEMI", "7Y", 0.039, 3e6, fixed_tenor="6M", float_tenor="6M")]
+    return b, cs, book, prepare_book(book, cs)
+
+
+@pytest.mark.parametrize("method", ["loglinear_df", "linear_zero"])
+def test_swaps_vs_quantlib(method):
+    cs = CurveBuilder([spec(method)], VAL).solve()
+    curve, idx = ql_curve(method=method)
+    book = random_book(40, seed=5) + [Swap("SEMI", "7Y", 0.039, 3e6, fixed_tenor="6M",
+                                           float_tenor="6M")]
+    r = risk_swaps(book, cs)
+    qs = [ql_swap(curve, idx, s) for s in book]
+    npv = np.array([s.NPV() for s in qs])
+    notional = np.array([s.notional for s in book])
+    # relative to the notional: NPVs near par are tiny differences of large legs
+    assert np.max(np.abs(r.prices["price"].to_numpy() - npv) / notional) < 1e-10
+    assert np.allclose(fair_rates(book, cs), [s.fairRate() for s in qs], rtol=1e-10, atol=0)
+
+
+def test_fra_vs_quantlib():
+    cs = CurveBuilder([spec()], VAL).solve()
+    curve, _ = ql_curve()
+    fras = [FRA("F1", "3x6", 0.05, 1e6), FRA("F2", "6x12", 0.045, 2e6, payer=False)]
+    v = price_book(prepare_book(fras, cs), cs.zeros)
+    h = ql.YieldTermStructureHandle(curve)
+    cal = ql.WeekendsOnly()
+    fair = fair_rates(fras, cs)
+    for f, ours, fr in zip(fras, v, fair):
+        a, b = (int(x) for x in f.tenor.split("x"))
+        idx = ql.IborIndex("I", ql.Period(b - a, ql.Months), 0, ql.USDCurrency(), cal,
+                           ql.ModifiedFollowing, False, ql.Actual360(), h)
+        start = cal.advance(ql.Date(15, 1, 2024), a, ql.Months, ql.ModifiedFollowing)
+        pos = ql.Position.Long if f.payer else ql.Position.Short
+        fra = ql.ForwardRateAgreement(idx, start, pos, f.rate, f.notional, h)
+        assert ours == pytest.approx(fra.NPV(), rel=1e-10, abs=1e-10 * f.notional)
+        assert fr == pytest.approx(fra.forwardRate().rate(), rel=1e-10)
+
+
+def test_par_deltas_vs_bump_rebootstrap(setup):
+    b, cs, book, pb = setup
+    r = risk_swaps(book, cs, pb)
+    h = 1e-6
+    fd = np.empty_like(r.dv_dq)
+    for k in range(len(cs.quotes)):
+        up, dn = cs.quotes.copy(), cs.quotes.copy()
+        up[k] += h
+        dn[k] -= h
+        fd[:, k] = (price_book(pb, b.solve(up).zeros) - price_book(pb, b.solve(dn).zeros)) / (2 * h)
+    scale = np.abs(r.dv_dq).max(axis=1, keepdims=True)
+    assert np.max(np.abs(r.dv_dq - fd) / scale) < 1e-6
+    # long frame: one row per trade and quote label, same numbers
+    g = r.greeks
+    assert len(g) == len(book) * len(cs.quotes)
+    assert list(g.columns) == ["trade", "label", "value", "unit"]
+    assert set(g["label"]) == set(cs.quote_labels)
+    piv = g.pivot(index="trade", columns="label", values="value")
+    assert np.array_equal(piv.loc[r.prices["trade"], cs.quote_labels].to_numpy(), r.dv_dq)
+
+
+def test_bucketed_par_deltas_sum_to_parallel(setup):
+    b, cs, book, pb = setup
+    r = risk_swaps(book, cs, pb)
+    h = 1e-6
+    par = (price_book(pb, b.solve(cs.quotes + h).zeros) -
+           price_book(pb, b.solve(cs.quotes - h).zeros)) / (2 * h)
+    total = r.dv_dq.sum(axis=1)
+    assert np.max(np.abs(total - par) / np.abs(r.dv_dq).max(axis=1)) < 1e-8
+
+
+def test_zero_deltas_vs_finite_differences(setup):
+    _, cs, book, pb = setup
+    r = risk_swaps(book, cs, pb)
+    h = 1e-7
+    for k in (0, 5, 11):
+        dz = np.zeros_like(cs.zeros)
+        dz[k] = h
+        fd = (price_book(pb, cs.zeros + dz) - price_book(pb, cs.zeros - dz)) / (2 * h)
+        assert np.allclose(r.dv_dz[:, k], fd, rtol=1e-6, atol=1e-6 * np.abs(r.dv_dz).max())
+    zg = r.zero_greeks()
+    assert zg["label"].iloc[0] == "zero/USD-SOFR/1M"
+
+
+def test_bad_trades(setup):
+    _, cs, _, _ = setup
+    with pytest.raises(ValueError, match="trade X: curve 'EUR' is not in the curve set"):
+        prepare_book([Swap("X", "2Y", 0.04, 1e6, forecast="EUR")], cs)
+    with pytest.raises(ValueError, match="trade Y: start .* before the valuation date"):
+        prepare_book([Swap("Y", "2Y", 0.04, 1e6, start=VAL.replace(year=2023))], cs)
+
+
+@pytest.mark.parametrize("mod", [dates_mod, curves_mod, bootstrap_mod, rates_mod])
+def test_doctests(mod):
+    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0 and res.attempted > 0
