@@ -111,7 +111,11 @@ def _legs(tr, val: date, fc: str, dc: str):
     s = 1.0 if tr.payer else -1.0
     N = float(tr.notional)
     if isinstance(tr, FRA):
-        a, b = (int(x) for x in str(tr.tenor).lower().split("x"))
+        parts = str(tr.tenor).lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) >= int(parts[1]):
+            raise ValueError(f"trade {tr.trade_id}: FRA tenor must be 'AxB' in months with "
+                             f"A < B, got {tr.tenor!r}")
+        a, b = int(parts[0]), int(parts[1])
         st = adjust(add_tenor(val, f"{a}M"), tr.convention, tr.holidays)
         en = adjust(add_tenor(st, f"{b - a}M"), tr.convention, tr.holidays)
         tau = year_fraction(st, en, tr.day_count)

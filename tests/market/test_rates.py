@@ -111,6 +111,8 @@ def test_bad_trades(setup):
         prepare_book([Swap("X", "2Y", 0.04, 1e6, forecast="EUR")], cs)
     with pytest.raises(ValueError, match="trade Y: start .* before the valuation date"):
         prepare_book([Swap("Y", "2Y", 0.04, 1e6, start=VAL.replace(year=2023))], cs)
+    with pytest.raises(ValueError, match="trade Z: FRA tenor must be 'AxB'"):
+        prepare_book([FRA("Z", "6x3", 0.04, 1e6)], cs)
 
 
 @pytest.mark.parametrize("mod", [dates_mod, curves_mod, bootstrap_mod, rates_mod])
