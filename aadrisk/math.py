@@ -25,7 +25,7 @@ import numpy as np
 from .tape import scalar as _s
 from .tape.record import Var, apply
 
-__all__ = ["abs", "cos", "erf", "exp", "log", "logical_and", "logical_not", "logical_or",
+__all__ = ["abs", "atan", "atan2", "cos", "erf", "exp", "log", "logical_and", "logical_not", "logical_or",
            "maximum", "minimum", "norm_cdf", "norm_pdf", "pow", "select", "sigmoid", "sin",
            "smooth_max", "smooth_step", "softplus", "sqrt", "stop_gradient", "tanh", "where"]
 
@@ -75,6 +75,18 @@ stop_gradient = _unary("stop_gradient", lambda x: x, "Identity whose derivative 
 def pow(a, b):  # noqa: A001
     """``a ** b``; for tape values with variable ``b`` it needs ``a > 0``."""
     return a ** b
+
+
+def atan2(y, x):
+    """Angle of the point ``(x, y)`` in radians, in (-pi, pi] (branch cut on x < 0, y = 0)."""
+    if _any_var(y, x):
+        return apply("atan2", y, x)
+    return np.arctan2(y, x)
+
+
+def atan(x):
+    """Arc tangent in radians."""
+    return atan2(x, 1.0)
 
 
 def maximum(a, b):

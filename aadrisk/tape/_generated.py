@@ -106,25 +106,33 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             a = vals[ia, j]
             y = math.tanh(a)
             vals[i, j] = y
-    elif o == 14:  # erf
+    elif o == 14:  # atan2
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = math.atan2(a, b)
+            vals[i, j] = y
+    elif o == 15:  # erf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = math.erf(a)
             vals[i, j] = y
-    elif o == 15:  # norm_cdf
+    elif o == 16:  # norm_cdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = norm_cdf(a)
             vals[i, j] = y
-    elif o == 16:  # norm_pdf
+    elif o == 17:  # norm_pdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = norm_pdf(a)
             vals[i, j] = y
-    elif o == 17:  # max
+    elif o == 18:  # max
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -132,7 +140,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = a if a >= b else b
             vals[i, j] = y
-    elif o == 18:  # min
+    elif o == 19:  # min
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -140,21 +148,21 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = a if a <= b else b
             vals[i, j] = y
-    elif o == 19:  # sigmoid
+    elif o == 20:  # sigmoid
         ia = A[i]
         p = P[i]
         for j in range(n):
             a = vals[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-    elif o == 20:  # softplus
+    elif o == 21:  # softplus
         ia = A[i]
         p = P[i]
         for j in range(n):
             a = vals[ia, j]
             y = softplus(a, p)
             vals[i, j] = y
-    elif o == 21:  # where
+    elif o == 22:  # where
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -164,13 +172,13 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             c = vals[ic, j]
             y = a if c != 0.0 else b
             vals[i, j] = y
-    elif o == 22:  # stop_gradient
+    elif o == 23:  # stop_gradient
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
-    elif o == 23:  # lt
+    elif o == 24:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -178,7 +186,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
-    elif o == 24:  # le
+    elif o == 25:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -186,7 +194,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
-    elif o == 25:  # gt
+    elif o == 26:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -194,7 +202,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
-    elif o == 26:  # ge
+    elif o == 27:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -202,7 +210,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
-    elif o == 27:  # eq
+    elif o == 28:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -210,7 +218,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
-    elif o == 28:  # ne
+    elif o == 29:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -218,7 +226,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
-    elif o == 29:  # iv_black_stdev
+    elif o == 30:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -228,7 +236,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             c = vals[ic, j]
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
-    elif o == 30:  # iv_bachelier_stdev
+    elif o == 31:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -366,7 +374,19 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = 1.0 - y * y
             pa[i, j] = pa_
-    elif o == 14:  # erf
+    elif o == 14:  # atan2
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            y = math.atan2(a, b)
+            vals[i, j] = y
+            pa_ = b / (a * a + b * b)
+            pa[i, j] = pa_
+            pb_ = -a / (a * a + b * b)
+            pb[i, j] = pb_
+    elif o == 15:  # erf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -374,7 +394,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = 1.1283791670955126 * math.exp(-a * a)
             pa[i, j] = pa_
-    elif o == 15:  # norm_cdf
+    elif o == 16:  # norm_cdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -382,7 +402,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = norm_pdf(a)
             pa[i, j] = pa_
-    elif o == 16:  # norm_pdf
+    elif o == 17:  # norm_pdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -390,7 +410,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = -a * y
             pa[i, j] = pa_
-    elif o == 17:  # max
+    elif o == 18:  # max
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -402,7 +422,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             pa[i, j] = pa_
             pb_ = 0.0 if a >= b else 1.0
             pb[i, j] = pb_
-    elif o == 18:  # min
+    elif o == 19:  # min
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -414,7 +434,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             pa[i, j] = pa_
             pb_ = 0.0 if a <= b else 1.0
             pb[i, j] = pb_
-    elif o == 19:  # sigmoid
+    elif o == 20:  # sigmoid
         ia = A[i]
         p = P[i]
         for j in range(n):
@@ -423,7 +443,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = y * sigmoid(-a, p) / p
             pa[i, j] = pa_
-    elif o == 20:  # softplus
+    elif o == 21:  # softplus
         ia = A[i]
         p = P[i]
         for j in range(n):
@@ -432,7 +452,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = sigmoid(a, p)
             pa[i, j] = pa_
-    elif o == 21:  # where
+    elif o == 22:  # where
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -446,13 +466,13 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             pa[i, j] = pa_
             pb_ = 0.0 if c != 0.0 else 1.0
             pb[i, j] = pb_
-    elif o == 22:  # stop_gradient
+    elif o == 23:  # stop_gradient
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
-    elif o == 23:  # lt
+    elif o == 24:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -460,7 +480,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
-    elif o == 24:  # le
+    elif o == 25:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -468,7 +488,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
-    elif o == 25:  # gt
+    elif o == 26:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -476,7 +496,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
-    elif o == 26:  # ge
+    elif o == 27:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -484,7 +504,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
-    elif o == 27:  # eq
+    elif o == 28:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -492,7 +512,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
-    elif o == 28:  # ne
+    elif o == 29:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -500,7 +520,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
-    elif o == 29:  # iv_black_stdev
+    elif o == 30:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -510,7 +530,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             c = vals[ic, j]
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
-    elif o == 30:  # iv_bachelier_stdev
+    elif o == 31:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -681,7 +701,22 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pa_ = 1.0 - y * y
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
-    elif o == 14:  # erf
+    elif o == 14:  # atan2
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = math.atan2(a, b)
+            vals[i, j] = y
+            pa_ = b / (a * a + b * b)
+            pa[i, j] = pa_
+            pb_ = -a / (a * a + b * b)
+            pb[i, j] = pb_
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 15:  # erf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -691,7 +726,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pa_ = 1.1283791670955126 * math.exp(-a * a)
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
-    elif o == 15:  # norm_cdf
+    elif o == 16:  # norm_cdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -701,7 +736,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pa_ = norm_pdf(a)
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
-    elif o == 16:  # norm_pdf
+    elif o == 17:  # norm_pdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -711,7 +746,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pa_ = -a * y
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
-    elif o == 17:  # max
+    elif o == 18:  # max
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -726,7 +761,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pb_ = 0.0 if a >= b else 1.0
             pb[i, j] = pb_
             tan[i, j] = pa_ * ta + pb_ * tb
-    elif o == 18:  # min
+    elif o == 19:  # min
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -741,7 +776,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pb_ = 0.0 if a <= b else 1.0
             pb[i, j] = pb_
             tan[i, j] = pa_ * ta + pb_ * tb
-    elif o == 19:  # sigmoid
+    elif o == 20:  # sigmoid
         ia = A[i]
         p = P[i]
         for j in range(n):
@@ -752,7 +787,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pa_ = y * sigmoid(-a, p) / p
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
-    elif o == 20:  # softplus
+    elif o == 21:  # softplus
         ia = A[i]
         p = P[i]
         for j in range(n):
@@ -763,7 +798,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pa_ = sigmoid(a, p)
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
-    elif o == 21:  # where
+    elif o == 22:  # where
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -780,14 +815,14 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             pb_ = 0.0 if c != 0.0 else 1.0
             pb[i, j] = pb_
             tan[i, j] = pa_ * ta + pb_ * tb
-    elif o == 22:  # stop_gradient
+    elif o == 23:  # stop_gradient
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 23:  # lt
+    elif o == 24:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -796,7 +831,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 24:  # le
+    elif o == 25:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -805,7 +840,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 25:  # gt
+    elif o == 26:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -814,7 +849,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 26:  # ge
+    elif o == 27:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -823,7 +858,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 27:  # eq
+    elif o == 28:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -832,7 +867,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 28:  # ne
+    elif o == 29:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -841,7 +876,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 29:  # iv_black_stdev
+    elif o == 30:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -852,7 +887,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 30:  # iv_bachelier_stdev
+    elif o == 31:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1039,7 +1074,24 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             pa[i, j] = pa_
             tpa[i, j] = (-2.0 * y * (1.0 - y * y)) * ta
             tan[i, j] = pa_ * ta
-    elif o == 14:  # erf
+    elif o == 14:  # atan2
+        ia = A[i]
+        ib = B[i]
+        for j in range(n):
+            a = vals[ia, j]
+            b = vals[ib, j]
+            ta = tan[ia, j]
+            tb = tan[ib, j]
+            y = math.atan2(a, b)
+            vals[i, j] = y
+            pa_ = b / (a * a + b * b)
+            pa[i, j] = pa_
+            pb_ = -a / (a * a + b * b)
+            pb[i, j] = pb_
+            tpa[i, j] = (-2.0 * a * b / ((a * a + b * b) * (a * a + b * b))) * ta + ((a * a - b * b) / ((a * a + b * b) * (a * a + b * b))) * tb
+            tpb[i, j] = ((a * a - b * b) / ((a * a + b * b) * (a * a + b * b))) * ta + (2.0 * a * b / ((a * a + b * b) * (a * a + b * b))) * tb
+            tan[i, j] = pa_ * ta + pb_ * tb
+    elif o == 15:  # erf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -1050,7 +1102,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             pa[i, j] = pa_
             tpa[i, j] = (-2.2567583341910252 * a * math.exp(-a * a)) * ta
             tan[i, j] = pa_ * ta
-    elif o == 15:  # norm_cdf
+    elif o == 16:  # norm_cdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -1061,7 +1113,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             pa[i, j] = pa_
             tpa[i, j] = (-a * norm_pdf(a)) * ta
             tan[i, j] = pa_ * ta
-    elif o == 16:  # norm_pdf
+    elif o == 17:  # norm_pdf
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
@@ -1072,7 +1124,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             pa[i, j] = pa_
             tpa[i, j] = ((a * a - 1.0) * y) * ta
             tan[i, j] = pa_ * ta
-    elif o == 17:  # max
+    elif o == 18:  # max
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1089,7 +1141,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             tpa[i, j] = 0.0
             tpb[i, j] = 0.0
             tan[i, j] = pa_ * ta + pb_ * tb
-    elif o == 18:  # min
+    elif o == 19:  # min
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1106,7 +1158,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             tpa[i, j] = 0.0
             tpb[i, j] = 0.0
             tan[i, j] = pa_ * ta + pb_ * tb
-    elif o == 19:  # sigmoid
+    elif o == 20:  # sigmoid
         ia = A[i]
         p = P[i]
         for j in range(n):
@@ -1118,7 +1170,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             pa[i, j] = pa_
             tpa[i, j] = (y * sigmoid(-a, p) * (sigmoid(-a, p) - y) / (p * p)) * ta
             tan[i, j] = pa_ * ta
-    elif o == 20:  # softplus
+    elif o == 21:  # softplus
         ia = A[i]
         p = P[i]
         for j in range(n):
@@ -1130,7 +1182,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             pa[i, j] = pa_
             tpa[i, j] = (sigmoid(a, p) * sigmoid(-a, p) / p) * ta
             tan[i, j] = pa_ * ta
-    elif o == 21:  # where
+    elif o == 22:  # where
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -1149,14 +1201,14 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             tpa[i, j] = 0.0
             tpb[i, j] = 0.0
             tan[i, j] = pa_ * ta + pb_ * tb
-    elif o == 22:  # stop_gradient
+    elif o == 23:  # stop_gradient
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 23:  # lt
+    elif o == 24:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1165,7 +1217,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 24:  # le
+    elif o == 25:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1174,7 +1226,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 25:  # gt
+    elif o == 26:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1183,7 +1235,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 26:  # ge
+    elif o == 27:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1192,7 +1244,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 27:  # eq
+    elif o == 28:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1201,7 +1253,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 28:  # ne
+    elif o == 29:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1210,7 +1262,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 29:  # iv_black_stdev
+    elif o == 30:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -1221,7 +1273,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 30:  # iv_bachelier_stdev
+    elif o == 31:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):

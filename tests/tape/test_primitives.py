@@ -202,6 +202,12 @@ def _ref_where(a, b, c, p):
             "b": 0.0 if c != 0.0 else 1.0}
 
 
+def _ref_atan2(a, b, c, p):  # d atan(y/x): dy -> x/(x^2+y^2), dx -> -y/(x^2+y^2)
+    r = a * a + b * b
+    return {"f": math.atan2(a, b), "a": b / r, "b": -a / r, "aa": -2.0 * a * b / r ** 2,
+            "ab": (a * a - b * b) / r ** 2, "bb": 2.0 * a * b / r ** 2}
+
+
 def _ref_stop_gradient(a, b, c, p):  # identity value, derivative zero by definition
     return {"f": a}
 
@@ -210,7 +216,7 @@ DIFF_REFS = {
     "add": _ref_add, "sub": _ref_sub, "mul": _ref_mul, "div": _ref_div,
     "square": _ref_square, "powc": _ref_powc, "pow": _ref_pow, "exp": _ref_exp,
     "log": _ref_log, "sqrt": _ref_sqrt, "abs": _ref_abs, "sin": _ref_sin, "cos": _ref_cos,
-    "tanh": _ref_tanh, "erf": _ref_erf, "norm_cdf": _ref_norm_cdf,
+    "tanh": _ref_tanh, "atan2": _ref_atan2, "erf": _ref_erf, "norm_cdf": _ref_norm_cdf,
     "norm_pdf": _ref_norm_pdf, "max": _ref_max, "min": _ref_min, "sigmoid": _ref_sigmoid,
     "softplus": _ref_softplus, "where": _ref_where, "stop_gradient": _ref_stop_gradient,
 }
