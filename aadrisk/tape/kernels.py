@@ -28,7 +28,7 @@ import numpy as np
 from .._numba import jit
 from . import _generated as gen
 from .primitives import CONST, INPUT, N_PRIM, NORMAL, STEP_INPUT
-from .scalar import counter_normal
+from .scalar import counter_normal_pair
 
 LANES = 16
 
@@ -105,8 +105,17 @@ def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
                     tan[i, j] = v
         elif o == NORMAL:
             d = C[i]
-            for j in range(n):
-                vals[i, j] = counter_normal(seed, j0 + j, t, d)
+            j = 0
+            if j0 & 1:  # odd first element: the sine half of its pair
+                vals[i, 0] = counter_normal_pair(seed, j0 >> 1, t, d)[1]
+                j = 1
+            while j + 1 < n:
+                z0, z1 = counter_normal_pair(seed, (j0 + j) >> 1, t, d)
+                vals[i, j] = z0
+                vals[i, j + 1] = z1
+                j += 2
+            if j < n:
+                vals[i, j] = counter_normal_pair(seed, (j0 + j) >> 1, t, d)[0]
             if ev >= 2:
                 for j in range(n):
                     tan[i, j] = 0.0

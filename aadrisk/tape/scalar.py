@@ -102,13 +102,14 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 @jit
-def counter_normal(seed, elem, step, draw):
-    """Standard normal number for (seed, element, step, draw) by Box-Muller.
+def counter_normal_pair(seed, pair, step, draw):
+    """Two independent standard normals for elements ``2 pair`` and ``2 pair + 1``.
 
-    ``step`` is -1 outside a time-stepping loop.
+    One Philox call gives two 53-bit uniforms; Box-Muller turns them into the
+    pair ``(r cos, r sin)``.  ``step`` is -1 outside a time-stepping loop.
     """
     s = np.uint64(seed)
-    e = np.uint64(elem)
+    e = np.uint64(pair)
     c0 = e & _MASK
     c1 = e >> _S32
     c2 = np.uint64(step + 1) & _MASK
@@ -117,7 +118,20 @@ def counter_normal(seed, elem, step, draw):
     # two 53-bit uniforms strictly inside (0, 1)
     u1 = (float((x0 << np.uint64(21)) ^ (x1 >> np.uint64(11))) + 0.5) * 2.0 ** -53
     u2 = (float((x2 << np.uint64(21)) ^ (x3 >> np.uint64(11))) + 0.5) * 2.0 ** -53
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    r = math.sqrt(-2.0 * math.log(u1))
+    a = 2.0 * math.pi * u2
+    return r * math.cos(a), r * math.sin(a)
+
+
+@jit
+def counter_normal(seed, elem, step, draw):
+    """Standard normal number for (seed, element, step, draw).
+
+    Elements ``2m`` and ``2m + 1`` share one Philox call (cosine and sine of
+    Box-Muller); the number depends only on the element's own index.
+    """
+    z0, z1 = counter_normal_pair(seed, elem >> 1, step, draw)
+    return z1 if elem & 1 else z0
 
 
 # --------------------------------------------------------------------------
