@@ -34,9 +34,13 @@ LANES = 16
 
 
 @jit
-def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
-    """Forward over nodes [lo, hi) at step t; ev: 0 val, 1 +partials, 2 +tangent, 3 +2nd."""
-    op, A, B, C, P = T
+def _eval_range(lo, hi, t, ev, zm, T, PM, IN, XS, seed, j0, n, W, dbg):
+    """Forward over nodes [lo, hi) at step t; ev: 0 val, 1 +partials, 2 +tangent, 3 +2nd.
+
+    ``zm``: loop normals cache, 0 off, 1 store the body's normals per step into
+    ``W[8]``, 2 read them back (reverse sweep recomputation) instead of drawing.
+    """
+    op, A, B, C, P, zidx, znz = T
     act = PM[2]
     in_kind, in_pos, sh_val, el_val, tan_kind, tan_pos, sh_tan, el_tan = IN
     xs_kind, xs_pos, xs_sh, xs_el, xs_tan = XS
@@ -103,6 +107,14 @@ def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
                 v = xs_tan[k, t]
                 for j in range(n):
                     tan[i, j] = v
+        elif o == NORMAL and zm == 2 and zidx[i] >= 0:
+            row = zidx[i] + t * znz[i]
+            zc = W[8]
+            for j in range(n):
+                vals[i, j] = zc[row, j]
+            if ev >= 2:
+                for j in range(n):
+                    tan[i, j] = 0.0
         elif o == NORMAL:
             d = C[i]
             j = 0
@@ -116,6 +128,11 @@ def _eval_range(lo, hi, t, ev, T, PM, IN, XS, seed, j0, n, W, dbg):
                 j += 2
             if j < n:
                 vals[i, j] = counter_normal_pair(seed, (j0 + j) >> 1, t, d)[0]
+            if zm == 1 and zidx[i] >= 0:
+                row = zidx[i] + t * znz[i]
+                zc = W[8]
+                for j in range(n):
+                    zc[row, j] = vals[i, j]
             if ev >= 2:
                 for j in range(n):
                     tan[i, j] = 0.0
@@ -154,7 +171,7 @@ def _acc(acc, i0, row, n, n_prev):
 @jit
 def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
     """Reverse over nodes [lo, hi) at step t, accumulating adjoints (and their tangents)."""
-    op, A, B, C, P = T
+    op, A, B, C, P, zidx, znz = T
     pmode, pconst, act = PM
     xs_kind = XS[0]
     pa, pb, tpa, tpb, adj, adjt = W[1], W[2], W[4], W[5], W[6], W[7]
@@ -257,8 +274,8 @@ def _copy_rows(dst, d0, src, s0, rows, n):
 
 
 @jit
-def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, smax, T, PM, SC,
-             IN, XS, seed, outs, in_node, in_want, gpos, res_val, res_tan, res_gel, res_hel,
+def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, smax, zrows, T,
+             PM, SC, IN, XS, seed, outs, in_node, in_want, gpos, res_val, res_tan, res_gel, res_hel,
              acc_v, acc_g, acc_x, dbg):
     """Evaluate blocks ``lane, lane + n_lanes, ...`` of the batch; see the module docstring.
 
@@ -267,7 +284,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     ``acc_g[out, input, 4]`` and ``acc_x[out, step_input, step, 4]``; writes
     per-element results into ``res_*`` when not ``reduce``.  Releases the GIL.
     """
-    op, A, B, C, P = T
+    op, A, B, C, P, zidx, znz = T
     hdr, end, nst, kck, S, init, out, ckoff = SC
     nsc = hdr.shape[0]
     n_out = outs.shape[0]
@@ -282,7 +299,8 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     tpb = np.empty((r_tan, block))
     adj = np.empty((r_adj, block))
     adjt = np.empty((r_adj, block))
-    W = (vals, pa, pb, tan, tpa, tpb, adj, adjt)
+    zcache = np.empty((max(zrows, 1) if (mode & 1) == 1 else 1, block))
+    W = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache)
     ck = np.empty((max(ck_rows, 1), block))
     ckt = np.empty((max(ck_rows, 1) if mode >= 2 else 1, block))
     seg = np.empty((max(seg_rows, 1), block))
@@ -298,13 +316,16 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     nb = (batch + block - 1) // block
     m1 = nn * 0 - 1  # "no loop step", typed int64 (a literal would specialise callees)
     n_prev = m1 + 1  # elements this lane has accumulated so far
+    z_off = m1 + 1   # loop-normal cache modes (see _eval_range), typed int64
+    z_fwd = z_off + 1 if store and zrows > 0 else z_off
+    z_rev = z_off + 2 if zrows > 0 else z_off
     for blk in range(lane, nb, n_lanes):
         j0 = blk * block
         n = min(block, batch - j0)
         # ---- forward sweep (main tape, loops stepped with checkpoints) ----
         lo = m1 + 1
         for s in range(nsc):
-            _eval_range(lo, hdr[s], m1, mode, T, PM, IN, XS, seed, j0, n, W, dbg)
+            _eval_range(lo, hdr[s], m1, mode, z_off, T, PM, IN, XS, seed, j0, n, W, dbg)
             h, e, ns, k = hdr[s], end[s], S[s], kck[s]
             for slot in range(ns):
                 _copy_rows(vals, h + 1 + slot, vals, init[s, slot], 1, n)
@@ -313,13 +334,14 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
             for t in range(nst[s]):
                 if store and t % k == 0:
                     _save_state(s, SC, W, ck, ckt, ckoff[s] + (t // k) * ns, tangents, n)
-                _eval_range(h + 1 + ns, e, t, ev_body, T, PM, IN, XS, seed, j0, n, W, dbg)
+                _eval_range(h + 1 + ns, e, t, ev_body, z_fwd, T, PM, IN, XS, seed, j0, n, W,
+                            dbg)
                 _advance(s, SC, W, tmp, tmpt, tangents, n)
             _copy_rows(vals, e, vals, h + 1, ns, n)
             if tangents:
                 _copy_rows(tan, e, tan, h + 1, ns, n)
             lo = e + ns
-        _eval_range(lo, nn, m1, mode, T, PM, IN, XS, seed, j0, n, W, dbg)
+        _eval_range(lo, nn, m1, mode, z_off, T, PM, IN, XS, seed, j0, n, W, dbg)
         for oi in range(n_out):
             r = outs[oi]
             _acc(acc_v[oi], 0, vals[r], n, n_prev)
@@ -361,12 +383,12 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                     for t in range(t0, t1):
                         _save_state(s, SC, W, seg, segt, (t - t0) * ns, second, n)
                         if t < t1 - 1:
-                            _eval_range(h + 1 + ns, e, t, ev_body, T, PM, IN, XS, seed, j0, n,
+                            _eval_range(h + 1 + ns, e, t, ev_body, z_rev, T, PM, IN, XS, seed, j0, n,
                                         W, dbg)
                             _advance(s, SC, W, tmp, tmpt, second, n)
                     for t in range(t1 - 1, t0 - 1, -1):
                         _set_state(s, SC, W, seg, seg, segt, (t - t0) * ns, second, n)
-                        _eval_range(h + 1 + ns, e, t, 3 if second else 1, T, PM, IN, XS, seed,
+                        _eval_range(h + 1 + ns, e, t, 3 if second else 1, z_rev, T, PM, IN, XS, seed,
                                     j0, n, W, dbg)
                         for r in range(h + 1, e):
                             for j in range(n):

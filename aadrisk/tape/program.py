@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from . import kernels
-from .primitives import (N_PRIM, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
+from .primitives import (N_PRIM, NORMAL, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
                          partial_modes)
 from .record import Recorder, TapeError
 
@@ -241,7 +241,20 @@ class Program:
             ckoff[s] = rows
             rows += -(-info.n_steps // k) * info.n_state
             seg = max(seg, k * info.n_state)
-        return (hdr, end, nst, kck, S, init, out, ckoff), rows, seg, smax
+        # cache of each loop body's normals per step, so that the reverse sweep's
+        # recomputation reads them instead of drawing them again (if they fit)
+        zidx = np.full(self.n_nodes, -1, dtype=np.int64)
+        znz = np.zeros(self.n_nodes, dtype=np.int64)
+        zrows = 0
+        for info in self.scans:
+            body = np.arange(info.header + 1, info.end)
+            normals = body[self.op[body] == NORMAL]
+            need = info.n_steps * len(normals)
+            if normals.size and (zrows + need) * block * 8 <= CKPT_BUDGET_BYTES:
+                zidx[normals] = zrows + np.arange(len(normals))
+                znz[normals] = len(normals)
+                zrows += need
+        return (hdr, end, nst, kck, S, init, out, ckoff), rows, seg, smax, (zidx, znz, zrows)
 
     def checkpoint_intervals(self, block: int = DEFAULT_BLOCK) -> list[int]:
         """Checkpoint interval ``k`` chosen for each loop at this block size."""
@@ -399,8 +412,8 @@ class Program:
         dbg = np.full((n_lanes, 3), -1, dtype=np.int64)
         if not debug:
             dbg[:, 0] = 2**62  # any non-negative value disables the check
-        SC, ck_rows, seg_rows, smax = self._scan_tables(block)
-        T = (self.op, self.A, self.B, self.C, self.P)
+        SC, ck_rows, seg_rows, smax, (zidx, znz, zrows) = self._scan_tables(block)
+        T = (self.op, self.A, self.B, self.C, self.P, zidx, znz)
         tans = tangents or {}
         act = self._activity(
             mode,
@@ -414,7 +427,7 @@ class Program:
 
         def lane(i):
             kernels.run_lane(i, n_lanes, mode, not per, nb, block, self.n_nodes, ck_rows,
-                             seg_rows, smax, T, (PMODE, PCONST, act), SC, IN, XS, np.int64(seed),
+                             seg_rows, smax, zrows, T, (PMODE, PCONST, act), SC, IN, XS, np.int64(seed),
                              self.outs, in_node, in_want, gpos, res_val, res_tan, res_gel,
                              res_hel, acc_v[i], acc_g[i], acc_x[i], dbg[i])
 
