@@ -12,3 +12,11 @@ from .tape import (InputError, NonFiniteError, Program, Result, TapeControlFlowE
                    TapeScopeError, Var, normal, record, scan)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "abs", "atan", "atan2", "cos", "erf", "exp", "log", "maximum", "minimum", "norm_cdf",
+    "norm_pdf", "pow", "select", "sigmoid", "sin", "smooth_max", "smooth_step", "softplus",
+    "sqrt", "stop_gradient", "tanh", "where", "custom_derivative", "implied_vol_bachelier",
+    "implied_vol_black", "InputError", "NonFiniteError", "Program", "Result",
+    "TapeControlFlowError", "TapeError", "TapeScopeError", "Var", "normal", "record", "scan",
+]

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
 from . import kernels
+from .inputs import InputError, check_names, prepare  # noqa: F401 (re-exported)
 from .primitives import (N_PRIM, NORMAL, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
                          partial_modes)
 from .record import Recorder, TapeError
+from .results import Result, _merge_lanes, collect  # noqa: F401 (Result re-exported)
 
 DEFAULT_BLOCK = 256
 CKPT_BUDGET_BYTES = 64 * 2**20  # per worker, for loop state storage
@@ -47,73 +48,8 @@ def _map(fn, n, workers):
         fut.result()
 
 
-def _merge_lanes(a, counts):
-    """Merge per-lane (sum, centred sum of squares) pairs in lane order (bit-reproducible).
-
-    ``a[lane, ..., 4]`` holds (sum, M2) of two quantities in slots (0, 1), (2, 3).
-    """
-    out = a[0].copy()
-    n = counts[0]
-    for i in range(1, a.shape[0]):
-        c = counts[i]
-        for k in (0, 2):
-            delta = a[i, ..., k] / c - out[..., k] / n
-            out[..., k + 1] += a[i, ..., k + 1] + delta * delta * (n * c / (n + c))
-            out[..., k] += a[i, ..., k]
-        n += c
-    return out
-
-
-class InputError(TapeError, ValueError):
-    """Inputs given to a program are missing, unknown or of the wrong shape."""
-
-
 class NonFiniteError(TapeError, FloatingPointError):
     """Debug mode found an operation producing NaN or inf."""
-
-
-@dataclass
-class Result:
-    """Values and derivatives of one evaluation.
-
-    For a one-output program the fields hold that output's figures directly;
-    for several outputs each field is a dict keyed by output name.
-
-    Attributes
-    ----------
-    value : array (batch,) or float
-        Per-element values, or their mean / sum when ``reduce`` was asked.
-    grad : dict
-        Input name -> derivative of the value: an array over the batch for a
-        per-element input, a float summed over the batch (averaged with
-        ``reduce="mean"``) for a shared input, an array ``(n_steps,)`` for a
-        shared step input.  Raw derivatives, in value units per input unit.
-    tangent : array or float
-        Directional derivative (forward mode) along the given tangents.
-    hvp : dict
-        Derivative of ``grad`` along the direction: Hessian-vector products.
-    stderr, grad_stderr, hvp_stderr :
-        Standard errors of the batch mean (``reduce="mean"`` only).
-    """
-
-    value: object = None
-    grad: dict = field(default_factory=dict)
-    tangent: object = None
-    hvp: dict = field(default_factory=dict)
-    stderr: object = None
-    grad_stderr: dict = field(default_factory=dict)
-    hvp_stderr: dict = field(default_factory=dict)
-    batch: int = 0
-
-
-def _mean_stderr(s, m2, n, reduce):
-    """(sum or mean, standard error of the mean) from a sum and centred sum of squares."""
-    if reduce == "sum":
-        return float(s), None
-    mean = float(s) / n
-    if n < 2:
-        return mean, float("nan")
-    return mean, math.sqrt(max(float(m2), 0.0) / (n - 1) / n)
 
 
 class Program:
@@ -261,121 +197,17 @@ class Program:
         return [int(k) for k in self._scan_tables(block)[0][3]]
 
     # -- input handling -------------------------------------------------------------
-    def _check_names(self, given, allowed, what):
-        unknown = sorted(set(given) - set(allowed))
-        if unknown:
-            raise InputError(f"{self.name}: unknown {what} {unknown}; this program's inputs are "
-                             f"{self.input_names + self.step_input_names}")
-
-    def _prepare(self, inputs, tangents, batch):
-        names = self.input_names + self.step_input_names
-        self._check_names(inputs, names, "input(s)")
-        missing = [n for n in names if n not in inputs]
-        if missing:
-            raise InputError(f"{self.name}: missing input(s) {missing}")
-        arrays = {}
-        for n in names:
-            try:
-                arr = np.asarray(inputs[n], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise InputError(f"{self.name}: input {n!r} is not numeric: "
-                                 f"{inputs[n]!r:.80}") from None
-            arrays[n] = arr
-        sizes = {}
-        for n in self.input_names:
-            if arrays[n].ndim == 1:
-                sizes[n] = arrays[n].shape[0]
-            elif arrays[n].ndim != 0:
-                raise InputError(f"{self.name}: input {n!r} must be a scalar or a 1-d array over "
-                                 f"the batch, got shape {arrays[n].shape}")
-        for n in self.step_input_names:
-            a, N = arrays[n], self._step_len[n]
-            if a.ndim == 0 or a.shape[0] != N or a.ndim > 2:
-                raise InputError(f"{self.name}: step input {n!r} must have shape ({N},) or "
-                                 f"({N}, batch), got {a.shape}")
-            if a.ndim == 2:
-                sizes[n] = a.shape[1]
-        distinct = set(sizes.values())
-        if batch is not None:
-            distinct.add(int(batch))
-        if len(distinct) > 1:
-            raise InputError(f"{self.name}: batch sizes disagree: " + ", ".join(
-                f"{n}={v}" for n, v in sizes.items()) + (f", batch={batch}" if batch else ""))
-        nb = distinct.pop() if distinct else 1
-        if nb < 1:
-            raise InputError(f"{self.name}: empty batch")
-        n_in = len(self.input_names)
-        in_kind = np.zeros(n_in, dtype=np.int64)
-        in_pos = np.zeros(n_in, dtype=np.int64)
-        sh_val = np.zeros(n_in)
-        el_rows = []
-        for k, n in enumerate(self.input_names):
-            if arrays[n].ndim == 0:
-                sh_val[k] = float(arrays[n])
-            else:
-                in_kind[k], in_pos[k] = 1, len(el_rows)
-                el_rows.append(arrays[n])
-        el_val = np.ascontiguousarray(np.stack(el_rows)) if el_rows else np.zeros((1, 1))
-        # tangents
-        tangents = tangents or {}
-        self._check_names(tangents, names, "tangent(s)")
-        tan_kind = np.zeros(n_in, dtype=np.int64)
-        tan_pos = np.zeros(n_in, dtype=np.int64)
-        sh_tan = np.zeros(n_in)
-        tan_rows = []
-        for k, n in enumerate(self.input_names):
-            if n not in tangents:
-                continue
-            t = np.asarray(tangents[n], dtype=np.float64)
-            if t.ndim == 0:
-                sh_tan[k] = float(t)
-            elif t.shape == (nb,):
-                tan_kind[k], tan_pos[k] = 1, len(tan_rows)
-                tan_rows.append(t)
-            else:
-                raise InputError(f"{self.name}: tangent of {n!r} must be a scalar or shape "
-                                 f"({nb},), got {t.shape}")
-        el_tan = np.ascontiguousarray(np.stack(tan_rows)) if tan_rows else np.zeros((1, 1))
-        n_xs = len(self.step_input_names)
-        nmax = max(self._step_len.values(), default=1)
-        xs_kind = np.zeros(max(n_xs, 1), dtype=np.int64)
-        xs_pos = np.zeros(max(n_xs, 1), dtype=np.int64)
-        xs_sh = np.zeros((max(n_xs, 1), nmax))
-        xs_tan = np.zeros((max(n_xs, 1), nmax))
-        el3 = []
-        for k, n in enumerate(self.step_input_names):
-            a = arrays[n]
-            if a.ndim == 1:
-                xs_pos[k] = k
-                xs_sh[k, :a.shape[0]] = a
-            else:
-                xs_kind[k], xs_pos[k] = 1, len(el3)
-                el3.append(np.pad(a, ((0, nmax - a.shape[0]), (0, 0))))
-            if n in tangents:
-                t = np.asarray(tangents[n], dtype=np.float64)
-                if t.ndim == 0:
-                    xs_tan[k, :] = float(t)
-                elif t.shape == (a.shape[0],):
-                    xs_tan[k, :a.shape[0]] = t
-                else:
-                    raise InputError(f"{self.name}: tangent of step input {n!r} must be a "
-                                     f"scalar or shape ({a.shape[0]},), got {t.shape}")
-        xs_el = np.ascontiguousarray(np.stack(el3)) if el3 else np.zeros((1, 1, 1))
-        IN = (in_kind, in_pos, sh_val, el_val, tan_kind, tan_pos, sh_tan, el_tan)
-        XS = (xs_kind, xs_pos, xs_sh, xs_el, xs_tan)
-        return IN, XS, nb, nmax
-
     # -- evaluation -------------------------------------------------------------------
     def _run(self, mode, inputs, *, tangents=None, wrt=None, reduce=None, seed=0, batch=None,
              block=DEFAULT_BLOCK, threads=None, debug=False):
         if reduce not in (None, "sum", "mean"):
             raise ValueError(f"reduce must be None, 'sum' or 'mean', got {reduce!r}")
-        IN, XS, nb, nmax = self._prepare(inputs, tangents, batch)
+        IN, XS, nb, nmax = prepare(self, inputs, tangents, batch)
         all_names = self.input_names + self.step_input_names
         if wrt is None:
             wrt = all_names
         wrt = [wrt] if isinstance(wrt, str) else list(wrt)
-        self._check_names(wrt, all_names, "wrt name(s)")
+        check_names(self, wrt, all_names, "wrt name(s)")
         if (mode & 1) and self._nondiff:
             i = self._nondiff[0]
             raise TapeError(f"{self.name}: node {i} ({op_name(self.op[i])}, recorded at "
@@ -437,58 +269,8 @@ class Program:
         acc_v, acc_g, acc_x = (_merge_lanes(a, counts) for a in (acc_v, acc_g, acc_x))
         if debug:
             self._raise_nonfinite(dbg, inputs, seed, batch)
-        return self._collect(mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
+        return collect(self, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
                              res_hel, acc_v, acc_g, acc_x)
-
-    def _collect(self, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
-                 res_hel, acc_v, acc_g, acc_x):
-        results = {}
-        for oi, oname in enumerate(self.output_names):
-            r = Result(batch=nb)
-            if reduce:
-                r.value, r.stderr = _mean_stderr(acc_v[oi, 0], acc_v[oi, 1], nb, reduce)
-                if mode >= 2:
-                    r.tangent, _ = _mean_stderr(acc_v[oi, 2], acc_v[oi, 3], nb, reduce)
-            else:
-                r.value = res_val[oi]
-                if mode >= 2:
-                    r.tangent = res_tan[oi]
-            if mode & 1:
-                for k, n in enumerate(self.input_names):
-                    if n not in wrt:
-                        continue
-                    if n in el_wrt and not reduce:
-                        g = el_wrt.index(n)
-                        r.grad[n] = res_gel[oi, g]
-                        if mode == 3:
-                            r.hvp[n] = res_hel[oi, g]
-                    else:
-                        red = reduce or "sum"
-                        r.grad[n], se = _mean_stderr(acc_g[oi, k, 0], acc_g[oi, k, 1], nb, red)
-                        if reduce == "mean":
-                            r.grad_stderr[n] = se
-                        if mode == 3:
-                            r.hvp[n], se = _mean_stderr(acc_g[oi, k, 2], acc_g[oi, k, 3], nb, red)
-                            if reduce == "mean":
-                                r.hvp_stderr[n] = se
-                for k, n in enumerate(self.step_input_names):
-                    if n not in wrt:
-                        continue
-                    N = self._step_len[n]
-                    div = nb if reduce == "mean" else 1
-                    r.grad[n] = acc_x[oi, k, :N, 0] / div
-                    if mode == 3:
-                        r.hvp[n] = acc_x[oi, k, :N, 2] / div
-                    if reduce == "mean":
-                        var = np.maximum(acc_x[oi, k, :N, 1], 0.0) / max(nb - 1, 1)
-                        r.grad_stderr[n] = np.sqrt(var / nb)
-            results[oname] = r
-        if self.single:
-            return results[self.output_names[0]]
-        merged = Result(batch=nb)
-        for fld in ("value", "grad", "tangent", "hvp", "stderr", "grad_stderr", "hvp_stderr"):
-            setattr(merged, fld, {k: getattr(v, fld) for k, v in results.items()})
-        return merged
 
     def _raise_nonfinite(self, dbg, inputs, seed, batch):
         hits = [tuple(row) for row in dbg if row[0] >= 0]

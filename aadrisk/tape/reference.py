@@ -20,9 +20,8 @@ import math
 import numpy as np
 
 from . import scalar
-from .primitives import (CONST, INPUT, N_PRIM, NORMAL, SCAN, SCAN_RES, STATE_IN, STEP_INPUT,
-                         TABLE)
-from .program import Result
+from .primitives import CONST, INPUT, N_PRIM, NORMAL, SCAN, STEP_INPUT, TABLE
+from .results import Result
 
 _NS = {"math": math, "abs": abs}
 for _name in ("norm_cdf", "norm_pdf", "sigmoid", "softplus", "sign", "iv_black_stdev",
@@ -112,7 +111,6 @@ class ReferenceEvaluator:
 
     # -- one element ----------------------------------------------------------------
     def _element(self, vals_in, xs, tan_in, xs_tan, j, seed, mode):
-        pr = self.prog
         v, tv, pd, tpd = {}, {}, {}, {}
         for key, o, args, p, c, i, t in self.entries:
             if o < N_PRIM:

@@ -1,0 +1,126 @@
+"""Validation of a program's inputs and their packing into the kernels' arrays.
+
+Examples
+--------
+>>> import aadrisk as ad
+>>> prog = ad.record(lambda *, x, y: x * y)
+>>> prog.value({"x": 1.0})
+Traceback (most recent call last):
+...
+aadrisk.tape.inputs.InputError: <lambda>: missing input(s) ['y']
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .record import TapeError
+
+
+class InputError(TapeError, ValueError):
+    """Inputs given to a program are missing, unknown or of the wrong shape."""
+
+
+def check_names(prog, given, allowed, what):
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise InputError(f"{prog.name}: unknown {what} {unknown}; this program's inputs are "
+                         f"{prog.input_names + prog.step_input_names}")
+
+def prepare(prog, inputs, tangents, batch):
+    names = prog.input_names + prog.step_input_names
+    check_names(prog, inputs, names, "input(s)")
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise InputError(f"{prog.name}: missing input(s) {missing}")
+    arrays = {}
+    for n in names:
+        try:
+            arr = np.asarray(inputs[n], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{prog.name}: input {n!r} is not numeric: "
+                             f"{inputs[n]!r:.80}") from None
+        arrays[n] = arr
+    sizes = {}
+    for n in prog.input_names:
+        if arrays[n].ndim == 1:
+            sizes[n] = arrays[n].shape[0]
+        elif arrays[n].ndim != 0:
+            raise InputError(f"{prog.name}: input {n!r} must be a scalar or a 1-d array over "
+                             f"the batch, got shape {arrays[n].shape}")
+    for n in prog.step_input_names:
+        a, N = arrays[n], prog._step_len[n]
+        if a.ndim == 0 or a.shape[0] != N or a.ndim > 2:
+            raise InputError(f"{prog.name}: step input {n!r} must have shape ({N},) or "
+                             f"({N}, batch), got {a.shape}")
+        if a.ndim == 2:
+            sizes[n] = a.shape[1]
+    distinct = set(sizes.values())
+    if batch is not None:
+        distinct.add(int(batch))
+    if len(distinct) > 1:
+        raise InputError(f"{prog.name}: batch sizes disagree: " + ", ".join(
+            f"{n}={v}" for n, v in sizes.items()) + (f", batch={batch}" if batch else ""))
+    nb = distinct.pop() if distinct else 1
+    if nb < 1:
+        raise InputError(f"{prog.name}: empty batch")
+    n_in = len(prog.input_names)
+    in_kind = np.zeros(n_in, dtype=np.int64)
+    in_pos = np.zeros(n_in, dtype=np.int64)
+    sh_val = np.zeros(n_in)
+    el_rows = []
+    for k, n in enumerate(prog.input_names):
+        if arrays[n].ndim == 0:
+            sh_val[k] = float(arrays[n])
+        else:
+            in_kind[k], in_pos[k] = 1, len(el_rows)
+            el_rows.append(arrays[n])
+    el_val = np.ascontiguousarray(np.stack(el_rows)) if el_rows else np.zeros((1, 1))
+    # tangents
+    tangents = tangents or {}
+    check_names(prog, tangents, names, "tangent(s)")
+    tan_kind = np.zeros(n_in, dtype=np.int64)
+    tan_pos = np.zeros(n_in, dtype=np.int64)
+    sh_tan = np.zeros(n_in)
+    tan_rows = []
+    for k, n in enumerate(prog.input_names):
+        if n not in tangents:
+            continue
+        t = np.asarray(tangents[n], dtype=np.float64)
+        if t.ndim == 0:
+            sh_tan[k] = float(t)
+        elif t.shape == (nb,):
+            tan_kind[k], tan_pos[k] = 1, len(tan_rows)
+            tan_rows.append(t)
+        else:
+            raise InputError(f"{prog.name}: tangent of {n!r} must be a scalar or shape "
+                             f"({nb},), got {t.shape}")
+    el_tan = np.ascontiguousarray(np.stack(tan_rows)) if tan_rows else np.zeros((1, 1))
+    n_xs = len(prog.step_input_names)
+    nmax = max(prog._step_len.values(), default=1)
+    xs_kind = np.zeros(max(n_xs, 1), dtype=np.int64)
+    xs_pos = np.zeros(max(n_xs, 1), dtype=np.int64)
+    xs_sh = np.zeros((max(n_xs, 1), nmax))
+    xs_tan = np.zeros((max(n_xs, 1), nmax))
+    el3 = []
+    for k, n in enumerate(prog.step_input_names):
+        a = arrays[n]
+        if a.ndim == 1:
+            xs_pos[k] = k
+            xs_sh[k, :a.shape[0]] = a
+        else:
+            xs_kind[k], xs_pos[k] = 1, len(el3)
+            el3.append(np.pad(a, ((0, nmax - a.shape[0]), (0, 0))))
+        if n in tangents:
+            t = np.asarray(tangents[n], dtype=np.float64)
+            if t.ndim == 0:
+                xs_tan[k, :] = float(t)
+            elif t.shape == (a.shape[0],):
+                xs_tan[k, :a.shape[0]] = t
+            else:
+                raise InputError(f"{prog.name}: tangent of step input {n!r} must be a "
+                                 f"scalar or shape ({a.shape[0]},), got {t.shape}")
+    xs_el = np.ascontiguousarray(np.stack(el3)) if el3 else np.zeros((1, 1, 1))
+    IN = (in_kind, in_pos, sh_val, el_val, tan_kind, tan_pos, sh_tan, el_tan)
+    XS = (xs_kind, xs_pos, xs_sh, xs_el, xs_tan)
+    return IN, XS, nb, nmax
+
