@@ -169,7 +169,8 @@ def _cap_fn(K, model):
             pv = pv + kw[f"n{k}"] * price(forward=fwd, strike=kw["strike"], expiry=kw[f"t{k}"],
                                           vol=kw["vol"], discount=d["p"], is_call=kw["w"])
         return pv
-    names = ["strike", "vol", "w"] + [f"{p}{k}" for k in range(K) for p in ("n", "tau", "fadd", "t")]
+    names = ["strike", "vol", "w"]
+    names += [f"{p}{k}" for k in range(K) for p in ("n", "tau", "fadd", "t")]
     names += [f"{w}{p}{k}" for k in range(K) for w in "sep" for p in ("a", "b", "zl", "zr")]
     return fn, names
 
@@ -223,7 +224,8 @@ def _cap_layout(book, cs):
         fc, dc = tr.forecast or names[-1], tr.discount or names[0]
         for c in (fc, dc):
             if c not in cs.curves:
-                raise ValueError(f"trade {tr.trade_id}: curve {c!r} is not in the curve set {names}")
+                raise ValueError(f"trade {tr.trade_id}: curve {c!r} is not in the curve set "
+                                 f"{names}")
         start = tr.start or val
         if start < val:
             raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
