@@ -141,6 +141,11 @@ def risk(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print no tables; only errors (on stderr) and the exit status.")
     ] = False,
+    greeks: Annotated[Optional[Path], typer.Option(
+        "--greeks", "-g", help="Full labelled Greek vector mode: read a full market "
+        "(curves, vol surfaces; docs/formats.md), price every product and write the long "
+        "Greek vector (trade, label, value, unit) to this CSV file.",
+        metavar="FILE.csv", show_default=False)] = None,
 ) -> None:
     """Price a book of European options and show price and Greeks per trade and in total.
 
@@ -156,8 +161,12 @@ def risk(
     aadrisk risk portfolios/demo.json
     aadrisk risk portfolios/demo.json --market portfolios/demo_market.json
     aadrisk risk portfolios/demo.json --out risk.csv --quiet
+    aadrisk risk portfolios/demo_full.json --market portfolios/market_full.json --greeks g.csv
     ```
     """
+    if greeks is not None:
+        _risk_greeks(book, market, out, quiet, greeks)
+        return
     from .risk import BookError, MarketError, compute_risk, load_book, load_market
 
     err = _console(stderr=True)
@@ -184,6 +193,57 @@ def risk(
         if not quiet:
             _console().print(f"Wrote {len(report.trades)} trade(s) to {out}", markup=False,
                              highlight=False, soft_wrap=True)
+    if report.errors:
+        if quiet:
+            for e in report.errors:
+                err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            _print_table(err, _errors_table(report))
+        raise typer.Exit(EXIT_TRADE_ERRORS)
+
+
+def _risk_greeks(book: Path, market: Optional[Path], out: Optional[Path], quiet: bool,
+                 greeks: Path) -> None:
+    """``risk --greeks``: full labelled Greek vectors (aadrisk.risk.greeks)."""
+    from collections.abc import Mapping
+
+    from .market.snapshot import MarketData, MarketDataError
+    from .risk import BookError
+    from .risk.greeks import greek_vectors
+    from .risk.io import _read_json
+
+    err = _console(stderr=True)
+    try:
+        doc = _read_json(book, "book")
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("trades"), list):
+            raise BookError(f"book file {book} must hold a JSON object with a 'trades' list")
+        raw = _read_json(market, "market") if market is not None else doc.get("market")
+        if raw is None:
+            raise BookError(f"book {book} has no 'market' section; pass one with --market FILE")
+        mkt = MarketData.from_mapping(raw)
+    except (BookError, MarketDataError) as exc:
+        _error(err, str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    report = greek_vectors(doc["trades"], mkt)
+    try:
+        report.greeks.to_csv(greeks, index=False)
+        if out is not None:
+            report.prices.to_csv(out, index=False)
+    except OSError as exc:
+        _error(err, f"cannot write: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if not quiet:
+        name = doc.get("name") or book.name
+        table = Table(title=Text(f"Prices of book '{name}' on "
+                                 f"{report.valuation_date.isoformat()}"),
+                      caption=f"{len(report.greeks)} labelled Greeks written to {greeks}",
+                      caption_justify="left", header_style="bold")
+        for header in ("Trade", "Product", "Underlying", "Ccy", "Quantity", "Price (ccy)"):
+            table.add_column(header, no_wrap=True)
+        for row in report.prices.itertuples(index=False):
+            table.add_row(*_cells(row.trade, row.product, row.underlying, row.currency,
+                                  f"{row.quantity:,}", f"{row.price:,.2f}"))
+        _print_table(_console(), table)
     if report.errors:
         if quiet:
             for e in report.errors:
