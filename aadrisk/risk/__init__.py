@@ -23,6 +23,7 @@ Books and markets are read from JSON files (docs/formats.md) by
 from .engine import GREEKS, SCALED, SUMMED, UNITS, RiskReport, compute_risk
 from .errors import BookError, MarketError, RiskError, TradeError
 from .instruments import PRODUCTS, EuropeanOption, OptionType, parse_trade, register_product
+from .greeks import greek_vectors
 from .io import Book, load_book, load_market
 from .market import DAYS_PER_YEAR, MarketSnapshot, UnderlyingQuote, year_fraction
 from .pricers import (PRICERS, RISK_FACTORS, BsmEuropeanPricer, Pricer, bsm_program,
@@ -31,6 +32,6 @@ from .pricers import (PRICERS, RISK_FACTORS, BsmEuropeanPricer, Pricer, bsm_prog
 __all__ = ["BookError", "Book", "BsmEuropeanPricer", "DAYS_PER_YEAR", "EuropeanOption",
            "GREEKS", "MarketError", "MarketSnapshot", "OptionType", "PRICERS", "PRODUCTS",
            "Pricer", "RISK_FACTORS", "RiskError", "RiskReport", "SCALED", "SUMMED",
-           "TradeError", "UNITS", "UnderlyingQuote", "bsm_program", "compute_risk",
+           "TradeError", "UNITS", "UnderlyingQuote", "bsm_program", "compute_risk", "greek_vectors",
            "load_book", "load_market", "parse_trade", "pricer_for", "register_pricer",
            "register_product", "year_fraction"]
