@@ -23,7 +23,9 @@ from .primitives import (N_PRIM, NORMAL, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, 
 from .record import Recorder, TapeError
 from .results import Result, _merge_lanes, collect  # noqa: F401 (Result re-exported)
 
-DEFAULT_BLOCK = 256
+DEFAULT_BLOCK = None  # chosen per program by Program.default_block
+MAX_BLOCK = 256
+BLOCK_BUDGET_BYTES = 8 * 2**20  # value, two partials and adjoint rows of one worker
 CKPT_BUDGET_BYTES = 64 * 2**20  # per worker, for loop state storage
 
 _modes, _consts = partial_modes()
@@ -192,9 +194,23 @@ class Program:
                 zrows += need
         return (hdr, end, nst, kck, S, init, out, ckoff), rows, seg, smax, (zidx, znz, zrows)
 
+    @property
+    def default_block(self) -> int:
+        """Elements per block: 256, or fewer (a power of two, at least 16) for a long tape.
+
+        Chosen from the tape alone -- never from the mode or thread count -- so
+        that a worker's rows of values, partials and adjoints stay within about
+        8 MiB, close to the caches, in every mode.
+        """
+        fit = BLOCK_BUDGET_BYTES // (self.n_nodes * 8 * 4)
+        block = MAX_BLOCK
+        while block > 16 and block > fit:
+            block //= 2
+        return block
+
     def checkpoint_intervals(self, block: int = DEFAULT_BLOCK) -> list[int]:
         """Checkpoint interval ``k`` chosen for each loop at this block size."""
-        return [int(k) for k in self._scan_tables(block)[0][3]]
+        return [int(k) for k in self._scan_tables(block or self.default_block)[0][3]]
 
     # -- input handling -------------------------------------------------------------
     # -- evaluation -------------------------------------------------------------------
@@ -213,7 +229,7 @@ class Program:
             raise TapeError(f"{self.name}: node {i} ({op_name(self.op[i])}, recorded at "
                             f"{self.site[i]}) has no derivative of its own; differentiate it "
                             "through aadrisk.custom_derivative (or implied_vol_black / _bachelier) instead")
-        block = int(block)
+        block = self.default_block if block is None else int(block)
         if block < 1:
             raise ValueError("block must be >= 1")
         n_workers = int(threads or numba.get_num_threads())
