@@ -5,6 +5,9 @@ input it depends on -- ``spot/<U>`` (delta, and gamma d2V/dS2), ``div/<U>``,
 every par quote of its currency's discount curve ``curve/<C>/<kind>/<tenor>``
 (through the bootstrap's IFT Jacobian; ``rate/<CCY>`` on a flat market) and
 every vol node it touches ``vol/<U>/<EXPIRY>/<STRIKE>`` (``vol/<U>`` flat).
+Second order from the same sweep: ``gamma`` (d2V/dS2) and, for every other
+label X of the trade, the spot cross-gamma d2V/dS dX (greek ``cross_gamma``:
+vanna for vol nodes).
 
 Products (``product`` in a book): ``european_option`` (BSM),
 ``digital_option`` (cash- or asset-or-nothing), ``barrier_option`` (single
@@ -29,8 +32,9 @@ Examples
 >>> r = greek_vectors([{"trade_id": "C", "underlying": "XYZ", "option_type": "call",
 ...     "strike": 100.0, "expiry": "2025-06-28", "quantity": 1}], m)
 >>> r.greeks[["label", "greek"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
-[['spot/XYZ', 'delta'], ['spot/XYZ', 'gamma'], ['div/XYZ', 'div'], ['rate/USD', 'rate'],
- ['vol/XYZ', 'vega']]
+[['spot/XYZ', 'delta'], ['spot/XYZ', 'gamma'], ['div/XYZ', 'div'],
+ ['div/XYZ', 'cross_gamma'], ['rate/USD', 'rate'], ['rate/USD', 'cross_gamma'],
+ ['vol/XYZ', 'vega'], ['vol/XYZ', 'cross_gamma']]
 """
 from __future__ import annotations
 
@@ -68,7 +72,9 @@ UNITS = {
     "par": "ccy per 1.00 par rate",
     "zero": "ccy per 1.00 zero rate",
     "vega": "ccy per 1.00 vol",
+    "cross_gamma": "ccy per 1 ccy of spot per 1.00 of the label's input",
 }
+SECOND_ORDER = ("gamma", "cross_gamma")
 
 
 # ----------------------------------------------------------------------------- products
@@ -396,24 +402,33 @@ def _evaluate(product, trades, m: MarketData):
     for i, t in enumerate(trades):
         per_trade[i] += [(f"spot/{t.underlying}", "delta", g["spot"][i]),
                          (f"spot/{t.underlying}", "gamma", h["spot"][i]),
-                         (f"div/{t.underlying}", "div", g["div"][i])]
+                         (f"div/{t.underlying}", "div", g["div"][i]),
+                         (f"div/{t.underlying}", "cross_gamma", h["div"][i])]
     for src, idx, iL, iR in disc:
         P = src.zeros.shape[0]
         dvdz = np.zeros((len(idx), P))
         np.add.at(dvdz, (np.arange(len(idx)), iL), g["zl"][idx])
         np.add.at(dvdz, (np.arange(len(idx)), iR), g["zr"][idx])
         dvdq = dvdz @ src.dzdq
+        # the same chain on the hvp along spot gives the spot cross-gammas
+        d2z = np.zeros((len(idx), P))
+        np.add.at(d2z, (np.arange(len(idx)), iL), h["zl"][idx])
+        np.add.at(d2z, (np.arange(len(idx)), iR), h["zr"][idx])
+        d2q = d2z @ src.dzdq
         kind = "rate" if src.labels[0].startswith("rate/") else "par"
         for r, i in enumerate(idx):
             per_trade[i] += [(lab, kind, dvdq[r, c]) for c, lab in enumerate(src.labels)]
+            per_trade[i] += [(lab, "cross_gamma", d2q[r, c]) for c, lab in enumerate(src.labels)]
             if kind == "par":
                 zero_rows += [(i, lab, dvdz[r, c]) for c, lab in enumerate(src.zero_labels)]
     for src, idx, lk in vols:
         sens = lk.scatter({c: g[c][idx] for c in CORNERS})
+        vanna = lk.scatter({c: h[c][idx] for c in CORNERS})
         nodes = lk.node_index()
         for r, i in enumerate(idx):
             touched = sorted(set(nodes[:, r].tolist()))
             per_trade[i] += [(src.labels[k], "vega", sens[r, k]) for k in touched]
+            per_trade[i] += [(src.labels[k], "cross_gamma", vanna[r, k]) for k in touched]
     for i in range(len(trades)):
         for lab, greek, val in per_trade[i]:
             add(i, lab, greek, val)
@@ -502,9 +517,9 @@ class GreekReport:
 
     def vector(self, trade_id: str, greek: str | None = None) -> pd.Series:
         """One trade's Greek vector as a Series label -> value (first derivatives unless
-        ``greek`` is given, e.g. ``'gamma'``)."""
+        ``greek`` is given, e.g. ``'gamma'`` or ``'cross_gamma'``)."""
         gk = self.greeks[self.greeks["trade"] == trade_id]
-        gk = gk[gk["greek"] == greek] if greek else gk[gk["greek"] != "gamma"]
+        gk = gk[gk["greek"] == greek] if greek else gk[~gk["greek"].isin(SECOND_ORDER)]
         return gk.set_index("label")["value"]
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData, MarketDataError
 from aadrisk.risk import compute_risk, load_book
-from aadrisk.risk.greeks import GREEK_PRODUCTS, greek_vectors, parse_greek_trade, price_book
+from aadrisk.risk.greeks import (GREEK_PRODUCTS, SECOND_ORDER, greek_vectors, parse_greek_trade,
+                                 price_book)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RAW = json.loads((ROOT / "portfolios" / "market_full.json").read_text())
@@ -54,7 +55,7 @@ def _close(ad, fd, scale):
 
 @pytest.fixture(scope="module")
 def fd_all(market, report):
-    g = report.greeks[report.greeks["greek"] != "gamma"]
+    g = report.greeks[~report.greeks["greek"].isin(SECOND_ORDER)]
     out = {}
     for lab in g["label"].unique():
         h = _h(lab, market)
@@ -64,7 +65,8 @@ def fd_all(market, report):
 
 @pytest.mark.parametrize("product", sorted(GREEK_PRODUCTS))
 def test_vector_equals_bump_and_revalue(product, report, fd_all):
-    g = report.greeks[(report.greeks["greek"] != "gamma") & (report.greeks["product"] == product)]
+    g = report.greeks[~report.greeks["greek"].isin(SECOND_ORDER)
+                        & (report.greeks["product"] == product)]
     assert len(g) > 0
     kinds = set(g["greek"])
     assert {"delta", "div", "par", "vega"} <= kinds
@@ -94,6 +96,25 @@ def test_gamma_equals_fd_of_delta(market, report):
             assert abs(gam[tid] - fd[tid]) <= 1e-6 * abs(fd[tid]) + 1e-12, (tid, gam[tid], fd[tid])
 
 
+def test_cross_gammas_equal_fd_of_delta(market, report):
+    """d2V/dS dX for every label X of a trade: central differences of the AAD delta
+    under a bump of X (spot-vol, spot-div and spot-curve cross-gammas), 1e-5 relative."""
+    g = report.greeks
+    cross = g[g["greek"] == "cross_gamma"]
+    assert {"div", "curve", "vol"} <= {lab.split("/")[0] for lab in cross["label"]}
+    for lab in sorted(cross["label"].unique()):
+        h = _h(lab, market)
+        up = greek_vectors(TRADES, MarketData.from_mapping(RAW, bumps={lab: h})).greeks
+        dn = greek_vectors(TRADES, MarketData.from_mapping(RAW, bumps={lab: -h})).greeks
+        delta = lambda f: f[f["greek"] == "delta"].set_index("trade")["value"]
+        fd = (delta(up) - delta(dn)) / (2 * h)
+        mine = cross[cross["label"] == lab].set_index("trade")["value"]
+        for tid in mine.index:
+            scale = abs(g[(g["trade"] == tid) & (g["greek"] == "delta")]["value"]).max()
+            assert abs(mine[tid] - fd[tid]) <= 1e-5 * abs(fd[tid]) + 1e-9 * max(scale, 1.0), (
+                tid, lab, mine[tid], fd[tid])
+
+
 def test_bucketed_vega_sums_to_parallel_vega(market, report):
     nodes = market.vols["SPX"].labels
     h = 1e-5
@@ -103,7 +124,7 @@ def test_bucketed_vega_sums_to_parallel_vega(market, report):
     for tid, v in bucket.items():
         assert abs(v - fd[IDX[tid]]) <= 1e-6 * abs(fd[IDX[tid]]), tid
     by = report.by_label
-    total = by[by["label"].str.startswith("vol/SPX/")]["value"].sum()
+    total = by[by["label"].str.startswith("vol/SPX/") & (by["greek"] == "vega")]["value"].sum()
     assert np.isclose(total, bucket.sum(), rtol=1e-12)
 
 
