@@ -56,11 +56,13 @@ from ..models.asian import geometric_asian_discrete_price, geometric_asian_price
 from ..models.barrier import barrier_price
 from ..models.black import asset_or_nothing_price, cash_or_nothing_price
 from ..models.black_scholes import bsm_price
+from ..models.heston import heston_price
 from . import _validate as v
 from .errors import TradeError
 from .instruments import EuropeanOption, OptionType, check_fields
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
+           "HestonOption", "HESTON_PARAMS",
            "GreekReport", "greek_vectors", "parse_greek_trade", "UNITS", "price_book"]
 
 #: greek kind -> unit of the raw value (quantity-scaled).
@@ -73,6 +75,7 @@ UNITS = {
     "zero": "ccy per 1.00 zero rate",
     "vega": "ccy per 1.00 vol",
     "cross_gamma": "ccy per 1 ccy of spot per 1.00 of the label's input",
+    "model": "ccy per 1.00 of the model parameter",
 }
 SECOND_ORDER = ("gamma", "cross_gamma")
 
@@ -138,6 +141,20 @@ _BASE = {"underlying": v.text, "option_type": OptionType.parse, "strike": v.posi
 
 
 @dataclasses.dataclass(frozen=True)
+class HestonOption(_Validated):
+    """European call/put priced under Heston with the market's ``model/heston/<U>/*`` params."""
+
+    product_type: ClassVar[str] = "heston_option"
+    trade_id: str
+    underlying: str
+    option_type: OptionType
+    strike: float
+    expiry: dt.date
+    quantity: float
+    validators: ClassVar[Mapping[str, Callable]] = _BASE
+
+
+@dataclasses.dataclass(frozen=True)
 class DigitalOption(_Validated):
     """Cash-or-nothing (pays ``cash`` ccy) or asset-or-nothing (pays ``S_T``) European digital."""
 
@@ -193,7 +210,11 @@ class GeometricAsianOption(_Validated):
 GREEK_PRODUCTS: dict[str, type] = {
     EuropeanOption.product_type: EuropeanOption, DigitalOption.product_type: DigitalOption,
     BarrierOption.product_type: BarrierOption,
-    GeometricAsianOption.product_type: GeometricAsianOption}
+    GeometricAsianOption.product_type: GeometricAsianOption,
+    HestonOption.product_type: HestonOption}
+
+#: Heston parameter names in the market (``model/heston/<U>/<name>``), in pricer order
+HESTON_PARAMS = ("v0", "kappa", "theta", "xi", "rho")
 
 
 def parse_greek_trade(raw, position=None):
@@ -278,6 +299,20 @@ def _asian(**kw):
     return am.where(kw["is_discrete"] > 0.5, disc, cont)
 
 
+def _heston(**kw):
+    T = kw["expiry"]
+    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
+    return heston_price(spot=kw["spot"], strike=kw["strike"], expiry=T, rate=rate,
+                        div=kw["div"], v0=kw["h_v0"], kappa=kw["h_kappa"],
+                        theta=kw["h_theta"], sigma=kw["h_xi"], rho=kw["h_rho"],
+                        is_call=kw["is_call"])
+
+
+def _extra_heston(ts, m):
+    return {f"h_{p}": np.array([m.models[f"model/heston/{t.underlying}/{p}"] for t in ts])
+            for p in HESTON_PARAMS}
+
+
 def _extra_digital(ts):
     return {"is_cash": np.array([1.0 if t.payoff is PayoffKind.CASH else 0.0 for t in ts]),
             "cash": np.array([t.cash for t in ts], dtype=float)}
@@ -302,7 +337,9 @@ _PRICING = {
     "barrier_option": (_barrier, ["barrier", "rebate", "is_down", "is_in"], _extra_barrier,
                        "bsm-barrier"),
     "geometric_asian": (_asian, ["n_fix", "is_discrete"], _extra_asian, "bsm-geometric-asian"),
+    "heston_option": (_heston, [f"h_{p}" for p in HESTON_PARAMS], _extra_heston, "heston"),
 }
+_USES_VOL = {p for p in _PRICING if p != "heston_option"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -335,6 +372,11 @@ def _check(trade, m: MarketData):
     if m.discount_for(ccy) is None:
         raise TradeError(tid, "currency", ccy, f"no discount curve or rate for currency {ccy!r} "
                          f"of {u!r} (curves for: {sorted(m.discounts)})")
+    if trade.product_type == "heston_option":
+        missing = [p for p in HESTON_PARAMS if f"model/heston/{u}/{p}" not in m.models]
+        if missing:
+            raise TradeError(tid, "underlying", u, f"no Heston parameters {missing} "
+                             f"(model/heston/{u}/...) in the market")
     if trade.expiry <= m.valuation_date:
         raise TradeError(tid, "expiry", trade.expiry.isoformat(),
                          f"is not after the valuation date {m.valuation_date.isoformat()}")
@@ -366,7 +408,7 @@ def _inputs(product, trades, m: MarketData):
         inp["da"][idx], inp["db"][idx] = a, b
         disc.append((src, idx, iL, iR))
     vols = []
-    for u, idx in groups_v.items():
+    for u, idx in (groups_v.items() if product in _USES_VOL else ()):
         src = m.vols[u]
         idx = np.array(idx)
         lk = src.surface.lookup(expiry=T[idx], strike=K[idx])
@@ -374,13 +416,15 @@ def _inputs(product, trades, m: MarketData):
             if k != "expiry":
                 inp[k][idx] = val
         vols.append((src, idx, lk))
-    inp.update(_PRICING[product][2](trades))
+    extra = _PRICING[product][2]
+    inp.update(extra(trades, m) if product == "heston_option" else extra(trades))
     return inp, disc, vols
 
 
 def _evaluate(product, trades, m: MarketData):
     inp, disc, vols = _inputs(product, trades, m)
-    res = program(product).hvp(inp, {"spot": 1.0}, wrt=_ACTIVE)
+    wrt = _ACTIVE + ([] if product in _USES_VOL else _PRICING[product][1])
+    res = program(product).hvp(inp, {"spot": 1.0}, wrt=wrt)
     qty = np.array([t.quantity for t in trades], dtype=float)
     unit = np.asarray(res.value, dtype=float)
     rows = {"trade": [], "product": [], "underlying": [], "currency": [], "label": [],
@@ -404,6 +448,11 @@ def _evaluate(product, trades, m: MarketData):
                          (f"spot/{t.underlying}", "gamma", h["spot"][i]),
                          (f"div/{t.underlying}", "div", g["div"][i]),
                          (f"div/{t.underlying}", "cross_gamma", h["div"][i])]
+        if product == "heston_option":
+            for p in HESTON_PARAMS:
+                lab = f"model/heston/{t.underlying}/{p}"
+                per_trade[i] += [(lab, "model", g[f"h_{p}"][i]),
+                                 (lab, "cross_gamma", h[f"h_{p}"][i])]
     for src, idx, iL, iR in disc:
         P = src.zeros.shape[0]
         dvdz = np.zeros((len(idx), P))
