@@ -59,7 +59,7 @@ from ..models.black_scholes import bsm_price
 from ..models.heston import heston_price
 from . import _validate as v
 from .errors import TradeError
-from .instruments import EuropeanOption, OptionType, check_fields
+from .instruments import EuropeanOption, OptionType, check_fields, parse_trade
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
            "HestonOption", "HESTON_PARAMS",
@@ -219,41 +219,7 @@ HESTON_PARAMS = ("v0", "kappa", "theta", "xi", "rho")
 
 def parse_greek_trade(raw, position=None):
     """Like :func:`aadrisk.risk.parse_trade` over :data:`GREEK_PRODUCTS`: (trade, errors)."""
-    fallback = f"#{position}" if position is not None else "#?"
-    if not isinstance(raw, Mapping):
-        return None, [TradeError(fallback, "trade", raw, "must be a JSON object (a mapping)")]
-    tid = raw.get("trade_id")
-    errors = []
-    if not isinstance(tid, (str, int)) or isinstance(tid, bool) or not str(tid).strip():
-        errors.append(TradeError(fallback, "trade_id", tid, "missing or not a non-empty string"))
-        trade_id = fallback
-    else:
-        trade_id = str(tid).strip()
-    product = raw.get("product", EuropeanOption.product_type)
-    cls = GREEK_PRODUCTS.get(product) if isinstance(product, str) else None
-    if cls is None:
-        return None, errors + [TradeError(trade_id, "product", product,
-                                          f"unknown product; known: {sorted(GREEK_PRODUCTS)}")]
-    names = [n for n in cls.fields() if n != "trade_id"]
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)
-                if f.default is not dataclasses.MISSING}
-    for key in raw:
-        if key not in names and key not in ("trade_id", "product"):
-            errors.append(TradeError(trade_id, key, raw[key],
-                                     f"unknown field for {product}; expected {names}"))
-    values = {}
-    for name in names:
-        if name in raw:
-            values[name] = raw[name]
-        elif name in defaults:
-            values[name] = defaults[name]
-        else:
-            errors.append(TradeError(trade_id, name, None, "missing"))
-    converted = dict(values)
-    errors += check_fields(trade_id, values, cls.validators, converted.__setitem__)
-    if errors:
-        return None, errors
-    return cls(trade_id=trade_id, **converted), []
+    return parse_trade(raw, position, products=GREEK_PRODUCTS)
 
 
 # ----------------------------------------------------------------------------- programs

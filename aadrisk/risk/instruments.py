@@ -142,8 +142,9 @@ def check_fields(trade_id: str, values: Mapping[str, object],
 _MISSING = object()
 
 
-def parse_trade(raw: object,
-                position: int | None = None) -> tuple[object | None, list[TradeError]]:
+def parse_trade(raw: object, position: int | None = None, *,
+                products: Mapping[str, type] | None = None
+                ) -> tuple[object | None, list[TradeError]]:
     """Build an instrument from a JSON-like mapping, collecting every problem.
 
     Parameters
@@ -153,6 +154,8 @@ def parse_trade(raw: object,
     position : int, optional
         Index of the trade in its book, used as ``"#<position>"`` when the trade
         has no ``trade_id``.
+    products : mapping, optional
+        Product type -> instrument class to accept (default :data:`PRODUCTS`).
 
     Returns
     -------
@@ -171,11 +174,12 @@ def parse_trade(raw: object,
         trade_id = fallback
     else:
         trade_id = str(tid).strip()
+    products = PRODUCTS if products is None else products
     product = raw.get("product", EuropeanOption.product_type)
-    cls = PRODUCTS.get(product) if isinstance(product, str) else None
+    cls = products.get(product) if isinstance(product, str) else None
     if cls is None:
         errors.append(TradeError(trade_id, "product", product,
-                                 f"unknown product; known: {sorted(PRODUCTS)}"))
+                                 f"unknown product; known: {sorted(products)}"))
         return None, errors
     names = [n for n in cls.fields() if n != "trade_id"]
     defaults = {f.name: f.default for f in dataclasses.fields(cls)
