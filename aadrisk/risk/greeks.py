@@ -57,12 +57,13 @@ from ..models.barrier import barrier_price
 from ..models.black import asset_or_nothing_price, cash_or_nothing_price
 from ..models.black_scholes import bsm_price
 from ..models.heston import heston_price
+from ..models.sabr import sabr_price
 from . import _validate as v
 from .errors import TradeError
 from .instruments import EuropeanOption, OptionType, check_fields, parse_trade
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
-           "HestonOption", "HESTON_PARAMS",
+           "HestonOption", "HESTON_PARAMS", "SabrOption", "SABR_PARAMS", "MODEL_PRODUCTS",
            "GreekReport", "greek_vectors", "parse_greek_trade", "UNITS", "price_book"]
 
 #: greek kind -> unit of the raw value (quantity-scaled).
@@ -155,6 +156,21 @@ class HestonOption(_Validated):
 
 
 @dataclasses.dataclass(frozen=True)
+class SabrOption(_Validated):
+    """European call/put priced by Black-76 with the SABR lognormal vol (Hagan et al. 2002)
+    from the market's ``model/sabr/<U>/*`` params (one smile per underlying)."""
+
+    product_type: ClassVar[str] = "sabr_option"
+    trade_id: str
+    underlying: str
+    option_type: OptionType
+    strike: float
+    expiry: dt.date
+    quantity: float
+    validators: ClassVar[Mapping[str, Callable]] = _BASE
+
+
+@dataclasses.dataclass(frozen=True)
 class DigitalOption(_Validated):
     """Cash-or-nothing (pays ``cash`` ccy) or asset-or-nothing (pays ``S_T``) European digital."""
 
@@ -211,10 +227,15 @@ GREEK_PRODUCTS: dict[str, type] = {
     EuropeanOption.product_type: EuropeanOption, DigitalOption.product_type: DigitalOption,
     BarrierOption.product_type: BarrierOption,
     GeometricAsianOption.product_type: GeometricAsianOption,
-    HestonOption.product_type: HestonOption}
+    HestonOption.product_type: HestonOption, SabrOption.product_type: SabrOption}
 
 #: Heston parameter names in the market (``model/heston/<U>/<name>``), in pricer order
 HESTON_PARAMS = ("v0", "kappa", "theta", "xi", "rho")
+#: SABR parameter names in the market (``model/sabr/<U>/<name>``)
+SABR_PARAMS = ("alpha", "beta", "nu", "rho")
+#: products priced under a model whose parameters are market inputs: product -> (model, params)
+MODEL_PRODUCTS = {"heston_option": ("heston", HESTON_PARAMS),
+                  "sabr_option": ("sabr", SABR_PARAMS)}
 
 
 def parse_greek_trade(raw, position=None):
@@ -274,9 +295,23 @@ def _heston(**kw):
                         is_call=kw["is_call"])
 
 
-def _extra_heston(ts, m):
-    return {f"h_{p}": np.array([m.models[f"model/heston/{t.underlying}/{p}"] for t in ts])
-            for p in HESTON_PARAMS}
+def _sabr(**kw):
+    T = kw["expiry"]
+    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
+    df = am.exp(-rate * T)
+    fwd = kw["spot"] * am.exp(-kw["div"] * T) / df
+    return sabr_price(forward=fwd, strike=kw["strike"], expiry=T, alpha=kw["h_alpha"],
+                      beta=kw["h_beta"], nu=kw["h_nu"], rho=kw["h_rho"], discount=df,
+                      is_call=kw["is_call"])
+
+
+def _model_inputs(product):
+    model, params = MODEL_PRODUCTS[product]
+
+    def extra(ts, m):
+        return {f"h_{p}": np.array([m.models[f"model/{model}/{t.underlying}/{p}"] for t in ts])
+                for p in params}
+    return extra
 
 
 def _extra_digital(ts):
@@ -303,9 +338,12 @@ _PRICING = {
     "barrier_option": (_barrier, ["barrier", "rebate", "is_down", "is_in"], _extra_barrier,
                        "bsm-barrier"),
     "geometric_asian": (_asian, ["n_fix", "is_discrete"], _extra_asian, "bsm-geometric-asian"),
-    "heston_option": (_heston, [f"h_{p}" for p in HESTON_PARAMS], _extra_heston, "heston"),
+    "heston_option": (_heston, [f"h_{p}" for p in HESTON_PARAMS],
+                      _model_inputs("heston_option"), "heston"),
+    "sabr_option": (_sabr, [f"h_{p}" for p in SABR_PARAMS], _model_inputs("sabr_option"),
+                    "sabr-black76"),
 }
-_USES_VOL = {p for p in _PRICING if p != "heston_option"}
+_USES_VOL = {p for p in _PRICING if p not in MODEL_PRODUCTS}
 
 
 @functools.lru_cache(maxsize=None)
@@ -338,11 +376,12 @@ def _check(trade, m: MarketData):
     if m.discount_for(ccy) is None:
         raise TradeError(tid, "currency", ccy, f"no discount curve or rate for currency {ccy!r} "
                          f"of {u!r} (curves for: {sorted(m.discounts)})")
-    if trade.product_type == "heston_option":
-        missing = [p for p in HESTON_PARAMS if f"model/heston/{u}/{p}" not in m.models]
+    if trade.product_type in MODEL_PRODUCTS:
+        model, params = MODEL_PRODUCTS[trade.product_type]
+        missing = [p for p in params if f"model/{model}/{u}/{p}" not in m.models]
         if missing:
-            raise TradeError(tid, "underlying", u, f"no Heston parameters {missing} "
-                             f"(model/heston/{u}/...) in the market")
+            raise TradeError(tid, "underlying", u, f"no {model} parameters {missing} "
+                             f"(model/{model}/{u}/...) in the market")
     if trade.expiry <= m.valuation_date:
         raise TradeError(tid, "expiry", trade.expiry.isoformat(),
                          f"is not after the valuation date {m.valuation_date.isoformat()}")
@@ -383,7 +422,7 @@ def _inputs(product, trades, m: MarketData):
                 inp[k][idx] = val
         vols.append((src, idx, lk))
     extra = _PRICING[product][2]
-    inp.update(extra(trades, m) if product == "heston_option" else extra(trades))
+    inp.update(extra(trades, m) if product in MODEL_PRODUCTS else extra(trades))
     return inp, disc, vols
 
 
@@ -414,9 +453,10 @@ def _evaluate(product, trades, m: MarketData):
                          (f"spot/{t.underlying}", "gamma", h["spot"][i]),
                          (f"div/{t.underlying}", "div", g["div"][i]),
                          (f"div/{t.underlying}", "cross_gamma", h["div"][i])]
-        if product == "heston_option":
-            for p in HESTON_PARAMS:
-                lab = f"model/heston/{t.underlying}/{p}"
+        if product in MODEL_PRODUCTS:
+            model, params = MODEL_PRODUCTS[product]
+            for p in params:
+                lab = f"model/{model}/{t.underlying}/{p}"
                 per_trade[i] += [(lab, "model", g[f"h_{p}"][i]),
                                  (lab, "cross_gamma", h[f"h_{p}"][i])]
     for src, idx, iL, iR in disc:

@@ -12,7 +12,7 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData, MarketDataError
 from aadrisk.risk import compute_risk, load_book
-from aadrisk.risk.greeks import (GREEK_PRODUCTS, SECOND_ORDER, greek_vectors, parse_greek_trade,
+from aadrisk.risk.greeks import (GREEK_PRODUCTS, MODEL_PRODUCTS, SECOND_ORDER, greek_vectors, parse_greek_trade,
                                  price_book)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_vector_equals_bump_and_revalue(product, report, fd_all):
                         & (report.greeks["product"] == product)]
     assert len(g) > 0
     kinds = set(g["greek"])
-    assert {"delta", "div", "par", "model" if product == "heston_option" else "vega"} <= kinds
+    assert {"delta", "div", "par", "model" if product in MODEL_PRODUCTS else "vega"} <= kinds
     for tid, rows in g.groupby("trade"):
         scale = np.abs(rows["value"]).max()
         labels = set(rows["label"])
