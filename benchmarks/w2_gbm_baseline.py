@@ -1,0 +1,129 @@
+"""W2 baseline -- GBM Monte Carlo, three payoffs, term-structure vol (WORKLOADS.md W2).
+
+A *baseline* for issue 4, written on the AAD core as it stands (``ad.scan`` +
+``ad.normal``): S0 = 100, r = 0.03, q = 0.01, T = 1, 252 daily exact log-Euler
+steps, vol per step 0.2 + 0.05 sin(t_i), 100,000 paths; from the same paths a
+European call K = 100, a daily arithmetic-average Asian call K = 100 and a
+down-and-out call K = 100, B = 85 with a smoothed knock-out (sigmoid in
+log(S/B) of width 0.005, i.e. about 0.5 % of spot).  Greeks: d/dS0, d/dr,
+d/dq and d/dsigma_i for the 252 step vols = 255 per payoff.
+
+* aadrisk price only: ``Program.value(reduce="mean")``; price + Greeks:
+  ``Program.grad(reduce="mean")`` (one reverse sweep per payoff).
+* JAX peer (if installed): ``lax.scan`` with ``jax.checkpoint`` on the step,
+  normals from ``jax.random`` drawn inside the jitted function; price = jit of the three means; Greeks = jit of
+  ``jacrev`` of the three means w.r.t. (S0, r, q, vols).
+
+The random numbers differ between the engines (Philox vs threefry), so the
+prices agree to Monte Carlo error, not bit for bit.  Last line: JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+
+import aadrisk as ad  # noqa: E402
+
+S0, R, Q, T, N, K, B, WIDTH = 100.0, 0.03, 0.01, 1.0, 252, 100.0, 85.0, 0.005
+DT = T / N
+VOLS = 0.2 + 0.05 * np.sin(np.arange(1, N + 1) * DT)
+
+
+def w2(*, spot, rate, div):
+    def step(st, x):
+        s, a, alive = st
+        v = x["vol"]
+        s = s * ad.exp((rate - div - 0.5 * v * v) * DT + v * math.sqrt(DT) * ad.normal())
+        return (s, a + s, alive * ad.sigmoid(ad.log(s / B), WIDTH))
+
+    s, a, alive = ad.scan(step, (spot, 0.0, 1.0), N, xs=("vol",))
+    df = ad.exp(-rate * T)
+    call = ad.maximum(s - K, 0.0)
+    return {"european": df * call, "asian": df * ad.maximum(a / N - K, 0.0),
+            "down_and_out": df * call * alive}
+
+
+def jax_jobs(jax, paths, seed):
+    import jax.numpy as jnp
+    from jax import lax
+
+    key = jax.random.PRNGKey(seed)
+
+    def means(p):  # normals drawn inside the jitted function: both engines pay for them
+        s0, r, q, vols = p
+        z = jax.random.normal(key, (N, paths))
+
+        @jax.checkpoint
+        def step(c, xz):
+            s, a, alive = c
+            v, zt = xz
+            s = s * jnp.exp((r - q - 0.5 * v * v) * DT + v * jnp.sqrt(DT) * zt)
+            return (s, a + s, alive * jax.nn.sigmoid(jnp.log(s / B) / WIDTH)), None
+
+        init = (jnp.full(paths, s0), jnp.zeros(paths), jnp.ones(paths))
+        (s, a, alive), _ = lax.scan(step, init, (vols, z))
+        df = jnp.exp(-r * T)
+        call = jnp.maximum(s - K, 0.0)
+        return jnp.stack([jnp.mean(df * call), jnp.mean(df * jnp.maximum(a / N - K, 0.0)),
+                          jnp.mean(df * call * alive)])
+
+    p = (jnp.float64(S0), jnp.float64(R), jnp.float64(Q), jnp.asarray(VOLS))
+    price = jax.jit(means)
+    greeks = jax.jit(jax.jacrev(means))
+    return ({"jax_price": lambda: price(p).block_until_ready(),
+             "jax": lambda: jax.block_until_ready(greeks(p))}, price(p))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paths", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=20240611)
+    args = ap.parse_args()
+    prog = ad.record(w2)
+    inputs = {"spot": S0, "rate": R, "div": Q, "vol": VOLS}
+    kw = dict(batch=args.paths, reduce="mean", seed=args.seed)
+    jobs = {"aad_price": lambda: prog.value(inputs, **kw),
+            "aad_greeks": lambda: prog.grad(inputs, **kw)}
+    jax = C.load_jax()
+    jax_prices = None
+    if jax is not None:
+        more, jax_prices = jax_jobs(jax, args.paths, args.seed)
+        jobs.update(more)
+    print(f"W2 baseline: {args.paths:,} paths x {N} steps, 3 payoffs, 255 Greeks each, "
+          f"threads = {C.n_cores()}")
+    res = prog.grad(inputs, **kw)
+    for name in prog.output_names:
+        g = res.grad[name]
+        jp = f" | JAX {float(jax_prices[prog.output_names.index(name)]):.5f}" if (
+            jax_prices is not None) else ""
+        print(f"  {name:13s} price {res.value[name]:.5f} +- {res.stderr[name]:.5f}{jp} | "
+              f"delta {g['spot']:.5f} +- {res.grad_stderr[name]['spot']:.5f}, "
+              f"sum of 252 vegas {np.sum(g['vol']):.4f}")
+    t = C.bench(jobs, args.repeats)
+    for name, rec in t.items():
+        print(f"  {name:11s} first call {rec['first_call_s']:7.3f} s | median {C.spread(rec)}")
+    price_s, greeks_s = t["aad_price"]["median_s"], t["aad_greeks"]["median_s"]
+    print(f"  greeks_s / price_s (aadrisk) = {greeks_s / price_s:.3f}")
+    peers = {}
+    if "jax" in t:
+        peers = {"jax": t["jax"]["median_s"], "jax_price": t["jax_price"]["median_s"]}
+        print(f"  aadrisk / JAX, price + Greeks = {greeks_s / peers['jax']:.3f}; "
+              f"price only = {price_s / peers['jax_price']:.3f}")
+    C.print_json_last({"workload": "W2", "size": {"paths": args.paths, "steps": N},
+                       "n_greeks": 3 * 255, "price_s": price_s, "greeks_s": greeks_s,
+                       "ratio": greeks_s / price_s,
+                       "first_call_s": t["aad_greeks"]["first_call_s"], "peers": peers,
+                       "note": "baseline on the current AAD core (issue 4 not started)",
+                       "env": C.environment()})
+
+
+if __name__ == "__main__":
+    main()
