@@ -60,7 +60,7 @@ from ..models.heston import heston_price
 from ..models.sabr import sabr_price
 from . import _validate as v
 from .errors import TradeError
-from .instruments import EuropeanOption, OptionType, check_fields, parse_trade
+from .instruments import EuropeanOption, parse_trade
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
            "HestonOption", "HESTON_PARAMS", "SabrOption", "SABR_PARAMS", "MODEL_PRODUCTS",
@@ -118,69 +118,29 @@ def _n_fixings(value):
     return int(x)
 
 
-class _Validated:
-    def __post_init__(self):
-        if not isinstance(self.trade_id, str) or not self.trade_id.strip():
-            raise TradeError("#?", "trade_id", self.trade_id, "must be a non-empty string")
-        values = {n: getattr(self, n) for n in self.validators}
-        errors = check_fields(self.trade_id, values, self.validators,
-                              lambda name, val: object.__setattr__(self, name, val))
-        if errors:
-            raise errors[0]
-
-    @property
-    def is_call(self) -> bool:
-        return self.option_type is OptionType.CALL
-
-    @classmethod
-    def fields(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
-
-_BASE = {"underlying": v.text, "option_type": OptionType.parse, "strike": v.positive,
-         "expiry": v.date, "quantity": v.number}
+_BASE = EuropeanOption.validators
 
 
 @dataclasses.dataclass(frozen=True)
-class HestonOption(_Validated):
+class HestonOption(EuropeanOption):
     """European call/put priced under Heston with the market's ``model/heston/<U>/*`` params."""
 
     product_type: ClassVar[str] = "heston_option"
-    trade_id: str
-    underlying: str
-    option_type: OptionType
-    strike: float
-    expiry: dt.date
-    quantity: float
-    validators: ClassVar[Mapping[str, Callable]] = _BASE
 
 
 @dataclasses.dataclass(frozen=True)
-class SabrOption(_Validated):
+class SabrOption(EuropeanOption):
     """European call/put priced by Black-76 with the SABR lognormal vol (Hagan et al. 2002)
     from the market's ``model/sabr/<U>/*`` params (one smile per underlying)."""
 
     product_type: ClassVar[str] = "sabr_option"
-    trade_id: str
-    underlying: str
-    option_type: OptionType
-    strike: float
-    expiry: dt.date
-    quantity: float
-    validators: ClassVar[Mapping[str, Callable]] = _BASE
 
 
 @dataclasses.dataclass(frozen=True)
-class DigitalOption(_Validated):
+class DigitalOption(EuropeanOption):
     """Cash-or-nothing (pays ``cash`` ccy) or asset-or-nothing (pays ``S_T``) European digital."""
 
     product_type: ClassVar[str] = "digital_option"
-    trade_id: str
-    underlying: str
-    option_type: OptionType
-    strike: float
-    expiry: dt.date
-    quantity: float
     payoff: PayoffKind = PayoffKind.CASH
     cash: float = 1.0
     validators: ClassVar[Mapping[str, Callable]] = {**_BASE, "payoff": PayoffKind.parse,
@@ -188,16 +148,10 @@ class DigitalOption(_Validated):
 
 
 @dataclasses.dataclass(frozen=True)
-class BarrierOption(_Validated):
+class BarrierOption(EuropeanOption):
     """Single-barrier European option, continuously monitored; ``rebate`` in ccy."""
 
     product_type: ClassVar[str] = "barrier_option"
-    trade_id: str
-    underlying: str
-    option_type: OptionType
-    strike: float
-    expiry: dt.date
-    quantity: float
     barrier: float
     barrier_type: str
     rebate: float = 0.0
@@ -207,16 +161,10 @@ class BarrierOption(_Validated):
 
 
 @dataclasses.dataclass(frozen=True)
-class GeometricAsianOption(_Validated):
+class GeometricAsianOption(EuropeanOption):
     """Geometric average price option: continuous average (``n_fixings=0``) or ``n`` fixings."""
 
     product_type: ClassVar[str] = "geometric_asian"
-    trade_id: str
-    underlying: str
-    option_type: OptionType
-    strike: float
-    expiry: dt.date
-    quantity: float
     n_fixings: int = 0
     validators: ClassVar[Mapping[str, Callable]] = {**_BASE, "n_fixings": _n_fixings}
 
