@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import TradeError
+from .errors import TradeError, errors_frame
 from .instruments import parse_trade
 from .market import DAYS_PER_YEAR, MarketSnapshot
 from .pricers import RISK_FACTORS, pricer_for
@@ -106,8 +106,7 @@ class RiskReport:
     @property
     def errors_frame(self) -> pd.DataFrame:
         """The errors as a DataFrame with columns trade_id, field, value, message."""
-        return pd.DataFrame([e.as_record() for e in self.errors],
-                            columns=["trade_id", "field", "value", "message"])
+        return errors_frame(self.errors)
 
     @property
     def failed_trade_ids(self) -> list[str]:

@@ -45,3 +45,11 @@ class MarketError(RiskError, ValueError):
 
 class BookError(RiskError, ValueError):
     """A book or market file cannot be read as a whole (not JSON, wrong layout)."""
+
+
+def errors_frame(errors):
+    """Trade errors as a DataFrame with columns trade_id, field, value, message."""
+    import pandas as pd
+
+    return pd.DataFrame([e.as_record() for e in errors],
+                        columns=["trade_id", "field", "value", "message"])

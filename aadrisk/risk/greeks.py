@@ -59,7 +59,7 @@ from ..models.black_scholes import bsm_price
 from ..models.heston import heston_price
 from ..models.sabr import sabr_price
 from . import _validate as v
-from .errors import TradeError
+from .errors import TradeError, errors_frame
 from .instruments import EuropeanOption, parse_trade
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
@@ -509,8 +509,7 @@ class GreekReport:
 
     @property
     def errors_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([e.as_record() for e in self.errors],
-                            columns=["trade_id", "field", "value", "message"])
+        return errors_frame(self.errors)
 
     @property
     def by_label(self) -> pd.DataFrame:
