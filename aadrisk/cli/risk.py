@@ -1,10 +1,8 @@
-"""Command line interface: ``aadrisk <command>``.
+"""``aadrisk risk``: the risk report of a book (command module of :mod:`aadrisk.cli`).
 
 A thin shell over :mod:`aadrisk.risk`: it reads files, calls
-:func:`aadrisk.risk.compute_risk` and prints or writes the report.  Commands:
-
-* ``aadrisk risk BOOK.json [--market FILE] [--out FILE.csv] [--quiet]``
-* ``aadrisk version``
+:func:`aadrisk.risk.compute_risk` (or :func:`aadrisk.risk.greeks.greek_vectors`)
+and prints or writes the report.
 
 Exit status of ``risk``: 0 when every trade was priced, 1 when some trades
 failed (the others are still printed and written), 2 when the book or market
@@ -17,25 +15,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
-
-app = typer.Typer(
-    name="aadrisk",
-    help="aadrisk: option risk with Greeks from adjoint algorithmic differentiation (AAD).",
-    epilog="Run 'aadrisk COMMAND --help' for a command's options and examples.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",
-)
-
-EXIT_TRADE_ERRORS = 1
-EXIT_BAD_INPUT = 2
+from ._app import EXIT_BAD_INPUT, EXIT_TRADE_ERRORS, app
+from ._app import console as _console
+from ._app import error as _error
+from ._app import print_table as _print_table
 
 #: Report columns shown by ``risk``: (column, header, number format).
 _SHOWN = (
@@ -54,27 +40,6 @@ _CAPTION = (
 )
 
 
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr)
-
-
-def _print_table(con: Console, table: Table) -> None:
-    """Print ``table`` whole: never squeeze numbers into ellipses on a narrow screen.
-
-    If the table is wider than the console, render it at its natural width (the
-    terminal wraps long lines; ``| less -S`` scrolls them).
-    """
-    need = Measurement.get(con, con.options.update_width(10_000), table).maximum
-    if need > con.width:
-        con = Console(stderr=con.stderr, width=need)
-    con.print(table)
-
-
-def _error(con: Console, message: str) -> None:
-    """One unwrapped error line on ``con`` (the message is printed literally)."""
-    con.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-
-
 def _fmt(value, spec: str) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
         else spec.format(value)
@@ -86,7 +51,7 @@ def _cells(*values) -> list[Text]:
 
 
 def _risk_table(report, book_name: str) -> Table:
-    from .risk import UNITS
+    from ..risk import UNITS
 
     table = Table(title=Text(f"Risk of book '{book_name}' on "
                              f"{report.valuation_date.isoformat()}"),
@@ -167,7 +132,7 @@ def risk(
     if greeks is not None:
         _risk_greeks(book, market, out, quiet, greeks)
         return
-    from .risk import BookError, MarketError, compute_risk, load_book, load_market
+    from ..risk import BookError, MarketError, compute_risk, load_book, load_market
 
     err = _console(stderr=True)
     try:
@@ -207,10 +172,10 @@ def _risk_greeks(book: Path, market: Optional[Path], out: Optional[Path], quiet:
     """``risk --greeks``: full labelled Greek vectors (aadrisk.risk.greeks)."""
     from collections.abc import Mapping
 
-    from .market.snapshot import MarketData, MarketDataError
-    from .risk import BookError
-    from .risk.greeks import greek_vectors
-    from .risk.io import _read_json
+    from ..market.snapshot import MarketData, MarketDataError
+    from ..risk import BookError
+    from ..risk.greeks import greek_vectors
+    from ..risk.io import _read_json
 
     err = _console(stderr=True)
     try:
@@ -251,13 +216,3 @@ def _risk_greeks(book: Path, market: Optional[Path], out: Optional[Path], quiet:
         else:
             _print_table(err, _errors_table(report))
         raise typer.Exit(EXIT_TRADE_ERRORS)
-
-
-@app.command()
-def version() -> None:
-    """Print the aadrisk version."""
-    typer.echo(__version__)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()
