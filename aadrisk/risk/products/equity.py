@@ -1,0 +1,421 @@
+"""Equity options on the full market: BSM European, digital, barrier, geometric Asian,
+Heston and SABR -- one engine per product (see :mod:`aadrisk.risk.registry`).
+
+All are priced with the curve's zero rate to the expiry ``r = -ln DF(T) / T``
+(so the payoff at expiry is discounted with the curve's DF and the forward is
+``S e^{-qT} / DF(T)``) and, for the Black-type products, the surface vol at
+(expiry, strike).  All trades of one product are evaluated by ONE
+``Program.hvp`` call along spot: the tape inputs are the gathered pillar zeros
+of the expiry DF (``zl``, ``zr``) and the four corner vols of the trade's
+surface cell; their per-trade adjoints are scattered back to pillar and node
+labels.  Second order from the same sweep: ``gamma`` (d2V/dS2) and, for every
+other label, the spot cross-gamma d2V/dS dX.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+import numpy as np
+
+from ... import math as am
+from ... import tape
+from ...market.snapshot import MarketData
+from ...market.vol_surface import CORNERS, interpolated_vol
+from ...models.asian import geometric_asian_discrete_price, geometric_asian_price
+from ...models.barrier import barrier_price
+from ...models.black import asset_or_nothing_price, cash_or_nothing_price
+from ...models.black_scholes import bsm_price
+from ...models.heston import heston_price
+from ...models.sabr import sabr_price
+from .. import _validate as v
+from ..errors import TradeError
+from ..instruments import EuropeanOption
+from ..registry import Evaluation, ProductEngine, Rows, register_engine
+
+__all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
+           "HestonOption", "SabrOption", "HESTON_PARAMS", "SABR_PARAMS", "MODEL_PRODUCTS",
+           "check_spot_market", "discount_rows"]
+
+
+# ----------------------------------------------------------------------------- products
+class PayoffKind(str, enum.Enum):
+    """Digital payoff: ``cash`` (pays ``cash``) or ``asset`` (pays ``S_T``)."""
+
+    CASH = "cash"
+    ASSET = "asset"
+
+    @classmethod
+    def parse(cls, value):
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().lower())
+            except ValueError:
+                pass
+        raise ValueError("must be 'cash' or 'asset'")
+
+
+BARRIER_TYPES = ("down_in", "down_out", "up_in", "up_out")
+
+
+def _barrier_type(value):
+    if isinstance(value, str):
+        s = value.strip().lower().replace("-and-", "_").replace("-", "_")
+        if s in BARRIER_TYPES:
+            return s
+    raise ValueError(f"must be one of {', '.join(BARRIER_TYPES)}")
+
+
+def _n_fixings(value):
+    x = v.non_negative(value)
+    if x != int(x):
+        raise ValueError("must be a whole number >= 0 (0 = continuous average)")
+    return int(x)
+
+
+_BASE = EuropeanOption.validators
+
+
+@dataclasses.dataclass(frozen=True)
+class HestonOption(EuropeanOption):
+    """European call/put priced under Heston with the market's ``model/heston/<U>/*`` params."""
+
+    product_type: ClassVar[str] = "heston_option"
+
+
+@dataclasses.dataclass(frozen=True)
+class SabrOption(EuropeanOption):
+    """European call/put priced by Black-76 with the SABR lognormal vol (Hagan et al. 2002)
+    from the market's ``model/sabr/<U>/*`` params (one smile per underlying)."""
+
+    product_type: ClassVar[str] = "sabr_option"
+
+
+@dataclasses.dataclass(frozen=True)
+class DigitalOption(EuropeanOption):
+    """Cash-or-nothing (pays ``cash`` ccy) or asset-or-nothing (pays ``S_T``) European digital."""
+
+    product_type: ClassVar[str] = "digital_option"
+    payoff: PayoffKind = PayoffKind.CASH
+    cash: float = 1.0
+    validators: ClassVar[Mapping[str, Callable]] = {**_BASE, "payoff": PayoffKind.parse,
+                                                    "cash": v.number}
+
+
+@dataclasses.dataclass(frozen=True)
+class BarrierOption(EuropeanOption):
+    """Single-barrier European option, continuously monitored; ``rebate`` in ccy."""
+
+    product_type: ClassVar[str] = "barrier_option"
+    barrier: float
+    barrier_type: str
+    rebate: float = 0.0
+    validators: ClassVar[Mapping[str, Callable]] = {**_BASE, "barrier": v.positive,
+                                                    "barrier_type": _barrier_type,
+                                                    "rebate": v.non_negative}
+
+
+@dataclasses.dataclass(frozen=True)
+class GeometricAsianOption(EuropeanOption):
+    """Geometric average price option: continuous average (``n_fixings=0``) or ``n`` fixings."""
+
+    product_type: ClassVar[str] = "geometric_asian"
+    n_fixings: int = 0
+    validators: ClassVar[Mapping[str, Callable]] = {**_BASE, "n_fixings": _n_fixings}
+
+
+#: Heston parameter names in the market (``model/heston/<U>/<name>``), in pricer order
+HESTON_PARAMS = ("v0", "kappa", "theta", "xi", "rho")
+#: SABR parameter names in the market (``model/sabr/<U>/<name>``)
+SABR_PARAMS = ("alpha", "beta", "nu", "rho")
+#: products priced under a model whose parameters are market inputs: product -> (model, params)
+MODEL_PRODUCTS = {"heston_option": ("heston", HESTON_PARAMS),
+                  "sabr_option": ("sabr", SABR_PARAMS)}
+
+
+# ----------------------------------------------------------------------------- programs
+_COMMON = ["spot", "div", "zl", "zr", "da", "db", *CORNERS, "lam", "alpha", "t0", "t1",
+           "expiry", "strike", "is_call"]
+_ACTIVE = ["spot", "div", "zl", "zr", *CORNERS]
+
+
+def _market(kw):
+    T = kw["expiry"]
+    vol = interpolated_vol(**{k: kw[k] for k in (*CORNERS, "lam", "alpha", "t0", "t1")},
+                           expiry=T)
+    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
+    return kw["spot"], kw["strike"], T, vol, rate, kw["div"], kw["is_call"]
+
+
+def _european(**kw):
+    S, K, T, vol, r, q, c = _market(kw)
+    return bsm_price(spot=S, strike=K, expiry=T, vol=vol, rate=r, div=q, is_call=c)
+
+
+def _digital(**kw):
+    S, K, T, vol, r, q, c = _market(kw)
+    cash = cash_or_nothing_price(spot=S, strike=K, expiry=T, vol=vol, rate=r, div=q,
+                                 is_call=c, cash=kw["cash"])
+    asset = asset_or_nothing_price(spot=S, strike=K, expiry=T, vol=vol, rate=r, div=q,
+                                   is_call=c)
+    return am.where(kw["is_cash"] > 0.5, cash, asset)
+
+
+def _barrier(**kw):
+    S, K, T, vol, r, q, c = _market(kw)
+    return barrier_price(spot=S, strike=K, barrier=kw["barrier"], rebate=kw["rebate"],
+                         expiry=T, vol=vol, rate=r, div=q, is_call=c, is_down=kw["is_down"],
+                         is_in=kw["is_in"])
+
+
+def _asian(**kw):
+    S, K, T, vol, r, q, c = _market(kw)
+    disc = geometric_asian_discrete_price(spot=S, strike=K, expiry=T, vol=vol, rate=r, div=q,
+                                          is_call=c, n_fixings=kw["n_fix"])
+    cont = geometric_asian_price(spot=S, strike=K, expiry=T, vol=vol, rate=r, div=q, is_call=c)
+    return am.where(kw["is_discrete"] > 0.5, disc, cont)
+
+
+def _heston(**kw):
+    T = kw["expiry"]
+    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
+    return heston_price(spot=kw["spot"], strike=kw["strike"], expiry=T, rate=rate,
+                        div=kw["div"], v0=kw["h_v0"], kappa=kw["h_kappa"],
+                        theta=kw["h_theta"], sigma=kw["h_xi"], rho=kw["h_rho"],
+                        is_call=kw["is_call"])
+
+
+def _sabr(**kw):
+    T = kw["expiry"]
+    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
+    df = am.exp(-rate * T)
+    fwd = kw["spot"] * am.exp(-kw["div"] * T) / df
+    return sabr_price(forward=fwd, strike=kw["strike"], expiry=T, alpha=kw["h_alpha"],
+                      beta=kw["h_beta"], nu=kw["h_nu"], rho=kw["h_rho"], discount=df,
+                      is_call=kw["is_call"])
+
+
+def _model_inputs(product):
+    model, params = MODEL_PRODUCTS[product]
+
+    def extra(ts, m):
+        return {f"h_{p}": np.array([m.models[f"model/{model}/{t.underlying}/{p}"] for t in ts])
+                for p in params}
+    return extra
+
+
+def _extra_digital(ts):
+    return {"is_cash": np.array([1.0 if t.payoff is PayoffKind.CASH else 0.0 for t in ts]),
+            "cash": np.array([t.cash for t in ts], dtype=float)}
+
+
+def _extra_barrier(ts):
+    return {"barrier": np.array([t.barrier for t in ts], dtype=float),
+            "rebate": np.array([t.rebate for t in ts], dtype=float),
+            "is_down": np.array([1.0 if t.barrier_type.startswith("down") else 0.0 for t in ts]),
+            "is_in": np.array([1.0 if t.barrier_type.endswith("_in") else 0.0 for t in ts])}
+
+
+def _extra_asian(ts):
+    n = np.array([t.n_fixings for t in ts], dtype=float)
+    return {"n_fix": np.where(n > 0, n, 1.0), "is_discrete": (n > 0).astype(float)}
+
+
+#: product -> (pricing fn, extra input names, extra inputs builder, model name)
+_PRICING = {
+    "european_option": (_european, [], lambda ts: {}, "bsm"),
+    "digital_option": (_digital, ["is_cash", "cash"], _extra_digital, "bsm-digital"),
+    "barrier_option": (_barrier, ["barrier", "rebate", "is_down", "is_in"], _extra_barrier,
+                       "bsm-barrier"),
+    "geometric_asian": (_asian, ["n_fix", "is_discrete"], _extra_asian, "bsm-geometric-asian"),
+    "heston_option": (_heston, [f"h_{p}" for p in HESTON_PARAMS],
+                      _model_inputs("heston_option"), "heston"),
+    "sabr_option": (_sabr, [f"h_{p}" for p in SABR_PARAMS], _model_inputs("sabr_option"),
+                    "sabr-black76"),
+}
+_USES_VOL = {p for p in _PRICING if p not in MODEL_PRODUCTS}
+
+
+@functools.lru_cache(maxsize=None)
+def program(product: str) -> tape.Program:
+    """The recorded pricing program of ``product`` (once per process)."""
+    fn, extra, _, _ = _PRICING[product]
+    return tape.record(fn, inputs=_COMMON + extra, name=f"greeks {product}")
+
+
+# ----------------------------------------------------------------------------- checks
+def check_spot_market(trade, m: MarketData, *, needs_vol: bool = True) -> None:
+    """Raise TradeError unless ``m`` has the spot, div, discounting (and vol) of the trade.
+
+    Shared by every product on one underlying (analytic and Monte Carlo).
+    """
+    tid, u = trade.trade_id, trade.underlying
+    if u not in m.spots and f"spot/{u}" not in m.problems:
+        raise TradeError(tid, "underlying", u, f"no spot in the market (spot/{u}; "
+                         f"underlyings: {sorted(m.spots)})")
+    for key, fld in ((f"spot/{u}", "spot"), (f"div/{u}", "div_yield")):
+        if key in m.problems:
+            raise TradeError(tid, fld, key, f"bad market data: {m.problems[key]}")
+    if needs_vol:
+        if f"vol/{u}" in m.problems:
+            raise TradeError(tid, "vol_surface", f"vol/{u}",
+                             f"bad market data: {m.problems[f'vol/{u}']}")
+        if u not in m.vols:
+            raise TradeError(tid, "vol_surface", u, f"no vol surface or flat vol for {u!r} in "
+                             f"the market (have: {sorted(m.vols)})")
+    ccy = m.currencies.get(u)
+    prob = m.discount_problem(ccy)
+    if prob is not None:
+        name = m.curve_of.get(ccy)
+        raise TradeError(tid, "curve" if name else "currency", name or ccy,
+                         f"bad market data: {prob}")
+    if m.discount_for(ccy) is None:
+        raise TradeError(tid, "currency", ccy, f"no discount curve or rate for currency {ccy!r} "
+                         f"of {u!r} (curves for: {sorted(m.discounts)})")
+    if trade.expiry <= m.valuation_date:
+        raise TradeError(tid, "expiry", trade.expiry.isoformat(),
+                         f"is not after the valuation date {m.valuation_date.isoformat()}")
+
+
+def check_model_params(trade, m: MarketData, model: str, params) -> None:
+    """Raise TradeError unless ``model/<model>/<U>/<p>`` is in the market for every ``p``."""
+    u = trade.underlying
+    missing = [p for p in params if f"model/{model}/{u}/{p}" not in m.models]
+    if missing:
+        raise TradeError(trade.trade_id, "underlying", u, f"no {model} parameters {missing} "
+                         f"(model/{model}/{u}/...) in the market")
+
+
+def _check(trade, m: MarketData):
+    check_spot_market(trade, m, needs_vol=trade.product_type not in MODEL_PRODUCTS)
+    if trade.product_type in MODEL_PRODUCTS:
+        check_model_params(trade, m, *MODEL_PRODUCTS[trade.product_type])
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _inputs(product, trades, m: MarketData):
+    """Per-trade inputs plus what is needed to scatter adjoints back to labels."""
+    n = len(trades)
+    T = np.array([m.year_fraction(t.expiry) for t in trades])
+    K = np.array([t.strike for t in trades], dtype=float)
+    inp = {"spot": np.array([m.spots[t.underlying] for t in trades]),
+           "div": np.array([m.divs[t.underlying] for t in trades]),
+           "zl": np.zeros(n), "zr": np.zeros(n), "da": np.zeros(n), "db": np.zeros(n),
+           "expiry": T, "strike": K,
+           "is_call": np.array([1.0 if t.is_call else 0.0 for t in trades])}
+    for k in (*CORNERS, "lam", "alpha", "t0", "t1"):
+        inp[k] = np.zeros(n)
+    groups_d, groups_v = {}, {}
+    for i, t in enumerate(trades):
+        groups_d.setdefault(m.currencies.get(t.underlying), []).append(i)
+        groups_v.setdefault(t.underlying, []).append(i)
+    disc = []
+    for ccy, idx in groups_d.items():
+        src = m.discount_for(ccy)
+        idx = np.array(idx)
+        iL, iR, a, b = src.coeffs(T[idx])
+        inp["zl"][idx], inp["zr"][idx] = src.zeros[iL], src.zeros[iR]
+        inp["da"][idx], inp["db"][idx] = a, b
+        disc.append((src, idx, iL, iR))
+    vols = []
+    for u, idx in (groups_v.items() if product in _USES_VOL else ()):
+        src = m.vols[u]
+        idx = np.array(idx)
+        lk = src.surface.lookup(expiry=T[idx], strike=K[idx])
+        for k, val in lk.inputs().items():
+            if k != "expiry":
+                inp[k][idx] = val
+        vols.append((src, idx, lk))
+    extra = _PRICING[product][2]
+    inp.update(extra(trades, m) if product in MODEL_PRODUCTS else extra(trades))
+    return inp, disc, vols
+
+
+
+
+def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=None,
+                  h_r=None) -> None:
+    """Scatter adjoints of the gathered pillar zeros (``zl``, ``zr``) to quote labels.
+
+    ``dV/dq = dV/dz . dz/dq`` with the bootstrap's IFT Jacobian; the same chain on
+    the hvp along spot (``h_l``, ``h_r``) gives the spot cross-gammas.  Zero-rate
+    (pillar) rows go to ``zero_rows`` when the source is a bootstrapped curve.
+    """
+    n, P = len(idx), src.zeros.shape[0]
+    r = np.arange(n)
+    dvdz = np.zeros((n, P))
+    np.add.at(dvdz, (r, iL), g_l)
+    np.add.at(dvdz, (r, iR), g_r)
+    kind = "rate" if src.labels[0].startswith("rate/") else "par"
+    rows.add_matrix(idx, src.labels, kind, dvdz @ src.dzdq)
+    if h_l is not None:
+        d2z = np.zeros((n, P))
+        np.add.at(d2z, (r, iL), h_l)
+        np.add.at(d2z, (r, iR), h_r)
+        rows.add_matrix(idx, src.labels, "cross_gamma", d2z @ src.dzdq)
+    if kind == "par":
+        zero_rows.add_matrix(idx, src.zero_labels, "zero", dvdz)
+
+
+def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:
+    """Scatter corner-vol adjoints to the node labels each trade touches (vega, vanna)."""
+    nodes = lk.node_index()                         # (4, n) node index per corner
+    mask = np.zeros((len(idx), len(src.labels)), dtype=bool)
+    r = np.arange(len(idx))
+    for c in range(nodes.shape[0]):
+        mask[r, nodes[c]] = True
+    rows.add_matrix(idx, src.labels, "vega", lk.scatter(grads), mask)
+    if second is not None:
+        rows.add_matrix(idx, src.labels, "cross_gamma", lk.scatter(second), mask)
+
+
+def _evaluate(product, trades, m: MarketData) -> Evaluation:
+    inp, disc, vols = _inputs(product, trades, m)
+    wrt = _ACTIVE + ([] if product in _USES_VOL else _PRICING[product][1])
+    res = program(product).hvp(inp, {"spot": 1.0}, wrt=wrt)
+    g, h = res.grad, res.hvp
+    n = len(trades)
+    idx = np.arange(n)
+    und = [t.underlying for t in trades]
+    rows, zero_rows = Rows(), Rows()
+    spot = np.array([f"spot/{u}" for u in und], dtype=object)
+    div = np.array([f"div/{u}" for u in und], dtype=object)
+    rows.add(idx, spot, "delta", g["spot"])
+    rows.add(idx, spot, "gamma", h["spot"])
+    rows.add(idx, div, "div", g["div"])
+    rows.add(idx, div, "cross_gamma", h["div"])
+    if product in MODEL_PRODUCTS:
+        model, params = MODEL_PRODUCTS[product]
+        for p in params:
+            lab = np.array([f"model/{model}/{u}/{p}" for u in und], dtype=object)
+            rows.add(idx, lab, "model", g[f"h_{p}"])
+            rows.add(idx, lab, "cross_gamma", h[f"h_{p}"])
+    for src, ix, iL, iR in disc:
+        discount_rows(rows, zero_rows, src, ix, iL, iR, g["zl"][ix], g["zr"][ix],
+                      h["zl"][ix], h["zr"][ix])
+    for src, ix, lk in vols:
+        vol_rows(rows, src, ix, lk, {c: g[c][ix] for c in CORNERS},
+                 {c: h[c][ix] for c in CORNERS})
+    return Evaluation(np.asarray(res.value, dtype=float), und,
+                      [m.currencies.get(u) or "" for u in und], rows, zero_rows)
+
+
+def _price(product, trades, m: MarketData) -> np.ndarray:
+    inp, _, _ = _inputs(product, trades, m)
+    return np.asarray(program(product).value(inp).value, dtype=float)
+
+
+_CLASSES = {"european_option": EuropeanOption, "digital_option": DigitalOption,
+            "barrier_option": BarrierOption, "geometric_asian": GeometricAsianOption,
+            "heston_option": HestonOption, "sabr_option": SabrOption}
+
+for _product, (_fn, _extra, _build, _model) in _PRICING.items():
+    register_engine(ProductEngine(
+        product=_product, instrument=_CLASSES[_product], model=_model, check=_check,
+        evaluate=functools.partial(_evaluate, _product),
+        price=functools.partial(_price, _product)))
