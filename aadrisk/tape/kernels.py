@@ -274,7 +274,7 @@ def _copy_rows(dst, d0, src, s0, rows, n):
 
 
 @jit
-def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, smax, zrows, T,
+def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, smax, zrows, gmax, T,
              PM, SC, IN, XS, seed, outs, in_node, in_want, gpos, res_val, res_tan, res_gel, res_hel,
              acc_v, acc_g, acc_x, dbg):
     """Evaluate blocks ``lane, lane + n_lanes, ...`` of the batch; see the module docstring.
@@ -288,6 +288,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     hdr, end, nst, kck, S, init, out, ckoff = SC
     nsc = hdr.shape[0]
     n_out = outs.shape[0]
+    second_mode = mode == 3
     r_par = nn if mode >= 1 else 1
     r_tan = nn if mode >= 2 else 1
     r_adj = nn if (mode & 1) == 1 else 1
@@ -297,18 +298,20 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     tan = np.zeros((r_tan, block))  # rows of tangent-inactive nodes stay zero
     tpa = np.empty((r_tan, block))
     tpb = np.empty((r_tan, block))
-    adj = np.empty((r_adj, block))
-    adjt = np.empty((r_adj, block))
+    # adjoints of up to G outputs swept together (one forward recompute per segment)
+    G = max(1, min(n_out, gmax)) if (mode & 1) == 1 else 1
+    adjs = np.empty((G, r_adj, block))
+    adjts = np.empty((G if second_mode else 1, r_adj if second_mode else 1, block))
     zcache = np.empty((max(zrows, 1) if (mode & 1) == 1 else 1, block))
-    W = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache)
+    W = (vals, pa, pb, tan, tpa, tpb, adjs[0], adjts[0], zcache)
     ck = np.empty((max(ck_rows, 1), block))
     ckt = np.empty((max(ck_rows, 1) if mode >= 2 else 1, block))
     seg = np.empty((max(seg_rows, 1), block))
     segt = np.empty((max(seg_rows, 1) if mode >= 2 else 1, block))
     tmp = np.empty((max(smax, 1), block))
     tmpt = np.empty((max(smax, 1), block))
-    sadj = np.empty((max(smax, 1), block))
-    sadjt = np.empty((max(smax, 1), block))
+    sadjs = np.empty((G, max(smax, 1), block))
+    sadjts = np.empty((G, max(smax, 1), block))
     tangents = mode >= 2
     second = mode == 3
     store = (mode & 1) == 1
@@ -356,26 +359,33 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
         if not store:
             n_prev += n
             continue
-        # ---- one reverse sweep per output ----
+        # ---- reverse sweeps: up to G outputs per sweep (vector adjoint) ----
         act = PM[2]
-        for oi in range(n_out):
-            for r in range(nn):
-                if (act[r] & 1) == 0 and r != outs[oi]:
-                    continue  # adjoint rows of inactive nodes are never read
-                for j in range(n):
-                    adj[r, j] = 0.0
-                if second:
+        for g0 in range(0, n_out, G):
+            ng = min(G, n_out - g0)
+            for q in range(ng):
+                adj = adjs[q]
+                adjt = adjts[q]
+                for r in range(nn):
+                    if (act[r] & 1) == 0 and r != outs[g0 + q]:
+                        continue  # adjoint rows of inactive nodes are never read
                     for j in range(n):
-                        adjt[r, j] = 0.0
-            for j in range(n):
-                adj[outs[oi], j] = 1.0
+                        adj[r, j] = 0.0
+                    if second:
+                        for j in range(n):
+                            adjt[r, j] = 0.0
+                for j in range(n):
+                    adj[outs[g0 + q], j] = 1.0
             hi = nn
             for s in range(nsc - 1, -1, -1):
                 h, e, ns, k, N = hdr[s], end[s], S[s], kck[s], nst[s]
-                _reverse_range(e + ns, hi, m1, second, T, PM, XS, W, oi, acc_x, n_prev, n)
-                _copy_rows(sadj, 0, adj, e, ns, n)
-                if second:
-                    _copy_rows(sadjt, 0, adjt, e, ns, n)
+                for q in range(ng):
+                    Wq = (vals, pa, pb, tan, tpa, tpb, adjs[q], adjts[q], zcache)
+                    _reverse_range(e + ns, hi, m1, second, T, PM, XS, Wq, g0 + q, acc_x,
+                                   n_prev, n)
+                    _copy_rows(sadjs[q], 0, adjs[q], e, ns, n)
+                    if second:
+                        _copy_rows(sadjts[q], 0, adjts[q], e, ns, n)
                 for c in range((N + k - 1) // k - 1, -1, -1):
                     t0 = c * k
                     t1 = min(N, t0 + k)
@@ -383,52 +393,63 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                     for t in range(t0, t1):
                         _save_state(s, SC, W, seg, segt, (t - t0) * ns, second, n)
                         if t < t1 - 1:
-                            _eval_range(h + 1 + ns, e, t, ev_body, z_rev, T, PM, IN, XS, seed, j0, n,
-                                        W, dbg)
+                            _eval_range(h + 1 + ns, e, t, ev_body, z_rev, T, PM, IN, XS, seed,
+                                        j0, n, W, dbg)
                             _advance(s, SC, W, tmp, tmpt, second, n)
                     for t in range(t1 - 1, t0 - 1, -1):
                         _set_state(s, SC, W, seg, seg, segt, (t - t0) * ns, second, n)
-                        _eval_range(h + 1 + ns, e, t, 3 if second else 1, z_rev, T, PM, IN, XS, seed,
-                                    j0, n, W, dbg)
-                        for r in range(h + 1, e):
-                            for j in range(n):
-                                adj[r, j] = 0.0
-                            if second:
+                        _eval_range(h + 1 + ns, e, t, 3 if second else 1, z_rev, T, PM, IN, XS,
+                                    seed, j0, n, W, dbg)
+                        for q in range(ng):
+                            adj = adjs[q]
+                            adjt = adjts[q]
+                            for r in range(h + 1, e):
                                 for j in range(n):
-                                    adjt[r, j] = 0.0
-                        for slot in range(ns):
-                            r = out[s, slot]
-                            for j in range(n):
-                                adj[r, j] += sadj[slot, j]
-                            if second:
+                                    adj[r, j] = 0.0
+                                if second:
+                                    for j in range(n):
+                                        adjt[r, j] = 0.0
+                            for slot in range(ns):
+                                r = out[s, slot]
                                 for j in range(n):
-                                    adjt[r, j] += sadjt[slot, j]
-                        _reverse_range(h + 1 + ns, e, t, second, T, PM, XS, W, oi, acc_x, n_prev, n)
-                        _copy_rows(sadj, 0, adj, h + 1, ns, n)
+                                    adj[r, j] += sadjs[q, slot, j]
+                                if second:
+                                    for j in range(n):
+                                        adjt[r, j] += sadjts[q, slot, j]
+                            Wq = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache)
+                            _reverse_range(h + 1 + ns, e, t, second, T, PM, XS, Wq, g0 + q,
+                                           acc_x, n_prev, n)
+                            _copy_rows(sadjs[q], 0, adj, h + 1, ns, n)
+                            if second:
+                                _copy_rows(sadjts[q], 0, adjt, h + 1, ns, n)
+                for q in range(ng):
+                    for slot in range(ns):
+                        r = init[s, slot]
+                        for j in range(n):
+                            adjs[q, r, j] += sadjs[q, slot, j]
                         if second:
-                            _copy_rows(sadjt, 0, adjt, h + 1, ns, n)
-                for slot in range(ns):
-                    r = init[s, slot]
-                    for j in range(n):
-                        adj[r, j] += sadj[slot, j]
-                    if second:
-                        for j in range(n):
-                            adjt[r, j] += sadjt[slot, j]
+                            for j in range(n):
+                                adjts[q, r, j] += sadjts[q, slot, j]
                 hi = h
-            _reverse_range(m1 + 1, hi, m1, second, T, PM, XS, W, oi, acc_x, n_prev, n)
-            for kk in range(in_node.shape[0]):
-                r = in_node[kk]
-                if r < 0 or not in_want[kk]:
-                    continue
-                g = gpos[kk]
-                if g >= 0 and not reduce:
-                    for j in range(n):
-                        res_gel[oi, g, j0 + j] = adj[r, j]
-                    if second:
+            for q in range(ng):
+                oi = g0 + q
+                adj = adjs[q]
+                adjt = adjts[q]
+                Wq = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache)
+                _reverse_range(m1 + 1, hi, m1, second, T, PM, XS, Wq, oi, acc_x, n_prev, n)
+                for kk in range(in_node.shape[0]):
+                    r = in_node[kk]
+                    if r < 0 or not in_want[kk]:
+                        continue
+                    g = gpos[kk]
+                    if g >= 0 and not reduce:
                         for j in range(n):
-                            res_hel[oi, g, j0 + j] = adjt[r, j]
-                    continue
-                _acc(acc_g[oi, kk], 0, adj[r], n, n_prev)
-                if second:
-                    _acc(acc_g[oi, kk], 2, adjt[r], n, n_prev)
+                            res_gel[oi, g, j0 + j] = adj[r, j]
+                        if second:
+                            for j in range(n):
+                                res_hel[oi, g, j0 + j] = adjt[r, j]
+                        continue
+                    _acc(acc_g[oi, kk], 0, adj[r], n, n_prev)
+                    if second:
+                        _acc(acc_g[oi, kk], 2, adjt[r], n, n_prev)
         n_prev += n

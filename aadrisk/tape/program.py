@@ -35,6 +35,10 @@ PCONST = np.array(_consts, dtype=np.float64)
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
+#: outputs whose adjoints one reverse sweep carries together (a vector adjoint): the
+#: forward recomputation of each checkpointed loop segment is shared by them
+ADJOINT_WIDTH = 8
+
 
 def _map(fn, n, workers):
     """Run ``fn(0..n-1)`` on ``workers`` threads (the kernels release the GIL)."""
@@ -275,7 +279,8 @@ class Program:
 
         def lane(i):
             kernels.run_lane(i, n_lanes, mode, not per, nb, block, self.n_nodes, ck_rows,
-                             seg_rows, smax, zrows, T, (PMODE, PCONST, act), SC, IN, XS, np.int64(seed),
+                             seg_rows, smax, zrows, np.int64(ADJOINT_WIDTH), T,
+                             (PMODE, PCONST, act), SC, IN, XS, np.int64(seed),
                              self.outs, in_node, in_want, gpos, res_val, res_tan, res_gel,
                              res_hel, acc_v[i], acc_g[i], acc_x[i], dbg[i])
 
