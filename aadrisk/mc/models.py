@@ -1,0 +1,200 @@
+"""Monte Carlo models: one time step of each, written once with :mod:`aadrisk.math`.
+
+A model is a frozen record with
+
+* ``n_assets`` and ``asset_names``;
+* ``inputs``: names of the program inputs it reads (spot, div, model parameters);
+* ``xs``: names of its per-step inputs (arrays over the steps), besides the
+  simulator's own ``_dt`` (step length, years), ``_r`` (continuously compounded
+  forward short rate of the step, from the discount curve) and ``_k`` (step index);
+* ``init(kw) -> state`` and ``step(state, x, kw) -> state``: the carried state,
+  whose first ``n_assets`` entries are the asset prices;
+* ``step_vol(a, state, x, kw)``: the instantaneous vol of asset ``a`` over the
+  step (for the barrier continuity correction).
+
+Each step draws its normals with :func:`aadrisk.normal`, counter-based, so path
+``i`` has the same numbers whatever the batch size, block size or thread count.
+
+Schemes
+-------
+* :class:`GBM`: exact log-Euler step with piecewise-constant vol (one value per
+  step), rate and dividend yield.
+* :class:`MultiGBM`: correlated GBM, flat vols, correlation by a Cholesky factor
+  computed on the tape from the correlation inputs (so correlation Greeks exist).
+* :class:`Heston`: full-truncation Euler (Lord et al. 2010) or Andersen's (2008)
+  quadratic-exponential scheme (``scheme="qe"``, gamma1 = gamma2 = 1/2, no
+  martingale correction); the QE switch at psi_c = 1.5 makes the variance path
+  piecewise smooth in the parameters (pathwise Greeks hold the branch fixed).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .. import math as am
+from ..tape.record import normal
+
+__all__ = ["GBM", "MultiGBM", "Heston", "HESTON_INPUTS"]
+
+
+@dataclass(frozen=True)
+class GBM:
+    """One asset, ``dS/S = (r - q) dt + vol dW`` with one vol per step (input ``_vol``)."""
+
+    asset_names: tuple = ("S",)
+    n_assets: int = 1
+    inputs: tuple = ("spot", "div")
+    xs: tuple = ("_vol",)
+
+    def init(self, kw):
+        return (kw["spot"],)
+
+    def step(self, state, x, kw):
+        (s,) = state
+        v, dt = x["_vol"], x["_dt"]
+        return (s * am.exp((x["_r"] - kw["div"] - 0.5 * v * v) * dt
+                           + v * am.sqrt(dt) * normal()),)
+
+    def step_vol(self, a, state, x, kw):
+        return x["_vol"]
+
+
+@dataclass(frozen=True)
+class MultiGBM:
+    """Correlated GBM assets with flat vols; inputs ``spot_k``, ``div_k``, ``vol_k``,
+    ``corr_i_j`` (i < j)."""
+
+    asset_names: tuple = ("A", "B")
+    xs: tuple = ()
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.asset_names)
+
+    @property
+    def inputs(self) -> tuple:
+        n = self.n_assets
+        return (tuple(f"spot_{k}" for k in range(n)) + tuple(f"div_{k}" for k in range(n))
+                + tuple(f"vol_{k}" for k in range(n))
+                + tuple(f"corr_{i}_{j}" for i in range(n) for j in range(i + 1, n)))
+
+    def cholesky(self, kw):
+        """Lower Cholesky factor of the correlation matrix, on the tape."""
+        n = self.n_assets
+        c = [[1.0 if i == j else kw[f"corr_{min(i, j)}_{max(i, j)}"] for j in range(n)]
+             for i in range(n)]
+        L = [[0.0] * n for _ in range(n)]
+        for i in range(n):
+            for j in range(i + 1):
+                acc = c[i][j]
+                for k in range(j):
+                    acc = acc - L[i][k] * L[j][k]
+                L[i][j] = am.sqrt(acc) if i == j else acc / L[j][j]
+        return L
+
+    def prepare(self, kw):
+        """Inputs plus the Cholesky factor ``_chol`` (recorded once, before the loop)."""
+        return {**kw, "_chol": self.cholesky(kw)}
+
+    def init(self, kw):
+        return tuple(kw[f"spot_{k}"] for k in range(self.n_assets))
+
+    def step(self, state, x, kw):
+        n = self.n_assets
+        L = kw["_chol"]
+        z = [normal() for _ in range(n)]
+        dt = x["_dt"]
+        sq = am.sqrt(dt)
+        out = []
+        for i in range(n):
+            w = 0.0
+            for k in range(i + 1):
+                w = w + L[i][k] * z[k]
+            v = kw[f"vol_{i}"]
+            out.append(state[i] * am.exp((x["_r"] - kw[f"div_{i}"] - 0.5 * v * v) * dt
+                                         + v * sq * w))
+        return tuple(out)
+
+    def step_vol(self, a, state, x, kw):
+        return kw[f"vol_{a}"]
+
+
+#: floor under square roots of variances: sqrt(1e-100) is nil for the value, and its first and
+#: second derivatives stay finite (so 0 x derivative is 0, not NaN, where the floor binds)
+_TINY = 1e-100
+
+HESTON_INPUTS = ("spot", "div", "v0", "kappa", "theta", "xi", "rho")
+
+
+@dataclass(frozen=True)
+class Heston:
+    """Heston stochastic vol: ``dv = kappa (theta - v) dt + xi sqrt(v) dW2``, corr ``rho``."""
+
+    scheme: str = "euler"
+    asset_names: tuple = ("S",)
+    n_assets: int = 1
+    inputs: tuple = HESTON_INPUTS
+    xs: tuple = field(default=())
+
+    def __post_init__(self):
+        if self.scheme not in ("euler", "qe"):
+            raise ValueError(f"Heston scheme must be 'euler' or 'qe', got {self.scheme!r}")
+
+    def init(self, kw):
+        return (kw["spot"], kw["v0"])
+
+    def step(self, state, x, kw):
+        if self.scheme == "qe":
+            return self._qe(state, x, kw)
+        s, v = state
+        dt = x["_dt"]
+        k, th, xi, rho = kw["kappa"], kw["theta"], kw["xi"], kw["rho"]
+        z1, z2 = normal(), normal()
+        vp = am.maximum(v, 0.0)
+        sv = am.sqrt(am.maximum(v, _TINY) * dt)   # floored: a finite derivative at v <= 0
+        s_new = s * am.exp((x["_r"] - kw["div"] - 0.5 * vp) * dt + sv * z1)
+        zv = rho * z1 + am.sqrt(1.0 - rho * rho) * z2
+        v_new = v + k * (th - vp) * dt + xi * sv * zv
+        return (s_new, v_new)
+
+    def _qe(self, state, x, kw):
+        s, v = state
+        dt = x["_dt"]
+        k, th, xi, rho = kw["kappa"], kw["theta"], kw["xi"], kw["rho"]
+        zv, zs = normal(), normal()
+        e = am.exp(-k * dt)
+        m = th + (v - th) * e
+        s2 = v * xi * xi * e / k * (1.0 - e) + th * xi * xi / (2.0 * k) * (1.0 - e) * (1.0 - e)
+        psi = s2 / (m * m)
+        quad = psi <= 1.5
+        # quadratic branch (guarded so that the unused branch stays finite)
+        ipsi = 2.0 / am.minimum(psi, 1.5)
+        b2 = ipsi - 1.0 + am.sqrt(ipsi) * am.sqrt(am.maximum(ipsi - 1.0, 0.0))
+        a = m / (1.0 + b2)
+        b = am.sqrt(b2)
+        v_quad = a * (b + zv) * (b + zv)
+        # exponential branch: uniform from the same normal
+        psi_e = am.maximum(psi, 1.5)
+        p = (psi_e - 1.0) / (psi_e + 1.0)
+        beta = (1.0 - p) / m
+        u = am.norm_cdf(zv)
+        v_exp = am.where(u <= p, 0.0,
+                         am.log((1.0 - p) / am.maximum(1.0 - u, 1e-300)) / beta)
+        v_new = am.where(quad, v_quad, v_exp)
+        g1 = g2 = 0.5
+        k0 = -rho * k * th * dt / xi
+        k1 = g1 * dt * (k * rho / xi - 0.5) - rho / xi
+        k2 = g2 * dt * (k * rho / xi - 0.5) + rho / xi
+        k3 = g1 * dt * (1.0 - rho * rho)
+        k4 = g2 * dt * (1.0 - rho * rho)
+        ls = ((x["_r"] - kw["div"]) * dt + k0 + k1 * v + k2 * v_new
+              + am.sqrt(am.maximum(k3 * v + k4 * v_new, _TINY)) * zs)
+        return (s * am.exp(ls), v_new)
+
+    def step_vol(self, a, state, x, kw):
+        return am.sqrt(am.maximum(state[1], _TINY))
+
+
+def feller_ratio(kappa: float, theta: float, xi: float) -> float:
+    """``2 kappa theta / xi^2``: the Feller condition holds when it is >= 1."""
+    return 2.0 * kappa * theta / (xi * xi) if xi > 0 else math.inf
