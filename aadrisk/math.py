@@ -23,9 +23,10 @@ import math as _m
 import numpy as np
 
 from .tape import scalar as _s
+from .tape.record import gather as _gather_var
 from .tape.record import Var, apply
 
-__all__ = ["abs", "atan", "atan2", "cos", "erf", "exp", "log", "logical_and", "logical_not", "logical_or",
+__all__ = ["abs", "atan", "atan2", "cos", "erf", "exp", "floor", "gather", "log", "logical_and", "logical_not", "logical_or",
            "maximum", "minimum", "norm_cdf", "norm_pdf", "pow", "select", "sigmoid", "sin",
            "smooth_max", "smooth_step", "softplus", "sqrt", "stop_gradient", "tanh", "where"]
 
@@ -70,6 +71,22 @@ norm_cdf = _unary("norm_cdf", _ncdf, "Standard normal distribution function.")
 norm_pdf = _unary("norm_pdf", lambda x: np.exp(-0.5 * np.square(x)) / _m.sqrt(2 * _m.pi),
                   "Standard normal density.")
 stop_gradient = _unary("stop_gradient", lambda x: x, "Identity whose derivative is zero.")
+
+
+floor = _unary("floor", np.floor, "Largest integer <= x (derivative zero; a bucket index).")
+
+
+def gather(values, index):
+    """``values[clip(floor(index), 0, len(values) - 1)]``: a table lookup (see
+    :func:`aadrisk.tape.record.gather`); the derivative goes to the entry read."""
+    values = list(values)
+    if _any_var(index, *values):
+        return _gather_var(values, index)
+    top = len(values) - 1
+    x = np.asarray(index, dtype=float)
+    r = np.where(~(x > 0.0), 0, np.where(x >= top, top, np.floor(np.nan_to_num(x)))).astype(int)
+    out = np.asarray(values, dtype=float)[r]
+    return float(out) if out.ndim == 0 else out
 
 
 def pow(a, b):  # noqa: A001

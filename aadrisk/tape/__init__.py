@@ -2,8 +2,8 @@
 (:mod:`primitives`), compiled kernels (:mod:`kernels`), the program API
 (:mod:`program`) and the pure-Python reference evaluator (:mod:`reference`)."""
 from .program import InputError, NonFiniteError, Program, Result
-from .record import (TapeControlFlowError, TapeError, TapeScopeError, Var, normal, record,
-                     scan)
+from .record import (TapeControlFlowError, TapeError, TapeScopeError, Var, gather, normal,
+                     record, scan, table)
 
 __all__ = ["InputError", "NonFiniteError", "Program", "Result", "TapeControlFlowError",
-           "TapeError", "TapeScopeError", "Var", "normal", "record", "scan"]
+           "TapeError", "TapeScopeError", "Var", "gather", "normal", "record", "scan", "table"]

@@ -178,7 +178,19 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
-    elif o == 24:  # lt
+    elif o == 24:  # copy
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = a
+            vals[i, j] = y
+    elif o == 25:  # floor
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = math.floor(a)
+            vals[i, j] = y
+    elif o == 26:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -186,7 +198,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
-    elif o == 25:  # le
+    elif o == 27:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -194,7 +206,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
-    elif o == 26:  # gt
+    elif o == 28:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -202,7 +214,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
-    elif o == 27:  # ge
+    elif o == 29:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -210,7 +222,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
-    elif o == 28:  # eq
+    elif o == 30:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -218,7 +230,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
-    elif o == 29:  # ne
+    elif o == 31:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -226,7 +238,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             b = vals[ib, j]
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
-    elif o == 30:  # iv_black_stdev
+    elif o == 32:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -236,7 +248,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
             c = vals[ic, j]
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
-    elif o == 31:  # iv_bachelier_stdev
+    elif o == 33:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -472,7 +484,19 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = a
             vals[i, j] = y
-    elif o == 24:  # lt
+    elif o == 24:  # copy
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = a
+            vals[i, j] = y
+    elif o == 25:  # floor
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = math.floor(a)
+            vals[i, j] = y
+    elif o == 26:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -480,7 +504,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
-    elif o == 25:  # le
+    elif o == 27:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -488,7 +512,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
-    elif o == 26:  # gt
+    elif o == 28:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -496,7 +520,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
-    elif o == 27:  # ge
+    elif o == 29:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -504,7 +528,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
-    elif o == 28:  # eq
+    elif o == 30:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -512,7 +536,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
-    elif o == 29:  # ne
+    elif o == 31:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -520,7 +544,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             b = vals[ib, j]
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
-    elif o == 30:  # iv_black_stdev
+    elif o == 32:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -530,7 +554,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             c = vals[ic, j]
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
-    elif o == 31:  # iv_bachelier_stdev
+    elif o == 33:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -822,7 +846,22 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = a
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 24:  # lt
+    elif o == 24:  # copy
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = a
+            vals[i, j] = y
+            tan[i, j] = 1.0 * ta
+    elif o == 25:  # floor
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = math.floor(a)
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 26:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -831,7 +870,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 25:  # le
+    elif o == 27:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -840,7 +879,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 26:  # gt
+    elif o == 28:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -849,7 +888,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 27:  # ge
+    elif o == 29:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -858,7 +897,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 28:  # eq
+    elif o == 30:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -867,7 +906,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 29:  # ne
+    elif o == 31:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -876,7 +915,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 30:  # iv_black_stdev
+    elif o == 32:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -887,7 +926,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 31:  # iv_bachelier_stdev
+    elif o == 33:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1208,7 +1247,22 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = a
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 24:  # lt
+    elif o == 24:  # copy
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            ta = tan[ia, j]
+            y = a
+            vals[i, j] = y
+            tan[i, j] = 1.0 * ta
+    elif o == 25:  # floor
+        ia = A[i]
+        for j in range(n):
+            a = vals[ia, j]
+            y = math.floor(a)
+            vals[i, j] = y
+            tan[i, j] = 0.0
+    elif o == 26:  # lt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1217,7 +1271,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a < b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 25:  # le
+    elif o == 27:  # le
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1226,7 +1280,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a <= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 26:  # gt
+    elif o == 28:  # gt
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1235,7 +1289,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a > b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 27:  # ge
+    elif o == 29:  # ge
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1244,7 +1298,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a >= b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 28:  # eq
+    elif o == 30:  # eq
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1253,7 +1307,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a == b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 29:  # ne
+    elif o == 31:  # ne
         ia = A[i]
         ib = B[i]
         for j in range(n):
@@ -1262,7 +1316,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = 1.0 if a != b else 0.0
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 30:  # iv_black_stdev
+    elif o == 32:  # iv_black_stdev
         ia = A[i]
         ib = B[i]
         ic = C[i]
@@ -1273,7 +1327,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             y = iv_black_stdev(a, b, c)
             vals[i, j] = y
             tan[i, j] = 0.0
-    elif o == 31:  # iv_bachelier_stdev
+    elif o == 33:  # iv_bachelier_stdev
         ia = A[i]
         ib = B[i]
         for j in range(n):

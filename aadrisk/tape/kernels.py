@@ -27,10 +27,20 @@ import numpy as np
 
 from .._numba import jit
 from . import _generated as gen
-from .primitives import CONST, INPUT, N_PRIM, NORMAL, STEP_INPUT
+from .primitives import CONST, GATHER, INPUT, N_PRIM, NORMAL, STEP_INPUT
 from .scalar import counter_normal_pair
 
 LANES = 16
+
+
+@jit
+def _gather_row(x, top):
+    """Table row read by GATHER at index value ``x``: floor(x) clipped to [0, top]."""
+    if not x > 0.0:   # also NaN
+        return 0
+    if x >= top:
+        return top
+    return int(x)
 
 
 @jit
@@ -136,6 +146,14 @@ def _eval_range(lo, hi, t, ev, zm, T, PM, IN, XS, seed, j0, n, W, dbg):
             if ev >= 2:
                 for j in range(n):
                     tan[i, j] = 0.0
+        elif o == GATHER:
+            a0, b0, top = A[i], B[i], C[i] - 1
+            for j in range(n):
+                r = _gather_row(vals[b0, j], top)
+                vals[i, j] = vals[a0 + r, j]
+            if ev >= 2:
+                for j in range(n):
+                    tan[i, j] = tan[a0 + _gather_row(vals[b0, j], top), j]
         # STATE_IN and SCAN_RES rows are written by the loop driver.
         if dbg[0] < 0:
             for j in range(n):
@@ -174,7 +192,7 @@ def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
     op, A, B, C, P, zidx, znz = T
     pmode, pconst, act = PM
     xs_kind = XS[0]
-    pa, pb, tpa, tpb, adj, adjt = W[1], W[2], W[4], W[5], W[6], W[7]
+    vals, pa, pb, tpa, tpb, adj, adjt = W[0], W[1], W[2], W[4], W[5], W[6], W[7]
     for i in range(hi - 1, lo - 1, -1):
         o = op[i]
         if o < N_PRIM:
@@ -210,6 +228,15 @@ def _reverse_range(lo, hi, t, second, T, PM, XS, W, oi, bx, n_prev, n):
                     else:
                         for j in range(n):
                             adj[ia, j] += adj[i, j] * pp[i, j]
+        elif o == GATHER:
+            if (act[i] & 1) == 0:
+                continue
+            a0, b0, top = A[i], B[i], C[i] - 1
+            for j in range(n):
+                r = a0 + _gather_row(vals[b0, j], top)
+                adj[r, j] += adj[i, j]
+                if second:
+                    adjt[r, j] += adjt[i, j]
         elif o == STEP_INPUT:
             k = C[i]
             if xs_kind[k] == 0:

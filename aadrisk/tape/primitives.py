@@ -104,6 +104,11 @@ TABLE: tuple[Prim, ...] = (
          doc="select: a where the mask c is non-zero, else b"),
     Prim("stop_gradient", 1, "a", "0.0", None, domain=(W,),
          doc="identity whose derivative is zero"),
+    Prim("copy", 1, "a", "1.0", None, domain=(W,),
+         doc="identity: packs values into consecutive nodes (tables for gather)"),
+    Prim("floor", 1, "math.floor(a)", "0.0", None, domain=((-2.7, 3.3),),
+         kink="math.sin(math.pi * a)",
+         doc="largest integer <= a; derivative zero (jumps at integers)"),
     # -- comparisons: masks of 0.0 / 1.0 with zero derivative ---------------------
     Prim("lt", 2, "1.0 if a < b else 0.0", domain=(W, W), diff=False),
     Prim("le", 2, "1.0 if a <= b else 0.0", domain=(W, W), diff=False),
@@ -123,9 +128,12 @@ OPCODE = {prim.name: code for code, prim in enumerate(TABLE)}
 N_PRIM = len(TABLE)
 
 # Leaf and structural node kinds, handled by the kernels' driver, not the table.
-CONST, INPUT, STEP_INPUT, NORMAL, STATE_IN, SCAN, SCAN_RES = range(100, 107)
+CONST, INPUT, STEP_INPUT, NORMAL, STATE_IN, SCAN, SCAN_RES, GATHER = range(100, 108)
 LEAF_NAMES = {CONST: "const", INPUT: "input", STEP_INPUT: "step_input", NORMAL: "normal",
-              STATE_IN: "state_in", SCAN: "scan", SCAN_RES: "scan_result"}
+              STATE_IN: "state_in", SCAN: "scan", SCAN_RES: "scan_result", GATHER: "gather"}
+#: GATHER node: value of node ``A + clip(floor(value of B), 0, C - 1)`` (a table of C
+#: consecutive nodes starting at A, read at a per-element index); its adjoint is added
+#: to the table node it read, its tangent is that node's tangent.
 
 
 def op_name(code: int) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernels
 from .inputs import InputError, check_names, prepare  # noqa: F401 (re-exported)
-from .primitives import (N_PRIM, NORMAL, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
+from .primitives import (GATHER, N_PRIM, NORMAL, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
                          partial_modes)
 from .record import Recorder, TapeError
 from .results import Result, _merge_lanes, collect  # noqa: F401 (Result re-exported)
@@ -149,6 +149,9 @@ class Program:
                     act[i] |= act[info.init[slot]] | act[info.out[slot]]
                 elif o == SCAN_RES:
                     act[i] = act[self.A[i] + 1 + self.C[i]]
+                elif o == GATHER:
+                    a0 = self.A[i]
+                    act[i] = np.bitwise_or.reduce(act[a0:a0 + self.C[i]])
             if np.array_equal(act, before):
                 break
         if (mode & 1) == 0:

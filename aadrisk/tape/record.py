@@ -25,7 +25,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from .primitives import (CONST, INPUT, NORMAL, OPCODE, SCAN, SCAN_RES, STATE_IN, STEP_INPUT,
+from .primitives import (CONST, GATHER, INPUT, NORMAL, OPCODE, SCAN, SCAN_RES, STATE_IN, STEP_INPUT,
                          TABLE)
 
 
@@ -228,6 +228,52 @@ def normal() -> Var:
         raise TapeError("aadrisk.normal() needs an active recording")
     rec.n_draws += 1
     return Var(rec, rec.node(NORMAL, c=rec.n_draws - 1))
+
+
+def table(values) -> list:
+    """Pack ``values`` into consecutive tape nodes, for :func:`gather` (one ``copy`` each).
+
+    Tables read inside a :func:`scan` body should be packed before the loop, so
+    that the copies are recorded once, not once per step.  Values that are
+    already consecutive nodes (e.g. inputs declared in a row) are returned as they are.
+    """
+    values = list(values)
+    if not values:
+        raise ValueError("table() needs at least one value")
+    rec = _rec_of(*values)
+    idx = [rec.index_of(x) for x in values]
+    if all(b == a + 1 for a, b in zip(idx, idx[1:])):
+        return [Var(rec, k) for k in idx]
+    return [apply("copy", Var(rec, k)) for k in idx]
+
+
+def gather(values, index) -> Var:
+    """``values[clip(floor(index), 0, len(values) - 1)]`` per element: a table lookup.
+
+    ``index`` may differ per element (a path's spot bucket); the derivative goes
+    to the table entry read (``index`` itself has derivative zero).  ``values``
+    must be consecutive tape nodes (see :func:`table`) or are packed here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import aadrisk as ad
+    >>> def f(*, a, b, c, i):
+    ...     return ad.gather([a, b, c], i) * 2.0
+    >>> r = ad.record(f).grad({"a": 1.0, "b": 2.0, "c": 3.0, "i": np.array([0.5, 1.7, 9.0])})
+    >>> r.value.tolist(), r.grad["b"]
+    ([2.0, 4.0, 6.0], 2.0)
+    """
+    values = list(values)
+    rec = _rec_of(index, *values)
+    idx = [rec.index_of(x) for x in values]
+    if not all(b == a + 1 for a, b in zip(idx, idx[1:])):
+        if rec.cur_scope != -1 and any(rec.scope[k] == -1 for k in idx):
+            raise TapeError("gather() inside a loop body needs a table packed before the loop: "
+                            "call aadrisk.table(values) before aadrisk.scan()")
+        idx = [v.idx for v in table([Var(rec, k) for k in idx])]
+    b = rec.index_of(index)
+    return Var(rec, rec.node(GATHER, a=idx[0], b=b, c=len(idx)))
 
 
 def scan(step, init, n_steps: int, xs=(), checkpoint_every: int | None = None):

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from . import scalar
-from .primitives import CONST, INPUT, N_PRIM, NORMAL, SCAN, STEP_INPUT, TABLE
+from .primitives import CONST, GATHER, INPUT, N_PRIM, NORMAL, SCAN, STEP_INPUT, TABLE
 from .results import Result
 
 _NS = {"math": math, "abs": abs}
@@ -107,6 +107,9 @@ class ReferenceEvaluator:
         if o < N_PRIM:
             for arr in (pr.A, pr.B, pr.C)[:TABLE[o].arity]:
                 args.append(key(int(arr[i]), t))
+        elif o == GATHER:   # index first, then the table
+            args = [key(int(pr.B[i]), t)] + [key(int(pr.A[i]) + r, t)
+                                              for r in range(int(pr.C[i]))]
         return (key(i, t), o, args, float(pr.P[i]), int(pr.C[i]), i, t)
 
     # -- one element ----------------------------------------------------------------
@@ -143,6 +146,13 @@ class ReferenceEvaluator:
                 tv[key] = xs_tan[c][t]
             elif o == NORMAL:
                 v[key] = scalar.counter_normal.py_func(seed, j, t, c)
+            elif o == GATHER:
+                x, top = v[args[0]], len(args) - 2
+                r = 0 if not x > 0.0 else (top if x >= top else int(x))
+                src = args[1 + r]
+                v[key] = v[src]
+                tv[key] = tv.get(src, 0.0)
+                pd[key], tpd[key] = [(src, 1.0)], [0.0]
         return v, tv, pd, tpd
 
     def _reverse(self, v, pd, tpd, out_key, second):
@@ -150,7 +160,7 @@ class ReferenceEvaluator:
         for key, o, args, p, c, i, t in reversed(self.entries):
             g = adj.get(key, 0.0)
             gt = adjt.get(key, 0.0)
-            if o < N_PRIM and (g != 0.0 or gt != 0.0):
+            if (o < N_PRIM or o == GATHER) and (g != 0.0 or gt != 0.0) and key in pd:
                 for (k, d), td in zip(pd[key], tpd[key]):
                     adj[k] = adj.get(k, 0.0) + g * d
                     if second:

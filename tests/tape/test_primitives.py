@@ -212,7 +212,16 @@ def _ref_stop_gradient(a, b, c, p):  # identity value, derivative zero by defini
     return {"f": a}
 
 
+def _ref_copy(a, b, c, p):  # identity
+    return {"f": a, "a": 1.0}
+
+
+def _ref_floor(a, b, c, p):  # integer part; derivative zero away from the integers
+    return {"f": float(math.floor(a)), "a": 0.0}
+
+
 DIFF_REFS = {
+    "copy": _ref_copy, "floor": _ref_floor,
     "add": _ref_add, "sub": _ref_sub, "mul": _ref_mul, "div": _ref_div,
     "square": _ref_square, "powc": _ref_powc, "pow": _ref_pow, "exp": _ref_exp,
     "log": _ref_log, "sqrt": _ref_sqrt, "abs": _ref_abs, "sin": _ref_sin, "cos": _ref_cos,
