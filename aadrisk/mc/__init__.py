@@ -6,8 +6,9 @@
 * :mod:`.payoffs` -- the built-in payoffs, written as such functions;
 * :mod:`.simulate` -- :class:`MonteCarlo`: one recorded program, evaluated over paths.
 """
-from .models import GBM, Heston, MultiGBM
+from .models import GBM, Heston, LocalVol, MultiGBM, local_vol_time_weights
 from .path import Path
 from .simulate import MonteCarlo, mc_function
 
-__all__ = ["GBM", "Heston", "MultiGBM", "MonteCarlo", "Path", "mc_function"]
+__all__ = ["GBM", "Heston", "LocalVol", "MultiGBM", "MonteCarlo", "Path", "local_vol_time_weights",
+           "mc_function"]

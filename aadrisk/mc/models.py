@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from .. import math as am
 from ..tape.record import normal
 
-__all__ = ["GBM", "MultiGBM", "Heston", "HESTON_INPUTS"]
+__all__ = ["GBM", "MultiGBM", "Heston", "HESTON_INPUTS", "LocalVol", "local_vol_time_weights"]
 
 
 @dataclass(frozen=True)
@@ -198,3 +198,90 @@ class Heston:
 def feller_ratio(kappa: float, theta: float, xi: float) -> float:
     """``2 kappa theta / xi^2``: the Feller condition holds when it is >= 1."""
     return 2.0 * kappa * theta / (xi * xi) if xi > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class LocalVol:
+    """Dupire local vol ``dS/S = (r - q) dt + sigma(t, S) dW`` from a grid of node inputs.
+
+    ``sigma`` is bilinear in (time, spot) on the grid ``times x spots`` (inputs
+    ``lv_<i>_<j>`` for time ``i`` and spot ``j``, time-major, read with
+    :func:`aadrisk.gather` at the path's own spot bucket), flat outside it.  The
+    spot levels must be equally spaced; times are arbitrary (per-step weights
+    ``_ti``, ``_tw`` from :func:`local_vol_time_weights`).  The vol of a step is
+    taken at its start (Euler in log-spot).
+    """
+
+    times: tuple = (1.0,)
+    spots: tuple = (100.0,)
+    asset_names: tuple = ("S",)
+    n_assets: int = 1
+    xs: tuple = ("_ti", "_tw")
+
+    def __post_init__(self):
+        sp = list(self.spots)
+        if len(sp) < 2 or len(self.times) < 1:
+            raise ValueError("a local-vol grid needs >= 2 spot levels and >= 1 time")
+        d = [b - a for a, b in zip(sp, sp[1:])]
+        if min(d) <= 0 or max(d) - min(d) > 1e-9 * max(abs(x) for x in sp):
+            raise ValueError("local-vol spot levels must be increasing and equally spaced")
+        if any(b <= a for a, b in zip(self.times, self.times[1:])):
+            raise ValueError("local-vol times must be increasing")
+
+    @property
+    def node_names(self) -> tuple:
+        return tuple(f"lv_{i}_{j}" for i in range(len(self.times))
+                     for j in range(len(self.spots)))
+
+    @property
+    def inputs(self) -> tuple:
+        return ("spot", "div") + self.node_names
+
+    def prepare(self, kw):
+        from ..tape.record import table
+        return {**kw, "_lv": table([kw[n] for n in self.node_names])}
+
+    def init(self, kw):
+        return (kw["spot"],)
+
+    def _sigma(self, s, x, kw):
+        ns = len(self.spots)
+        s0, ds = self.spots[0], self.spots[1] - self.spots[0]
+        u = am.minimum(am.maximum((s - s0) / ds, 0.0), float(ns - 1))
+        i = am.minimum(am.floor(u), float(ns - 2))
+        w = u - i
+        tab = kw["_lv"]
+        row = x["_ti"] * float(ns) + i
+        lo = (1.0 - w) * am.gather(tab, row) + w * am.gather(tab, row + 1.0)
+        if len(self.times) == 1:
+            return lo
+        row2 = row + float(ns)
+        hi = (1.0 - w) * am.gather(tab, row2) + w * am.gather(tab, row2 + 1.0)
+        return lo + x["_tw"] * (hi - lo)
+
+    def step(self, state, x, kw):
+        (s,) = state
+        dt = x["_dt"]
+        v = self._sigma(s, x, kw)
+        return (s * am.exp((x["_r"] - kw["div"] - 0.5 * v * v) * dt
+                           + v * am.sqrt(dt) * normal()),)
+
+    def step_vol(self, a, state, x, kw):
+        return self._sigma(state[0], x, kw)
+
+
+def local_vol_time_weights(grid_times, step_starts):
+    """Per step: lower time row ``_ti`` and weight ``_tw`` of the step's start time on
+    the grid (flat outside: weight 0 before the first time, last row after the last).
+
+    >>> local_vol_time_weights([1.0, 2.0], [0.5, 1.0, 1.25, 3.0])
+    {'_ti': array([0., 0., 0., 0.]), '_tw': array([0.  , 0.  , 0.25, 1.  ])}
+    """
+    import numpy as np
+    gt = np.asarray(grid_times, dtype=float)
+    t = np.asarray(step_starts, dtype=float)
+    if gt.size == 1:
+        return {"_ti": np.zeros(t.size), "_tw": np.zeros(t.size)}
+    i = np.clip(np.searchsorted(gt, t, side="right") - 1, 0, gt.size - 2)
+    w = np.clip((t - gt[i]) / (gt[i + 1] - gt[i]), 0.0, 1.0)
+    return {"_ti": i.astype(float), "_tw": w}
