@@ -111,8 +111,8 @@ def _evaluate_safely(product, members, market, errors):
     except Exception as exc:  # noqa: BLE001  (an engine bug must not lose the book)
         if len(members) == 1:
             t = members[0][1]
-            errors.append(TradeError(t.trade_id, "product", product,
-                                     f"pricing failed: {type(exc).__name__}: {exc}"))
+            errors.append(exc if isinstance(exc, TradeError) else TradeError(
+                t.trade_id, "product", product, f"pricing failed: {type(exc).__name__}: {exc}"))
             return []
     out = []
     for m in members:

@@ -200,4 +200,7 @@ def parse_trade(raw: object, position: int | None = None, *,
     errors += check_fields(trade_id, values, cls.validators, converted.__setitem__)
     if errors:
         return None, errors
-    return cls(trade_id=trade_id, **converted), []
+    try:   # cross-field rules of the instrument (its __post_init__)
+        return cls(trade_id=trade_id, **converted), []
+    except TradeError as exc:
+        return None, [exc]

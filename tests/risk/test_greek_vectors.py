@@ -12,6 +12,7 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData, MarketDataError
 from aadrisk.risk import compute_risk, load_book
+from aadrisk.risk.products.equity import _CLASSES as EQUITY_PRODUCTS
 from aadrisk.risk.greeks import (GREEK_PRODUCTS, MODEL_PRODUCTS, SECOND_ORDER, greek_vectors, parse_greek_trade,
                                  price_book)
 
@@ -63,7 +64,7 @@ def fd_all(market, report):
     return out
 
 
-@pytest.mark.parametrize("product", sorted(GREEK_PRODUCTS))
+@pytest.mark.parametrize("product", sorted(EQUITY_PRODUCTS))
 def test_vector_equals_bump_and_revalue(product, report, fd_all):
     g = report.greeks[~report.greeks["greek"].isin(SECOND_ORDER)
                         & (report.greeks["product"] == product)]
