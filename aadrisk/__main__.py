@@ -1,0 +1,4 @@
+"""``python -m aadrisk``: the command line interface."""
+from .cli import app
+
+app()

@@ -1,0 +1,4 @@
+"""``python -m aadrisk.cli``: the command line interface."""
+from . import app
+
+app()
