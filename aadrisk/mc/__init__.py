@@ -9,6 +9,9 @@
 from .models import GBM, Heston, LocalVol, MultiGBM, local_vol_time_weights
 from .path import Path
 from .simulate import MonteCarlo, mc_function
+from .exotics import phoenix
+from .lsm import LongstaffSchwartz
 
-__all__ = ["GBM", "Heston", "LocalVol", "MultiGBM", "MonteCarlo", "Path", "local_vol_time_weights",
+__all__ = ["GBM", "Heston", "LocalVol", "LongstaffSchwartz", "MultiGBM", "MonteCarlo", "Path",
+           "local_vol_time_weights", "phoenix",
            "mc_function"]

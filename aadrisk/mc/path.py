@@ -126,8 +126,9 @@ class Path:
         Product over the monitoring steps of ``sigmoid(+-log(S / B) / width)`` (a
         smoothed indicator of staying on the safe side; ``width`` in log-spot,
         0.005 = about 0.5 % of spot).  ``correction=True`` applies the
-        Broadie-Glasserman-Kou continuity correction: ``B exp(+-0.5826 vol sqrt(dt))``
-        with the model's local vol of the step, approximating continuous monitoring.
+        Broadie-Glasserman-Kou continuity correction: the barrier moved towards the spot,
+        ``B exp(+-0.5826 vol sqrt(dt))`` with the model's vol of the step, so that the
+        discretely monitored price approximates continuous monitoring at ``B``.
         """
         sgn = -1.0 if up else 1.0
 
@@ -135,7 +136,8 @@ class Path:
             def update(acc, s, x):
                 b = barrier
                 if correction:
-                    b = barrier * am.exp(-sgn * 0.5826 * self._ctx.step_vol(a, s, x)
+                    # towards the spot: discrete monitoring there ~ continuous at B
+                    b = barrier * am.exp(sgn * 0.5826 * self._ctx.step_vol(a, s, x)
                                          * am.sqrt(x["_dt"]))
                 return acc * am.sigmoid(sgn * am.log(s[a] / b), width)
             return Observable(1.0, update)
