@@ -1,15 +1,15 @@
-"""W2 baseline -- GBM Monte Carlo, three payoffs, term-structure vol (WORKLOADS.md W2).
+"""W2 -- GBM Monte Carlo, three payoffs, term-structure vol (WORKLOADS.md W2).
 
-A *baseline* for issue 4, written on the AAD core as it stands (``ad.scan`` +
-``ad.normal``): S0 = 100, r = 0.03, q = 0.01, T = 1, 252 daily exact log-Euler
+On :mod:`aadrisk.mc` (GBM with one vol per step, the built-in European, Asian and
+barrier payoffs as outputs of one program): S0 = 100, r = 0.03, q = 0.01, T = 1, 252 daily exact log-Euler
 steps, vol per step 0.2 + 0.05 sin(t_i), 100,000 paths; from the same paths a
 European call K = 100, a daily arithmetic-average Asian call K = 100 and a
 down-and-out call K = 100, B = 85 with a smoothed knock-out (sigmoid in
 log(S/B) of width 0.005, i.e. about 0.5 % of spot).  Greeks: d/dS0, d/dr,
 d/dq and d/dsigma_i for the 252 step vols = 255 per payoff.
 
-* aadrisk price only: ``Program.value(reduce="mean")``; price + Greeks:
-  ``Program.grad(reduce="mean")`` (one reverse sweep per payoff).
+* aadrisk price only: ``MonteCarlo.value``; price + Greeks: ``MonteCarlo.grad``
+  (one vector-adjoint reverse sweep carries the three payoffs).
 * JAX peer (if installed): ``lax.scan`` with ``jax.checkpoint`` on the step,
   normals from ``jax.random`` drawn inside the jitted function; price = jit of the three means; Greeks = jit of
   ``jacrev`` of the three means w.r.t. (S0, r, q, vols).
@@ -20,7 +20,6 @@ prices agree to Monte Carlo error, not bit for bit.  Last line: JSON.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 
@@ -29,25 +28,23 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
-import aadrisk as ad  # noqa: E402
+from aadrisk.mc import GBM, MonteCarlo  # noqa: E402
+from aadrisk.mc.payoffs import PAYOFFS  # noqa: E402
 
 S0, R, Q, T, N, K, B, WIDTH = 100.0, 0.03, 0.01, 1.0, 252, 100.0, 85.0, 0.005
 DT = T / N
 VOLS = 0.2 + 0.05 * np.sin(np.arange(1, N + 1) * DT)
 
 
-def w2(*, spot, rate, div):
-    def step(st, x):
-        s, a, alive = st
-        v = x["vol"]
-        s = s * ad.exp((rate - div - 0.5 * v * v) * DT + v * math.sqrt(DT) * ad.normal())
-        return (s, a + s, alive * ad.sigmoid(ad.log(s / B), WIDTH))
-
-    s, a, alive = ad.scan(step, (spot, 0.0, 1.0), N, xs=("vol",))
-    df = ad.exp(-rate * T)
-    call = ad.maximum(s - K, 0.0)
-    return {"european": df * call, "asian": df * ad.maximum(a / N - K, 0.0),
-            "down_and_out": df * call * alive}
+def w2_mc():
+    """(MonteCarlo, inputs) of W2 on aadrisk.mc."""
+    mc = MonteCarlo(GBM(), {"european": PAYOFFS["european"], "asian": PAYOFFS["asian"],
+                            "down_and_out": PAYOFFS["barrier"]}, n_steps=N)
+    inputs = {"spot": S0, "div": Q, "_dt": np.full(N, DT), "_r": np.full(N, R), "_vol": VOLS,
+              "european.strike": K, "european.phi": 1.0, "asian.strike": K, "asian.phi": 1.0,
+              "down_and_out.strike": K, "down_and_out.phi": 1.0, "down_and_out.barrier": B,
+              "down_and_out.is_up": 0.0, "down_and_out.is_in": 0.0}
+    return mc, inputs
 
 
 def jax_jobs(jax, paths, seed):
@@ -87,26 +84,27 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=20240611)
     args = ap.parse_args()
-    prog = ad.record(w2)
-    inputs = {"spot": S0, "rate": R, "div": Q, "vol": VOLS}
-    kw = dict(batch=args.paths, reduce="mean", seed=args.seed)
-    jobs = {"aad_price": lambda: prog.value(inputs, **kw),
-            "aad_greeks": lambda: prog.grad(inputs, **kw)}
+    mc, inputs = w2_mc()
+    prog = mc.program
+    kw = dict(paths=args.paths, seed=args.seed)
+    wrt = ["spot", "div", "_r", "_vol"]
+    jobs = {"aad_price": lambda: mc.value(inputs, **kw),
+            "aad_greeks": lambda: mc.grad(inputs, wrt=wrt, **kw)}
     jax = C.load_jax()
     jax_prices = None
     if jax is not None:
         more, jax_prices = jax_jobs(jax, args.paths, args.seed)
         jobs.update(more)
-    print(f"W2 baseline: {args.paths:,} paths x {N} steps, 3 payoffs, 255 Greeks each, "
+    print(f"W2: {args.paths:,} paths x {N} steps, 3 payoffs, 255 Greeks each, "
           f"threads = {C.n_cores()}")
-    res = prog.grad(inputs, **kw)
+    res = mc.grad(inputs, wrt=wrt, **kw)
     for name in prog.output_names:
         g = res.grad[name]
         jp = f" | JAX {float(jax_prices[prog.output_names.index(name)]):.5f}" if (
             jax_prices is not None) else ""
         print(f"  {name:13s} price {res.value[name]:.5f} +- {res.stderr[name]:.5f}{jp} | "
               f"delta {g['spot']:.5f} +- {res.grad_stderr[name]['spot']:.5f}, "
-              f"sum of 252 vegas {np.sum(g['vol']):.4f}")
+              f"sum of 252 vegas {np.sum(g['_vol']):.4f}, d/dr {np.sum(g['_r']):.4f}")
     t = C.bench(jobs, args.repeats)
     for name, rec in t.items():
         print(f"  {name:11s} first call {rec['first_call_s']:7.3f} s | median {C.spread(rec)}")
@@ -121,7 +119,6 @@ def main():
                        "n_greeks": 3 * 255, "price_s": price_s, "greeks_s": greeks_s,
                        "ratio": greeks_s / price_s,
                        "first_call_s": t["aad_greeks"]["first_call_s"], "peers": peers,
-                       "note": "baseline on the current AAD core (issue 4 not started)",
                        "env": C.environment()})
 
 
