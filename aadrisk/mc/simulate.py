@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..tape.record import record, scan
+from ..tape.record import gather, record, scan, table
 from .path import Observable, Path
 
 __all__ = ["mc_function", "MonteCarlo", "SIM_XS"]
@@ -81,18 +81,32 @@ class _Context:
         return self.model.step_vol(a, self.state, x, self.kw)
 
 
-def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_steps: int):
+def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_steps: int, *,
+                tables: Mapping[str, Callable] | None = None, extra_inputs: Sequence[str] = ()):
     """The recordable pricing function of ``payoffs`` under ``model`` on ``n_steps`` steps.
 
     ``payoffs``: name -> (function ``f(path, **params)``, parameter names); the
-    parameters are read from the inputs ``<name>.<param>``.  Returns
-    ``(fn, input_names)`` for :func:`aadrisk.record`.
+    parameters are read from the inputs ``<name>.<param>``.  ``tables``: per-step
+    values computed ON THE TAPE before the loop instead of read as per-step
+    inputs: name (e.g. ``"_vol"``, ``"_r"``) -> ``builder(kw) -> n_steps values``
+    of the program inputs (``extra_inputs`` names more of them); the loop reads
+    step ``k``'s value with :func:`aadrisk.gather`, so the Greeks land on the
+    builder's inputs (surface nodes, curve quotes) directly, with standard errors.
+    Returns ``(fn, input_names)`` for :func:`aadrisk.record`.
     """
-    names = list(model.inputs) + [f"{p}.{q}" for p, (_, qs) in payoffs.items() for q in qs]
+    tables = dict(tables or {})
+    names = list(model.inputs) + list(extra_inputs) + [
+        f"{p}.{q}" for p, (_, qs) in payoffs.items() for q in qs]
 
     def priced(**kw):
         prep = getattr(model, "prepare", None)
         kw = prep(kw) if prep else dict(kw)
+        tabs = {}
+        for tname, build in tables.items():
+            vals = list(build(kw))
+            if len(vals) != n_steps:
+                raise ValueError(f"table {tname!r} has {len(vals)} values, expected {n_steps}")
+            tabs[tname] = table(vals)
         ctx = _Context(model, n_steps, kw)
         args = {p: {q: kw[f"{p}.{q}"] for q in qs} for p, (_, qs) in payoffs.items()}
         starts = {}
@@ -104,6 +118,10 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
         nm = len(m0)
 
         def step(state, x):
+            if tabs:
+                x = dict(x)
+                for tname, tab in tabs.items():
+                    x[tname] = gather(tab, x["_k"])
             ctx.state = state[:nm]
             new = tuple(model.step(state[:nm], x, kw))
             ldf = state[nm] + x["_r"] * x["_dt"]
@@ -114,7 +132,8 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
                                         for o, acc in zip(obs, state[nm + 1:]))
 
         init = m0 + (0.0,) + tuple(o.init for o in obs)
-        out = scan(step, init, n_steps, xs=tuple(model.xs) + SIM_XS)
+        xs = tuple(n for n in (*model.xs, *SIM_XS) if n not in tabs)
+        out = scan(step, init, n_steps, xs=xs)
         ctx.final_state, ctx.ldf = out[:nm], out[nm]
         ctx.results = [o.result(acc, ctx) for o, acc in zip(obs, out[nm + 1:])]
         ctx.declaring = False
@@ -135,11 +154,15 @@ class MonteCarlo:
     model : a model of :mod:`aadrisk.mc.models`
     payoffs : mapping name -> (payoff function, parameter names)
     n_steps : int
+    tables, extra_inputs : per-step values built on the tape (see :func:`mc_function`)
     """
 
-    def __init__(self, model, payoffs, n_steps: int, *, name: str = "monte carlo"):
+    def __init__(self, model, payoffs, n_steps: int, *, tables=None, extra_inputs=(),
+                 name: str = "monte carlo"):
         self.model, self.payoffs, self.n_steps = model, dict(payoffs), int(n_steps)
-        fn, names = mc_function(model, self.payoffs, self.n_steps)
+        self.tables = dict(tables or {})
+        fn, names = mc_function(model, self.payoffs, self.n_steps, tables=self.tables,
+                                extra_inputs=extra_inputs)
         self.program = record(fn, inputs=names, name=name)
 
     def _inputs(self, inputs):
@@ -147,7 +170,7 @@ class MonteCarlo:
         n = self.n_steps
         inp.setdefault("_k", np.arange(n, dtype=float))
         for k in ("_dt", "_r", *self.model.xs):
-            if k not in inp:
+            if k not in inp and k not in self.tables:
                 raise KeyError(f"missing per-step input {k!r} (an array of {n} values)")
         return inp
 

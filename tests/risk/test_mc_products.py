@@ -83,3 +83,12 @@ def test_bad_mc_fields_name_trade_and_field(market):
     bad = {(e.trade_id, e.field) for e in rep.errors}
     assert bad == {("B1", "payoff"), ("B2", "paths"), ("B3", "barrier")}
     assert rep.prices["trade"].tolist() == ["OK"]
+
+
+def test_every_first_order_greek_has_a_standard_error(market):
+    rep = greek_vectors([_mc("S", payoff="asian", paths=4000)], market)
+    first = rep.greeks[rep.greeks["greek"].isin(["delta", "div", "par", "vega"])]
+    assert set(first["greek"]) == {"delta", "div", "par", "vega"}
+    assert np.all(np.isfinite(first["stderr"])) and np.all(first["stderr"] >= 0)
+    assert (first["stderr"] > 0).sum() >= len(first) // 2
+    assert len(rep.zero_greeks) > 0 and np.all(np.isfinite(rep.zero_greeks["stderr"]))

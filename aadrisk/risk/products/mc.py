@@ -14,15 +14,16 @@ A trade names a payoff of :data:`aadrisk.mc.payoffs.PAYOFFS` (``european``,
 Trades on the same underlying, model, expiry, step count, path count and seed
 (and, for ``gbm``, strike) share their paths: one recorded program prices them
 all, and one reverse sweep carries up to eight of them.  Greeks are pathwise
-derivatives averaged over paths: ``spot/<U>`` (delta), ``div/<U>``, every par
-quote of the discount curve (the per-step rates' adjoints chained through the
-curve's pillar zeros and the bootstrap's IFT Jacobian), every vol node the
-per-step vols read (``gbm``) or the Heston parameters (``heston``).  Gamma and
-the spot cross-gammas are central differences of these AAD Greeks over spot
-+-0.5 % with the same random numbers (the documented fallback for payoffs with
-kinks, see docs/monte_carlo.md).  Standard errors: for the price and for the
-Greeks read directly off tape inputs (delta, div, model parameters); Greeks
-mapped from per-step inputs (curve quotes, vol nodes) have none yet (NaN).
+derivatives averaged over paths, each with its standard error: ``spot/<U>``
+(delta), ``div/<U>``, every par quote of the discount curve, every vol node the
+per-step vols read (``gbm``) or the Heston parameters (``heston``).  The per-step
+rates and vols are computed on the tape before the loop from the curve's quote
+shifts (pillar zeros ``z0 + dz/dq . dq``: the bootstrap's IFT Jacobian) and the
+surface's node vols, and read in the loop with ``gather``; so these labels are
+inputs of the program and their Greeks come straight out of the reverse sweep.
+Zero-rate (pillar) sensitivities likewise.  Gamma and the spot cross-gammas are
+central differences of the AAD Greeks over spot +-0.5 % with the same random
+numbers (the documented fallback for payoffs with kinks, see docs/monte_carlo.md).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ... import tape
+from ... import math as am
 from ...market.snapshot import MarketData
 from ...market.vol_surface import CORNERS, interpolated_vol
 from ...mc import GBM, Heston, MonteCarlo
@@ -102,22 +103,6 @@ def _check(trade, m: MarketData):
         check_model_params(trade, m, "heston", HESTON_PARAMS)
 
 
-@functools.lru_cache(maxsize=None)
-def _program(model_key, payoffs: tuple, n_steps: int) -> MonteCarlo:
-    model = GBM() if model_key[0] == "gbm" else Heston(scheme=model_key[1])
-    return MonteCarlo(model, {f"t{i}": PAYOFFS[p] for i, p in enumerate(payoffs)}, n_steps,
-                      name=f"mc {model_key[0]} x{len(payoffs)}")
-
-
-@functools.lru_cache(maxsize=None)
-def _total_variance_program() -> tape.Program:
-    def w(**kw):
-        vol = interpolated_vol(**kw)
-        return vol * vol * kw["expiry"]
-    return tape.record(w, inputs=[*CORNERS, "lam", "alpha", "t0", "t1", "expiry"],
-                       name="total variance")
-
-
 def _group_key(t, m):
     n = max(1, int(round(t.steps_per_year * m.year_fraction(t.expiry))))
     return (t.underlying, t.model, t.scheme if t.model == "heston" else "", t.expiry, n,
@@ -133,115 +118,123 @@ def _trade_params(i, t):
     return p
 
 
-def _rates(m, ccy, times):
-    """Per-step short rates from the discount curve and what maps their adjoints back."""
-    src = m.discount_for(ccy)
+def _rate_table(src, times):
+    """Builder of the per-step short rates on the tape from quote and zero shifts.
+
+    Pillar zeros ``z = z0 + dz + (dz/dq) dq`` (inputs ``dz<p>``, ``dq<j>`` at 0: exact
+    first derivatives through the bootstrap's IFT Jacobian), ``y_i = -log DF(t_i)``
+    interpolated from them, ``r_i = (y_i - y_{i-1}) / dt``.
+    """
     iL, iR, a, b = src.coeffs(times)
-    y = a * src.zeros[iL] + b * src.zeros[iR]          # -log DF(t_i), i = 1..N
     dt = np.diff(np.concatenate([[0.0], times]))
-    return np.diff(np.concatenate([[0.0], y])) / dt, (src, iL, iR, a, b, dt)
+    P, Q = src.dzdq.shape
+
+    def build(kw):
+        z = []
+        for p in range(P):
+            zp = src.zeros[p] + kw[f"dz{p}"]
+            for q in np.flatnonzero(src.dzdq[p]):
+                zp = zp + src.dzdq[p, q] * kw[f"dq{q}"]
+            z.append(zp)
+        out, prev = [], 0.0
+        for k in range(len(times)):
+            y = a[k] * z[iL[k]] + b[k] * z[iR[k]]
+            out.append((y - prev) / dt[k])
+            prev = y
+        return out
+    return build, P, Q
 
 
-def _curve_sens(g_r, curve):
-    """dV/dz per pillar from per-step rate adjoints: r_i = (y_i - y_{i-1}) / dt_i."""
-    src, iL, iR, a, b, dt = curve
-    gy = g_r / dt
-    gy = gy - np.concatenate([gy[1:], [0.0]])
-    dvdz = np.zeros(src.zeros.shape[0])
-    np.add.at(dvdz, iL, gy * a)
-    np.add.at(dvdz, iR, gy * b)
-    return dvdz
-
-
-def _vols(m, trade, times):
-    """Per-step forward vols at the trade's strike and the map of their adjoints to nodes."""
-    src = m.vols[trade.underlying]
+def _vol_table(trade, src, times):
+    """Builder of per-step forward vols at the trade's strike from the surface's node inputs
+    ``vn<k>`` (their Greeks are the bucketed vegas), and the nodes it reads."""
     lk = src.surface.lookup(expiry=times, strike=np.full(times.shape, trade.strike))
     inp = lk.inputs()
-    res = _total_variance_program().grad(inp, wrt=list(CORNERS))
-    w = np.asarray(res.value, dtype=float)
+    nodes = lk.node_index()                                    # (4, steps)
+    w = np.asarray([float(interpolated_vol(**{c: inp[c][k] for c in inp})) ** 2 * times[k]
+                    for k in range(len(times))])
     dw = np.diff(np.concatenate([[0.0], w]))
-    dt = np.diff(np.concatenate([[0.0], times]))
     if np.any(dw <= 0):
         i = int(np.flatnonzero(dw <= 0)[0])
         raise TradeError(trade.trade_id, "vol_surface", trade.underlying,
                          f"total implied variance at strike {trade.strike:g} does not increase "
                          f"between t = {times[i - 1] if i else 0.0:.4f} and {times[i]:.4f} "
                          "(calendar arbitrage): no forward vol")
-    sig = np.sqrt(dw / dt)
-    return sig, (src, lk, res.grad, sig, dt)
+    dt = np.diff(np.concatenate([[0.0], times]))
+
+    def build(kw):
+        out, prev = [], 0.0
+        for k in range(len(times)):
+            corners = {c: kw[f"vn{nodes[ci, k]}"] for ci, c in enumerate(CORNERS)}
+            vol = interpolated_vol(**corners, lam=inp["lam"][k], alpha=inp["alpha"][k],
+                                   t0=inp["t0"][k], t1=inp["t1"][k], expiry=times[k])
+            wk = vol * vol * times[k]
+            out.append(am.sqrt((wk - prev) / dt[k]))
+            prev = wk
+        return out
+    return build, np.unique(nodes)
 
 
-def _vol_sens(g_sig, vmap):
-    src, lk, dwdc, sig, dt = vmap
-    gw = g_sig / (2.0 * sig * dt)                       # d sigma_i / d w_i
-    gw = gw - np.concatenate([gw[1:], [0.0]])          # sigma_{i+1} reads -w_i
-    sens = lk.scatter({c: gw * dwdc[c] for c in CORNERS})   # (steps, nodes)
-    return sens.sum(axis=0), lk
-
-
-def _group_inputs(trades, m):
+def _group_program(trades, m):
+    """(MonteCarlo, inputs, curve source, vol source, touched nodes) of a group."""
     t0 = trades[0]
-    key = _group_key(t0, m)
-    n = key[4]
+    n = _group_key(t0, m)[4]
     T = m.year_fraction(t0.expiry)
     times = T * np.arange(1, n + 1) / n
-    ccy = m.currencies.get(t0.underlying)
-    r, curve = _rates(m, ccy, times)
+    src = m.discount_for(m.currencies.get(t0.underlying))
+    rate_build, P, Q = _rate_table(src, times)
+    tables = {"_r": rate_build}
+    extra = [f"dz{p}" for p in range(P)] + [f"dq{q}" for q in range(Q)]
     inp = {"spot": m.spots[t0.underlying], "div": m.divs[t0.underlying],
-           "_dt": np.full(n, T / n), "_r": r}
-    vmap = None
+           "_dt": np.full(n, T / n), **{k: 0.0 for k in extra}}
+    vsrc, touched = None, ()
     if t0.model == "gbm":
-        inp["_vol"], vmap = _vols(m, t0, times)
+        vsrc = m.vols[t0.underlying]
+        vol_build, touched = _vol_table(t0, vsrc, times)
+        tables["_vol"] = vol_build
+        nodes = [f"vn{k}" for k in range(len(vsrc.labels))]
+        extra += nodes
+        inp.update(zip(nodes, np.ravel(vsrc.surface.vols).astype(float)))
+        model = GBM()
     else:
+        model = Heston(scheme=t0.scheme)
         inp.update({p: m.models[f"model/heston/{t0.underlying}/{p}"] for p in HESTON_PARAMS})
     for i, t in enumerate(trades):
         inp.update(_trade_params(i, t))
-    mc = _program((t0.model, t0.scheme), tuple(t.payoff for t in trades), n)
-    return mc, inp, curve, vmap
+    mc = MonteCarlo(model, {f"t{i}": PAYOFFS[t.payoff] for i, t in enumerate(trades)}, n,
+                    tables=tables, extra_inputs=extra, name=f"mc {t0.model} x{len(trades)}")
+    return mc, inp, src, vsrc, touched
 
 
 def _evaluate_group(trades, m, rows, zero_rows, idx):
     t0 = trades[0]
-    mc, inp, curve, vmap = _group_inputs(trades, m)
-    direct = ["spot", "div"] + (list(HESTON_PARAMS) if t0.model == "heston" else [])
-    wrt = direct + ["_r"] + (["_vol"] if vmap else [])
+    mc, inp, src, vsrc, touched = _group_program(trades, m)
+    u = t0.underlying
+    direct = {"spot": (f"spot/{u}", "delta"), "div": (f"div/{u}", "div")}
+    if t0.model == "heston":
+        direct.update({p: (f"model/heston/{u}/{p}", "model") for p in HESTON_PARAMS})
+    kind = "rate" if src.labels[0].startswith("rate/") else "par"
+    direct.update({f"dq{q}": (lab, kind) for q, lab in enumerate(src.labels)})
+    if vsrc is not None:
+        direct.update({f"vn{k}": (vsrc.labels[k], "vega") for k in touched})
+    zeros = {f"dz{p}": lab for p, lab in enumerate(src.zero_labels)} if kind == "par" else {}
+    wrt = [*direct, *zeros]
     run = functools.partial(mc.grad, paths=t0.paths, seed=t0.seed, wrt=wrt)
     res = run(inp)
     h = GAMMA_BUMP * inp["spot"]
     up, dn = run({**inp, "spot": inp["spot"] + h}), run({**inp, "spot": inp["spot"] - h})
-    u = t0.underlying
-    labels = {"spot": f"spot/{u}", "div": f"div/{u}",
-              **{p: f"model/heston/{u}/{p}" for p in HESTON_PARAMS}}
-    kinds = {"spot": "delta", "div": "div", **{p: "model" for p in HESTON_PARAMS}}
     price, se = np.empty(len(trades)), np.empty(len(trades))
-    src = curve[0]
-    kind = "rate" if src.labels[0].startswith("rate/") else "par"
-    for i, t in enumerate(trades):
+    for i in range(len(trades)):
         o = f"t{i}"
         g, gs, gu, gd = res.grad[o], res.grad_stderr[o], up.grad[o], dn.grad[o]
         price[i], se[i] = res.value[o], res.stderr[o]
-        j = idx[i]
-        rows.add([j], labels["spot"], "gamma", (gu["spot"] - gd["spot"]) / (2 * h))
-        for name in direct:
-            rows.add([j], labels[name], kinds[name], g[name], gs[name])
-            if name != "spot":
-                rows.add([j], labels[name], "cross_gamma", (gu[name] - gd[name]) / (2 * h))
-        dvdz = _curve_sens(np.asarray(g["_r"]), curve)
-        d2z = _curve_sens((np.asarray(gu["_r"]) - np.asarray(gd["_r"])) / (2 * h), curve)
-        rows.add_matrix([j], src.labels, kind, (dvdz @ src.dzdq)[None, :])
-        rows.add_matrix([j], src.labels, "cross_gamma", (d2z @ src.dzdq)[None, :])
-        if kind == "par":
-            zero_rows.add_matrix([j], src.zero_labels, "zero", dvdz[None, :])
-        if vmap:
-            vega, lk = _vol_sens(np.asarray(g["_vol"]), vmap)
-            vanna, _ = _vol_sens((np.asarray(gu["_vol"]) - np.asarray(gd["_vol"])) / (2 * h),
-                                 vmap)
-            touched = np.zeros(len(vmap[0].labels), dtype=bool)
-            touched[np.unique(lk.node_index())] = True
-            rows.add_matrix([j], vmap[0].labels, "vega", vega[None, :], touched[None, :])
-            rows.add_matrix([j], vmap[0].labels, "cross_gamma", vanna[None, :],
-                            touched[None, :])
+        j = [idx[i]]
+        for name, (label, greek) in direct.items():
+            rows.add(j, label, greek, g[name], gs[name])
+            rows.add(j, label, "gamma" if name == "spot" else "cross_gamma",
+                     (gu[name] - gd[name]) / (2 * h))
+        for name, label in zeros.items():
+            zero_rows.add(j, label, "zero", g[name], gs[name])
     return price, se
 
 
@@ -270,7 +263,7 @@ def _price(trades, m: MarketData) -> np.ndarray:
     out = np.empty(len(trades))
     for members in groups.values():
         ts = [trades[i] for i in members]
-        mc, inp, _, _ = _group_inputs(ts, m)
+        mc, inp, _, _, _ = _group_program(ts, m)
         res = mc.value(inp, paths=ts[0].paths, seed=ts[0].seed)
         out[members] = [res.value[f"t{k}"] for k in range(len(ts))]
     return out
