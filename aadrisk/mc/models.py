@@ -31,8 +31,37 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import contextlib
+import contextvars
+
 from .. import math as am
-from ..tape.record import normal
+from ..tape.record import normal as _normal
+
+#: antithetic pairs: the first copy records its normals, the second replays them negated
+_DRAWS: contextvars.ContextVar = contextvars.ContextVar("aadrisk_mc_draws", default=None)
+
+
+def normal():
+    """A standard normal for a model step (negated replay inside :func:`antithetic_copy`)."""
+    st = _DRAWS.get()
+    if st is not None and st[0] == "replay":
+        if not st[1]:
+            raise RuntimeError("antithetic replay: the second copy drew more normals")
+        return -st[1].pop(0)
+    z = _normal()
+    if st is not None:
+        st[1].append(z)
+    return z
+
+
+@contextlib.contextmanager
+def antithetic_copy(copy: int, buffer: list):
+    """Copy 0 records the step's normals into ``buffer``; copy 1 replays them negated."""
+    token = _DRAWS.set(("record" if copy == 0 else "replay", buffer))
+    try:
+        yield
+    finally:
+        _DRAWS.reset(token)
 
 __all__ = ["GBM", "MultiGBM", "Heston", "HESTON_INPUTS", "LocalVol", "local_vol_time_weights"]
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..tape.record import gather, record, scan, table
+from .models import antithetic_copy
 from .path import Observable, Path
 
 __all__ = ["mc_function", "MonteCarlo", "SIM_XS"]
@@ -82,7 +83,8 @@ class _Context:
 
 
 def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_steps: int, *,
-                tables: Mapping[str, Callable] | None = None, extra_inputs: Sequence[str] = ()):
+                tables: Mapping[str, Callable] | None = None, extra_inputs: Sequence[str] = (),
+                antithetic: bool = False):
     """The recordable pricing function of ``payoffs`` under ``model`` on ``n_steps`` steps.
 
     ``payoffs``: name -> (function ``f(path, **params)``, parameter names); the
@@ -92,6 +94,8 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
     of the program inputs (``extra_inputs`` names more of them); the loop reads
     step ``k``'s value with :func:`aadrisk.gather`, so the Greeks land on the
     builder's inputs (surface nodes, curve quotes) directly, with standard errors.
+    ``antithetic``: each batch element simulates a pair of paths driven by ``z`` and
+    ``-z`` and its value is the pair's average (so standard errors stay right).
     Returns ``(fn, input_names)`` for :func:`aadrisk.record`.
     """
     tables = dict(tables or {})
@@ -115,32 +119,49 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
             f(Path(ctx, 0, model.asset_names), **args[p])
         obs: list[Observable] = [o for _, o in ctx.requests]
         m0 = tuple(model.init(kw))
-        nm = len(m0)
+        nm, no, C = len(m0), len(obs), 2 if antithetic else 1
 
         def step(state, x):
             if tabs:
                 x = dict(x)
                 for tname, tab in tabs.items():
                     x[tname] = gather(tab, x["_k"])
-            ctx.state = state[:nm]
-            new = tuple(model.step(state[:nm], x, kw))
-            ldf = state[nm] + x["_r"] * x["_dt"]
-            ctx.state = new
+            ldf = state[C * nm] + x["_r"] * x["_dt"]
             xo = dict(x, _ldf=ldf)
-            spots = new[:model.n_assets]
-            return new + (ldf,) + tuple(o.update(acc, spots, xo)
-                                        for o, acc in zip(obs, state[nm + 1:]))
+            models, accs, buf = [], [], []
+            for c in range(C):
+                ms = state[c * nm:(c + 1) * nm]
+                ctx.state = ms
+                if antithetic:
+                    with antithetic_copy(c, buf):
+                        new = tuple(model.step(ms, x, kw))
+                else:
+                    new = tuple(model.step(ms, x, kw))
+                ctx.state = new
+                spots = new[:model.n_assets]
+                a0 = C * nm + 1 + c * no
+                accs += [o.update(acc, spots, xo) for o, acc in zip(obs, state[a0:a0 + no])]
+                models += list(new)
+            return tuple(models) + (ldf,) + tuple(accs)
 
-        init = m0 + (0.0,) + tuple(o.init for o in obs)
+        init = m0 * C + (0.0,) + tuple(o.init for o in obs) * C
         xs = tuple(n for n in (*model.xs, *SIM_XS) if n not in tabs)
         out = scan(step, init, n_steps, xs=xs)
-        ctx.final_state, ctx.ldf = out[:nm], out[nm]
-        ctx.results = [o.result(acc, ctx) for o, acc in zip(obs, out[nm + 1:])]
+        ctx.ldf = out[C * nm]
+        copies = []
+        for c in range(C):
+            a0 = C * nm + 1 + c * no
+            copies.append((out[c * nm:(c + 1) * nm],
+                           [o.result(acc, ctx) for o, acc in zip(obs, out[a0:a0 + no])]))
         ctx.declaring = False
         values = {}
         for p, (f, _) in payoffs.items():
-            ctx.pos = starts[p]   # each payoff reads back its own requests, in order
-            values[p] = f(Path(ctx, 0, model.asset_names), **args[p])
+            total = 0.0
+            for final, results in copies:
+                ctx.final_state, ctx.results = final, results
+                ctx.pos = starts[p]   # each payoff reads back its own requests, in order
+                total = total + f(Path(ctx, 0, model.asset_names), **args[p])
+            values[p] = total if C == 1 else 0.5 * total
         return values
 
     return priced, names
@@ -155,14 +176,16 @@ class MonteCarlo:
     payoffs : mapping name -> (payoff function, parameter names)
     n_steps : int
     tables, extra_inputs : per-step values built on the tape (see :func:`mc_function`)
+    antithetic : bool
+        Antithetic variates: ``paths`` then counts pairs of paths (z, -z).
     """
 
     def __init__(self, model, payoffs, n_steps: int, *, tables=None, extra_inputs=(),
-                 name: str = "monte carlo"):
+                 antithetic: bool = False, name: str = "monte carlo"):
         self.model, self.payoffs, self.n_steps = model, dict(payoffs), int(n_steps)
-        self.tables = dict(tables or {})
+        self.tables, self.antithetic = dict(tables or {}), bool(antithetic)
         fn, names = mc_function(model, self.payoffs, self.n_steps, tables=self.tables,
-                                extra_inputs=extra_inputs)
+                                extra_inputs=extra_inputs, antithetic=self.antithetic)
         self.program = record(fn, inputs=names, name=name)
 
     def _inputs(self, inputs):
