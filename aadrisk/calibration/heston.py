@@ -135,7 +135,7 @@ def initial_guess(p: HestonProblem) -> np.ndarray:
 
 
 def calibrate_heston(quotes, market=None, *, x0=None, feller=False, bounds=None, max_iter=100,
-                     gtol=1e-10, check_arbitrage=True, problem=None, spot=None, rate=None,
+                     gtol=1e-10, ftol=1e-9, xtol=1e-9, check_arbitrage=True, problem=None, spot=None, rate=None,
                      div=None) -> CalibrationResult:
     """Fit Heston to the quotes (:class:`~aadrisk.calibration.quotes.SurfaceQuotes`).
 
@@ -146,6 +146,9 @@ def calibrate_heston(quotes, market=None, *, x0=None, feller=False, bounds=None,
     x0 : dict or sequence of ``v0, kappa, theta, xi, rho`` (default :func:`initial_guess`).
     feller : enforce ``2 kappa theta >= xi^2``.
     bounds : dict param -> (lo, hi), overriding :data:`BOUNDS`.
+    gtol, ftol, xtol : convergence tolerances of :func:`levenberg_marquardt`.  The defaults
+        stop at the noise floor of the residuals (quadrature and implied-vol inversion,
+        ~1e-9 relative in the cost); pass tighter ones (e.g. 1e-14) for risk by bumping.
     """
     t0 = time.perf_counter()
     if len([q for q in quotes.quotes if q.weight > 0]) < len(PARAMS):
@@ -179,7 +182,8 @@ def calibrate_heston(quotes, market=None, *, x0=None, feller=False, bounds=None,
         return X
 
     res = levenberg_marquardt(p.residuals, x[None], weights=p.weight[None], lower=lo, upper=hi,
-                              project=project, max_iter=max_iter, gtol=gtol)
+                              project=project, max_iter=max_iter, gtol=gtol,
+                              ftol=ftol, xtol=xtol)
     xs = res.x[0]
     secs = time.perf_counter() - t0
     model_vols = res.residuals[0] + p.vol

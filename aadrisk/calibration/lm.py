@@ -181,11 +181,11 @@ def levenberg_marquardt(fun, x0, *, weights=None, lower=None, upper=None, projec
                 active[b], converged[b] = False, True
             else:
                 if np.all(dx[b] == 0.0):
-                    # the projected step vanished: a stationary point on the bounds
+                    # the projected step vanished (on a bound, or below rounding)
                     gnb = pgrad(x[b:b + 1], g[b:b + 1], D[b:b + 1])[0]
                     if gnb <= max(gtol, 1e-8):
                         active[b], converged[b] = False, True
-                        message[b] = "stationary on the bounds"
+                        message[b] = "stationary (projected step is zero)"
                         continue
                 lam[b] *= nu[b]
                 nu[b] *= 2.0
