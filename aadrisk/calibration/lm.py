@@ -11,7 +11,8 @@ Algorithm (Moré 1978; Nielsen 1999 damping update):
   ``g = Jw^T rw``, Gauss-Newton matrix ``A = Jw^T Jw``;
 * Marquardt scaling: ``D = max over iterations of diag(A)`` (parameters of very
   different sizes -- Heston ``v0 ~ 0.04``, ``kappa ~ 2`` -- get comparable steps);
-* trial step ``(A + lam D) d = -g``, then **projected** onto the feasible set
+* trial step ``(A + lam D) d = -g`` over the free parameters (a parameter on a bound
+  whose gradient points outwards is held), then **projected** onto the feasible set
   (box bounds, plus an optional problem-specific projection, e.g. Feller);
 * gain ratio ``rho = (cost - cost_trial) / predicted``; accept if ``rho > 1e-4``
   and shrink ``lam`` by ``max(1/3, 1 - (2 rho - 1)^3)``, else grow it (x2, x4, ...);
@@ -64,8 +65,12 @@ class LMResult:
     grad_norm: np.ndarray | None = None
 
 
-def _solve(A, D, lam, g):
+def _solve(A, D, lam, g, fixed):
     M = A + lam[:, None, None] * (D[:, :, None] * np.eye(A.shape[-1])[None])
+    if fixed.any():   # active bounds: solve for the free parameters only
+        keep = ~fixed
+        M = M * keep[:, :, None] * keep[:, None, :] + fixed[:, :, None] * np.eye(A.shape[-1])
+        g = g * keep
     try:
         return np.linalg.solve(M, -g[..., None])[..., 0]
     except np.linalg.LinAlgError:
@@ -147,7 +152,9 @@ def levenberg_marquardt(fun, x0, *, weights=None, lower=None, upper=None, projec
         if not active.any():
             break
         D = np.maximum(D, np.diagonal(A, axis1=1, axis2=2))
-        d = _solve(A, D, lam, g)
+        # a parameter on a bound whose gradient pushes it outwards stays there this step
+        fixed = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        d = _solve(A, D, lam, g, fixed)
         xt = np.where(active[:, None], proj(x + d), x)
         dx = xt - x
         rt, Jt = fun(xt)
