@@ -57,3 +57,12 @@ def check_calendar(quotes, spot, rate, div):
             f"{q.vol ** 2 * q.t:.6g}) is below the total variance of the earlier expiry "
             f"{p.expiry.isoformat()} at the same moneyness (interpolated near {p.label}, "
             f"vol {p.vol:g}); {len(bad)} violation(s) in all")
+
+
+def free_mask(x, lo, hi, rel=1e-9):
+    """Parameters strictly inside their bounds (infinite bounds never bind)."""
+    x, lo, hi = (np.asarray(a, dtype=float) for a in (x, lo, hi))
+    with np.errstate(invalid="ignore"):
+        above = ~np.isfinite(lo) | (x > lo + rel * (1 + np.abs(np.where(np.isfinite(lo), lo, 0))))
+        below = ~np.isfinite(hi) | (x < hi - rel * (1 + np.abs(np.where(np.isfinite(hi), hi, 0))))
+    return above & below

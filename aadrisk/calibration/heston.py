@@ -24,7 +24,7 @@ from .. import math as am
 from ..models.heston import heston_price
 from ..tape.custom import implied_vol_black
 from ..tape.record import record
-from ._common import CalibrationError, check_calendar, equity_inputs
+from ._common import CalibrationError, check_calendar, equity_inputs, free_mask
 from .lm import levenberg_marquardt
 from .report import CalibrationResult
 
@@ -189,7 +189,7 @@ def calibrate_heston(quotes, market=None, *, x0=None, feller=False, bounds=None,
     model_vols = res.residuals[0] + p.vol
     params = {k: float(v) for k, v in zip(PARAMS, xs)}
     u = quotes.underlying
-    free = (xs > lo + 1e-9 * (1 + abs(lo))) & (xs < hi - 1e-9 * (1 + abs(hi)))
+    free = free_mask(xs, lo, hi)
     if feller:
         free[3] &= xs[3] < np.sqrt(2 * xs[1] * xs[2]) - 1e-12
 

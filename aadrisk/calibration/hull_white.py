@@ -32,7 +32,7 @@ from ..models.black import bachelier_price, black_price
 from ..models.hull_white import cap_price, swaption_price
 from ..tape.custom import implied_vol_bachelier, implied_vol_black
 from ..tape.record import record
-from ._common import CalibrationError
+from ._common import CalibrationError, free_mask
 from .lm import levenberg_marquardt
 from .report import CalibrationResult
 
@@ -239,7 +239,7 @@ def calibrate_hull_white(quotes, market, *, x0=None, bounds=None, max_iter=100,
                               max_iter=max_iter, gtol=gtol)
     xs = res.x[0]
     secs = time.perf_counter() - t0
-    free = (xs > lo * (1 + 1e-9)) & (xs < hi * (1 - 1e-9))
+    free = free_mask(xs, lo, hi)
 
     def state():
         return {"x": xs, "J": res.jacobian[0], "r": res.residuals[0], "w": p.weight,

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..models.sabr import sabr_vol
 from ..tape.record import record
-from ._common import CalibrationError, check_calendar, equity_inputs
+from ._common import CalibrationError, check_calendar, equity_inputs, free_mask
 from .lm import levenberg_marquardt
 from .report import CalibrationResult
 
@@ -151,8 +151,7 @@ def calibrate_sabr(quotes, market=None, *, beta=1.0, x0=None, max_iter=100, gtol
     bad = [f"{p.expiries[e].isoformat()}: {res.message[e]}" for e in range(p.E)
            if not res.converged[e]]
     msg = "; ".join(bad) if bad else "; ".join(sorted(set(res.message)))
-    with np.errstate(invalid="ignore"):
-        free = (res.x > lo + 1e-9 * (1 + np.abs(lo))) & (res.x < hi - 1e-9 * (1 + np.abs(hi)))
+    free = free_mask(res.x, lo, hi)
 
     def state():
         return {"X": res.x, "J": res.jacobian, "r": res.residuals, "w": p.weight,
