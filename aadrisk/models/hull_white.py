@@ -38,7 +38,7 @@ Examples
 --------
 >>> round(float(zcb_option_price(a=0.03, sigma=0.01, expiry=1.0, maturity=5.0,
 ...       df_expiry=0.96, df_maturity=0.82, strike=0.85, is_call=1.0)), 10)
-0.0103013127
+0.0142225762
 """
 from __future__ import annotations
 
