@@ -135,8 +135,8 @@ def initial_guess(p: HestonProblem) -> np.ndarray:
 
 
 def calibrate_heston(quotes, market=None, *, x0=None, feller=False, bounds=None, max_iter=100,
-                     gtol=1e-10, ftol=1e-7, xtol=1e-9, check_arbitrage=True, problem=None, spot=None, rate=None,
-                     div=None) -> CalibrationResult:
+                     gtol=1e-10, ftol=1e-7, xtol=1e-9, check_arbitrage=True, problem=None,
+                     spot=None, rate=None, div=None) -> CalibrationResult:
     """Fit Heston to the quotes (:class:`~aadrisk.calibration.quotes.SurfaceQuotes`).
 
     Parameters

@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 
-from .. import math as am
 from ..market.dates import add_tenor
 from ..models.black import bachelier_price, black_price
 from ..models.hull_white import cap_price, swaption_price

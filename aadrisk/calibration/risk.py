@@ -25,6 +25,7 @@ import pandas as pd
 from .report import CalibrationResult
 
 __all__ = ["parameter_sensitivities", "quote_greeks", "ift_block", "heston_option_greeks",
+           "calibrated_params_on_tape",
            "sabr_option_greeks", "hull_white_quote_greeks"]
 
 
@@ -46,7 +47,8 @@ def ift_block(J, r, w, H, free=None) -> np.ndarray:
     return out
 
 
-def parameter_sensitivities(result: CalibrationResult, *, second_order: bool = True) -> pd.DataFrame:
+def parameter_sensitivities(result: CalibrationResult, *,
+                            second_order: bool = True) -> pd.DataFrame:
     """``dtheta/dq``: rows the parameter labels, columns the quote labels (cached)."""
     key = ("dtheta_dq", second_order)
     if key in result.extra:
@@ -113,7 +115,6 @@ def heston_option_greeks(result: CalibrationResult, *, strike, expiry, is_call=1
 def sabr_option_greeks(result: CalibrationResult, *, expiry_iso, strike, is_call=1.0,
                        discount=None) -> tuple[float, dict]:
     """Black-76 price with the SABR vol of one calibrated expiry and ``dV/d(alpha, nu, rho)``."""
-    from .. import math as am  # noqa: F401
     from ..models.sabr import sabr_price
     from ..tape.record import record
     p = result.extra["problem"]
@@ -134,3 +135,45 @@ def sabr_option_greeks(result: CalibrationResult, *, expiry_iso, strike, is_call
 def hull_white_quote_greeks(result: CalibrationResult, dv_dparams: Mapping) -> pd.Series:
     """:func:`quote_greeks` for a Hull-White calibration (``a``, ``sigma``)."""
     return quote_greeks(result, dv_dparams)
+
+
+def calibrated_params_on_tape(result: CalibrationResult, quotes, *,
+                              second_order: bool = True) -> dict:
+    """The calibration as a custom adjoint on the tape: parameters as functions of quote vols.
+
+    ``quotes``: one value per quote of the calibration, in its quote order -- tape values
+    (recorded inputs) or floats.  Returns ``{param_label: value}`` whose value is the
+    calibrated parameter and whose derivatives to the quotes are ``dtheta/dq`` at the
+    optimum (:func:`aadrisk.custom_derivative` with constant partials: first order exact,
+    the second derivative of the calibration map is taken as zero).  A pricer recorded
+    with the quote vols as inputs then returns Greeks to the quotes in one reverse sweep.
+
+    Examples
+    --------
+    ``prog = ad.record(lambda **q: price(calibrated_params_on_tape(res, list(q.values()))),
+    inputs=res.labels)`` -- input names may be the quote labels.
+    """
+    from ..tape.custom import custom_derivative
+    S = parameter_sensitivities(result, second_order=second_order)
+    if len(quotes) != S.shape[1]:
+        raise ValueError(f"{len(quotes)} quote values given, the calibration has {S.shape[1]}")
+    values = _flat_params(result)
+    out = {}
+    M = S.to_numpy()
+    for k, lab in enumerate(S.index):
+        nz = np.flatnonzero(M[k])
+        xs = [quotes[i] for i in nz]
+        coef = [float(M[k, i]) for i in nz]
+        out[lab] = custom_derivative(values[lab], xs, lambda _xs, _y, c=coef: c) if xs \
+            else values[lab]
+    return out
+
+
+def _flat_params(result: CalibrationResult) -> dict:
+    """``{param_label: value}`` in the order of ``extra['param_labels']``."""
+    labels = result.extra["param_labels"]
+    if result.model == "sabr":
+        vals = [result.params[lab.split("/")[-2]][lab.split("/")[-1]] for lab in labels]
+    else:
+        vals = [result.params[lab.rsplit("/", 1)[-1]] for lab in labels]
+    return dict(zip(labels, vals))

@@ -216,7 +216,7 @@ def heston_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None, plot: P
     **Examples**
 
     ```
-    aadrisk calibrate heston --quotes portfolios/quotes_spx.json --market portfolios/market_full.json
+    aadrisk calibrate heston -q portfolios/quotes_spx.json -m portfolios/market_full.json
     aadrisk calibrate heston -q portfolios/quotes_spx.json -m portfolios/market_full.json \\
         --out market_cal.json --plot heston.png --feller --init kappa=2,rho=-0.7
     ```
@@ -244,8 +244,8 @@ def sabr_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None, plot: Plo
     **Examples**
 
     ```
-    aadrisk calibrate sabr --quotes portfolios/quotes_spx.json --market portfolios/market_full.json
-    aadrisk calibrate sabr -q portfolios/quotes_spx.json -m portfolios/market_full.json --beta 0.7 \\
+    aadrisk calibrate sabr -q portfolios/quotes_spx.json -m portfolios/market_full.json
+    aadrisk calibrate sabr -q portfolios/quotes_spx.json -m portfolios/market_full.json \\
         --out market_cal.json --plot sabr.png
     ```
     """
@@ -274,7 +274,7 @@ def local_vol_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None,
     **Examples**
 
     ```
-    aadrisk calibrate local-vol --quotes portfolios/quotes_spx.json --market portfolios/market_full.json \\
+    aadrisk calibrate local-vol -q portfolios/quotes_spx.json -m portfolios/market_full.json \\
         --out market_lv.json --times 24 --spots 61
     ```
     """

@@ -224,8 +224,9 @@ def butterfly_violations(t, y, w):
         idx = idx[np.argsort(y[idx])]
         _, c1, c2 = spline_weights(y[idx], y[idx])
         w1, w2 = c1 @ w[idx], c2 @ w[idx]
-        den = 1.0 - y[idx] / w[idx] * w1 + 0.25 * (-0.25 - 1.0 / w[idx] + y[idx] ** 2 / w[idx] ** 2) \
-            * w1 * w1 + 0.5 * w2
+        yy, ww = y[idx], w[idx]
+        den = 1.0 - yy / ww * w1 + 0.25 * (-0.25 - 1.0 / ww + yy ** 2 / ww ** 2) * w1 * w1 \
+            + 0.5 * w2
         for m, d in zip(idx, den):
             if not d > 0.0:
                 bad.append((int(m), float(d)))

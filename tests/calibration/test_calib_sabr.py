@@ -74,3 +74,36 @@ def test_quote_greeks_equal_bump_recalibrate_reprice(truth, rng):
     own = [lab for lab in S.columns if f"/{exps[1]}/" in lab]
     assert np.all(ift.drop(own).to_numpy() == 0.0)
     assert np.abs(ift[own]).max() > 0
+
+
+def test_calibration_as_a_custom_adjoint_on_the_tape(truth, rng):
+    """A price recorded with the quote vols as inputs, through calibrated_params_on_tape,
+    has the IFT quote Greeks as its reverse-mode gradient."""
+    import aadrisk as ad
+    from aadrisk.calibration.risk import calibrated_params_on_tape
+    from aadrisk.models.sabr import sabr_price
+
+    exps, strikes, X, vols = truth
+    exps, vols = exps[:2], vols[:2] + 0.002 * rng.standard_normal((2, len(strikes)))
+    res = calibrate_sabr(parse_quotes(surface("X", exps, strikes, vols), VAL), beta=BETA, **KW,
+                         check_arbitrage=False, gtol=1e-15)
+    e = exps[1]
+    p = res.extra["problem"]
+    fwd, t = float(p.forward[1, 0]), float(p.t[1, 0])
+    names = [f"q{i}" for i in range(len(res.labels))]
+
+    def price(**q):
+        th = calibrated_params_on_tape(res, [q[n] for n in names])
+        pre = f"model/sabr/X/{e}/"
+        return sabr_price(forward=fwd, strike=93.0, expiry=t, alpha=th[pre + "alpha"], beta=BETA,
+                          nu=th[pre + "nu"], rho=th[pre + "rho"], discount=np.exp(-0.03 * t),
+                          is_call=0.0)
+
+    prog = ad.record(price, inputs=names)
+    g = prog.grad({n: float(v) for n, v in zip(names, res.market)})
+    _, dv = sabr_option_greeks(res, expiry_iso=e, strike=93.0, is_call=0.0)
+    ref = quote_greeks(res, dv)
+    got = np.array([float(g.grad[n]) for n in names])
+    np.testing.assert_allclose(got, ref.to_numpy(), rtol=1e-10, atol=1e-12)
+    assert float(g.value[0]) == pytest.approx(sabr_option_greeks(res, expiry_iso=e, strike=93.0,
+                                                                 is_call=0.0)[0], rel=1e-12)
