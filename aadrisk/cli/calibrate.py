@@ -49,6 +49,9 @@ ReportOpt = Annotated[Optional[Path], typer.Option(
 InitOpt = Annotated[Optional[str], typer.Option(
     "--init", help="Initial guess, e.g. 'v0=0.04,kappa=1.5'.", metavar="P=X,...",
     show_default=False)]
+BoundsOpt = Annotated[Optional[str], typer.Option(
+    "--bounds", help="Parameter bounds, e.g. 'kappa=0.1:10,rho=-0.95:0'.", metavar="P=LO:HI,...",
+    show_default=False)]
 MaxIterOpt = Annotated[int, typer.Option("--max-iter", help="Iteration cap of the "
                                          "Levenberg-Marquardt solver.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print only the summary line.")]
@@ -67,6 +70,32 @@ def _parse_init(s: Optional[str]) -> dict:
         except ValueError:
             raise ValueError(f"--init: {k.strip()} = {v!r} is not a number") from None
     return out
+
+
+def _parse_bounds(s: Optional[str]) -> dict:
+    if not s:
+        return {}
+    out = {}
+    for part in s.split(","):
+        try:
+            k, rng = part.split("=", 1)
+            lo, hi = rng.split(":", 1)
+            out[k.strip()] = (float(lo), float(hi))
+        except ValueError:
+            raise ValueError(f"--bounds {s!r}: expected name=lo:hi pairs separated by commas") \
+                from None
+        if not out[k.strip()][0] < out[k.strip()][1]:
+            raise ValueError(f"--bounds: {k.strip()} = {rng}: lower must be below upper")
+    return out
+
+
+def _check_names(b: dict, model: str) -> dict:
+    names = {"heston": ("v0", "kappa", "theta", "xi", "rho"), "sabr": ("alpha", "nu", "rho"),
+             "hull_white": ("a", "sigma")}[model]
+    bad = sorted(set(b) - set(names))
+    if bad:
+        raise ValueError(f"--bounds: unknown {model} parameter(s) {bad}; expected {list(names)}")
+    return b
 
 
 def _load(quotes: Path, market: Path):
@@ -204,7 +233,7 @@ def _finish(res, raw_market, out, plot, report, quiet):
 
 @calibrate.command("heston")
 def heston_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None, plot: PlotOpt = None,
-               report: ReportOpt = None, init: InitOpt = None,
+               report: ReportOpt = None, init: InitOpt = None, bounds: BoundsOpt = None,
                feller: Annotated[bool, typer.Option("--feller", help="Enforce the Feller "
                                                     "condition 2 kappa theta >= xi^2.")] = False,
                max_iter: MaxIterOpt = 100, quiet: QuietOpt = False) -> None:
@@ -227,13 +256,14 @@ def heston_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None, plot: P
         _error(_console(stderr=True), "heston needs a 'vol_surface' quote file")
         raise typer.Exit(EXIT_BAD_INPUT)
     res = _run(lambda: calibrate_heston(q, mkt, x0=_parse_init(init) or None, feller=feller,
+                                        bounds=_check_names(_parse_bounds(bounds), "heston"),
                                         max_iter=max_iter), f"Heston on {q.underlying}", quiet)
     _finish(res, raw, out, plot, report, quiet)
 
 
 @calibrate.command("sabr")
 def sabr_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None, plot: PlotOpt = None,
-             report: ReportOpt = None, init: InitOpt = None,
+             report: ReportOpt = None, init: InitOpt = None, bounds: BoundsOpt = None,
              beta: Annotated[float, typer.Option("--beta", help="Fixed SABR beta in [0, 1].")
                              ] = 1.0,
              max_iter: MaxIterOpt = 100, quiet: QuietOpt = False) -> None:
@@ -255,6 +285,7 @@ def sabr_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None, plot: Plo
         _error(_console(stderr=True), "sabr needs a 'vol_surface' quote file")
         raise typer.Exit(EXIT_BAD_INPUT)
     res = _run(lambda: calibrate_sabr(q, mkt, beta=beta, x0=_parse_init(init) or None,
+                                      bounds=_check_names(_parse_bounds(bounds), "sabr"),
                                       max_iter=max_iter), f"SABR on {q.underlying}", quiet)
     _finish(res, raw, out, plot, report, quiet)
 
@@ -291,7 +322,8 @@ def local_vol_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None,
 @calibrate.command("hull-white")
 def hull_white_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None,
                    plot: PlotOpt = None, report: ReportOpt = None, init: InitOpt = None,
-                   max_iter: MaxIterOpt = 100, quiet: QuietOpt = False) -> None:
+                   bounds: BoundsOpt = None, max_iter: MaxIterOpt = 100,
+                   quiet: QuietOpt = False) -> None:
     """Fit Hull-White 1F (a, sigma) to swaption (Jamshidian) or cap vols.
 
     The discount curve is the market's curve of the quotes' currency.
@@ -309,6 +341,8 @@ def hull_white_cmd(quotes: QuotesOpt, market: MarketOpt, out: OutOpt = None,
         _error(_console(stderr=True), "hull-white needs a 'swaption' or 'cap' quote file")
         raise typer.Exit(EXIT_BAD_INPUT)
     res = _run(lambda: calibrate_hull_white(q, mkt, x0=_parse_init(init) or None,
+                                            bounds=_check_names(_parse_bounds(bounds),
+                                                                "hull_white"),
                                             max_iter=max_iter),
                f"Hull-White on {q.currency} {q.kind}s", quiet)
     _finish(res, raw, out, plot, report, quiet)

@@ -114,3 +114,13 @@ def test_bad_init_and_wrong_quote_kind_exit_2():
     assert res.exit_code == 2 and "kappa" in res.output
     res = invoke("heston", "-q", SWAPTIONS, "-m", MARKET)
     assert res.exit_code == 2 and "vol_surface" in res.output
+
+
+def test_bounds_option_binds_and_bad_bounds_exit_2(tmp_path):
+    out = tmp_path / "m.json"
+    res = invoke("heston", "-q", SPX, "-m", MARKET, "--bounds", "kappa=0.5:2", "--out", out,
+                 "--quiet")
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["models"]["heston"]["SPX"]["kappa"] == pytest.approx(2.0)
+    res = invoke("sabr", "-q", SPX, "-m", MARKET, "--bounds", "kappa=1:2")
+    assert res.exit_code == 2 and "unknown sabr parameter" in res.output
