@@ -135,7 +135,8 @@ def _run(fn, what: str, quiet: bool):
             return fn()
         with _console(stderr=True).status(f"Calibrating {what} ..."):
             return fn()
-    except (QuoteError, CalibrationError, LocalVolArbitrageError, ValueError) as exc:
+    except (QuoteError, CalibrationError, LocalVolArbitrageError, ValueError,
+            FloatingPointError) as exc:
         _error(err, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
