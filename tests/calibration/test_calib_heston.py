@@ -9,7 +9,7 @@ from aadrisk.calibration import parse_quotes
 from aadrisk.calibration.heston import PARAMS, HestonProblem, calibrate_heston
 from aadrisk.calibration.risk import heston_option_greeks, quote_greeks
 
-from conftest import VAL, expiries, surface
+from _calib_helpers import VAL, expiries, rng, surface  # noqa: F401 (fixture)
 
 SPOT, RATE, DIV = 100.0, 0.03, 0.01
 TRUE = np.array([0.04, 1.5, 0.06, 0.5, -0.7])       # v0, kappa, theta, xi, rho

@@ -10,7 +10,7 @@ from aadrisk.calibration.hull_white import HullWhiteProblem, calibrate_hull_whit
 from aadrisk.calibration.risk import quote_greeks
 from aadrisk.models.hull_white import swaption_price
 
-from conftest import VAL
+from _calib_helpers import VAL, market, market_raw, rng  # noqa: F401 (fixtures)
 
 TRUE = (0.04, 0.011)
 GRID = [(e, t) for e in ("1Y", "2Y", "5Y", "10Y") for t in ("2Y", "5Y", "10Y")]

@@ -10,7 +10,7 @@ from aadrisk.calibration.local_vol import calibrate_local_vol
 from aadrisk.calibration.sabr import calibrate_sabr
 from aadrisk.models.local_vol import LocalVolArbitrageError
 
-from conftest import VAL, expiries, surface
+from _calib_helpers import VAL, expiries, surface
 
 EXPS = expiries([90, 180, 365])
 K = [4800.0, 5200.0, 5500.0, 5800.0, 6200.0]

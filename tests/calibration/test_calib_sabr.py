@@ -8,7 +8,7 @@ from aadrisk.calibration import parse_quotes
 from aadrisk.calibration.risk import parameter_sensitivities, quote_greeks, sabr_option_greeks
 from aadrisk.calibration.sabr import SabrProblem, calibrate_sabr
 
-from conftest import VAL, expiries, surface
+from _calib_helpers import VAL, expiries, rng, surface  # noqa: F401 (fixture)
 
 KW = dict(spot=100.0, rate=0.03, div=0.01)
 BETA = 0.7

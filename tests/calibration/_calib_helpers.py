@@ -1,4 +1,4 @@
-"""Shared fixtures of the calibration tests: the bundled market, synthetic quote surfaces."""
+"""Helpers and fixtures shared by the calibration tests (imported by name)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,19 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 VAL = dt.date(2024, 6, 28)
-
-
-@pytest.fixture(scope="session")
-def market_raw():
-    return json.loads((ROOT / "portfolios" / "market_full.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def market(market_raw):
-    from aadrisk.market.snapshot import MarketData
-    return MarketData.from_mapping(market_raw)
 
 
 def expiries(days):
@@ -32,6 +20,22 @@ def surface(und, exps, strikes, vols, **extra):
     return {"kind": "vol_surface", "underlying": und, "valuation_date": VAL.isoformat(),
             "expiries": list(exps), "strikes": [float(k) for k in strikes],
             "vols": np.asarray(vols, float).tolist(), **extra}
+
+
+# fixtures (imported by the test modules: a conftest.py here would clash with tests/conftest.py
+# under --doctest-modules, both being imported as the module 'conftest')
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def market_raw():
+    return json.loads((ROOT / "portfolios" / "market_full.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def market(market_raw):
+    from aadrisk.market.snapshot import MarketData
+    return MarketData.from_mapping(market_raw)
 
 
 @pytest.fixture(scope="session")
