@@ -124,17 +124,24 @@ def plot_fit(result: CalibrationResult, path) -> None:
         m = g == grp
         order = np.argsort(result.x_axis[m])
         x = result.x_axis[m][order]
-        ax.plot(x, result.market[m][order] * scale, "o", ms=4, label="market")
-        ax.plot(x, result.model_vals[m][order] * scale, "-", lw=1.5, label="model")
+        local = result.model == "local_vol"
+        ax.plot(x, result.market[m][order] * scale, "o", ms=4,
+                label="implied (quotes)" if local else "market")
+        ax.plot(x, result.model_vals[m][order] * scale, "-", lw=1.5,
+                label="local vol at the quotes" if local else "model")
         ax.set_title(str(grp), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_ylabel(unit, fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"{result.model} {result.name}: RMSE {result.rmse * scale:.3g} "
+    if result.model == "local_vol":
+        title = f"Dupire local vol {result.name} against the implied quotes"
+    else:
+        title = (f"{result.model} {result.name}: RMSE {result.rmse * scale:.3g} "
                  f"{'bp' if result.vol_unit == 'normal' else 'vol pts'}, "
-                 f"{'converged' if result.converged else 'NOT converged'}", fontsize=10)
+                 f"{'converged' if result.converged else 'NOT converged'}")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

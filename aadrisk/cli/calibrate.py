@@ -224,8 +224,11 @@ def _finish(res, raw_market, out, plot, report, quiet):
             plot_fit(res, plot)
             if not quiet:
                 con.print(f"Plotted the fit to {plot}", markup=False, highlight=False)
-    except (OSError, RuntimeError) as exc:
+    except OSError as exc:
         _error(err, f"cannot write: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except RuntimeError as exc:          # --plot without matplotlib
+        _error(err, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if not res.converged:
         _error(err, f"the {res.model} calibration of {res.name} did not converge: {res.message}")
