@@ -124,3 +124,26 @@ def test_bounds_option_binds_and_bad_bounds_exit_2(tmp_path):
     assert json.loads(out.read_text())["models"]["heston"]["SPX"]["kappa"] == pytest.approx(2.0)
     res = invoke("sabr", "-q", SPX, "-m", MARKET, "--bounds", "kappa=1:2")
     assert res.exit_code == 2 and "unknown sabr parameter" in res.output
+
+
+def test_hull_white_output_is_read_by_the_market_parser(tmp_path):
+    out = tmp_path / "m.json"
+    res = invoke("hull-white", "-q", SWAPTIONS, "-m", MARKET, "--out", out, "--quiet")
+    assert res.exit_code == 0, res.output
+    m = MarketData.from_mapping(json.loads(out.read_text()))
+    assert 0 < m.models["model/hull_white/USD/a"] < 1
+    assert 0 < m.models["model/hull_white/USD/sigma"] < 0.05
+
+
+def test_plot_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_mpl(name, *a, **k):
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    res = invoke("sabr", "-q", SPX, "-m", MARKET, "--plot", tmp_path / "x.png", "--quiet")
+    assert res.exit_code == 2 and "pip install 'aadrisk[plot]'" in res.output
