@@ -18,3 +18,13 @@ def test_python_examples_run(doc):
         exec(compile(code, f"{doc}", "exec"), ns)  # noqa: S102  (our own documentation)
         if "res" in ns:
             assert 3.0 < ns["res"].value["cliq"] < 5.5
+
+
+def test_readme_python_examples_run(monkeypatch):
+    """Every ```python block of the README runs, in order, from the repository root."""
+    root = DOCS.parent
+    monkeypatch.chdir(root)
+    blocks = re.findall(r"```python\n(.*?)```", (root / "README.md").read_text(), re.S)
+    assert len(blocks) >= 3
+    for k, code in enumerate(blocks):
+        exec(compile(code, f"README.md block {k}", "exec"), {})  # noqa: S102
