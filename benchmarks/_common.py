@@ -260,3 +260,22 @@ def aadrisk_source() -> dict:
     except Exception:  # not a git checkout, or git missing
         pass
     return out
+
+
+def report_aad_vs_jax(t: dict, *, workload: str, size: dict, n_greeks: int,
+                      jax_target: str, extra: dict | None = None) -> None:
+    """Print the timing lines of an ``aad_price`` / ``aad_greeks`` (/ ``jax_price`` /
+    ``jax``) :func:`bench` record, the ratios, and the JSON last line."""
+    for name, rec in t.items():
+        print(f"  {name:11s} first call {rec['first_call_s']:7.3f} s | median {spread(rec)}")
+    price_s, greeks_s = t["aad_price"]["median_s"], t["aad_greeks"]["median_s"]
+    print(f"  greeks_s / price_s (aadrisk) = {greeks_s / price_s:.3f}  (target <= 2)")
+    peers = {}
+    if "jax" in t:
+        peers = {"jax": t["jax"]["median_s"], "jax_price": t["jax_price"]["median_s"]}
+        print(f"  aadrisk / JAX, price + Greeks = {greeks_s / peers['jax']:.3f} "
+              f"(target {jax_target}); price only = {price_s / peers['jax_price']:.3f}")
+    print_json_last({"workload": workload, "size": size, "n_greeks": n_greeks,
+                     "price_s": price_s, "greeks_s": greeks_s, "ratio": greeks_s / price_s,
+                     **(extra or {}), "first_call_s": t["aad_greeks"]["first_call_s"],
+                     "peers": peers, "env": environment()})

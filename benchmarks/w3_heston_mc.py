@@ -102,21 +102,10 @@ def main():
             continue
         print(f"  d/d{name:22s} {g[name]:+.5f}  (+- {gs[name]:.5f})")
     t = C.bench(jobs, args.repeats)
-    for name, rec in t.items():
-        print(f"  {name:11s} first call {rec['first_call_s']:7.3f} s | median {C.spread(rec)}")
-    price_s, greeks_s = t["aad_price"]["median_s"], t["aad_greeks"]["median_s"]
-    print(f"  greeks_s / price_s (aadrisk) = {greeks_s / price_s:.3f}  (target <= 2)")
-    peers = {}
-    if "jax" in t:
-        peers = {"jax": t["jax"]["median_s"], "jax_price": t["jax_price"]["median_s"]}
-        print(f"  aadrisk / JAX, price + Greeks = {greeks_s / peers['jax']:.3f} (target <= 0.5); "
-              f"price only = {price_s / peers['jax_price']:.3f}")
-    C.print_json_last({"workload": "W3", "size": {"paths": args.paths, "steps": N},
-                       "n_greeks": 7, "price_s": price_s, "greeks_s": greeks_s,
-                       "ratio": greeks_s / price_s, "price": v, "stderr": se,
-                       "semi_analytic": ref, "diff_in_stderr": (v - ref) / se,
-                       "first_call_s": t["aad_greeks"]["first_call_s"], "peers": peers,
-                       "env": C.environment()})
+    C.report_aad_vs_jax(t, workload="W3", size={"paths": args.paths, "steps": N}, n_greeks=7,
+                        jax_target="<= 0.5",
+                        extra={"price": v, "stderr": se, "semi_analytic": ref,
+                               "diff_in_stderr": (v - ref) / se})
 
 
 if __name__ == "__main__":
