@@ -39,25 +39,46 @@ from ..tape.record import normal as _normal
 
 #: antithetic pairs: the first copy records its normals, the second replays them negated
 _DRAWS: contextvars.ContextVar = contextvars.ContextVar("aadrisk_mc_draws", default=None)
+#: quasi-random normals of the step (per-step inputs ``_z<d>``), consumed in order
+_SOURCE: contextvars.ContextVar = contextvars.ContextVar("aadrisk_mc_source", default=None)
 
 
 def normal():
-    """A standard normal for a model step (negated replay inside :func:`antithetic_copy`)."""
+    """A standard normal for a model step: pseudo-random (:func:`aadrisk.normal`), or the
+    step's quasi-random input inside :func:`quasi_random`, negated on an antithetic replay."""
     st = _DRAWS.get()
     if st is not None and st[0] == "replay":
         if not st[1]:
             raise RuntimeError("antithetic replay: the second copy drew more normals")
         return -st[1].pop(0)
-    z = _normal()
+    src = _SOURCE.get()
+    if src is not None:
+        if not src:
+            raise RuntimeError("the model drew more normals per step than its n_draws")
+        z = src.pop(0)
+    else:
+        z = _normal()
     if st is not None:
         st[1].append(z)
     return z
 
 
 @contextlib.contextmanager
-def antithetic_copy(copy: int, buffer: list):
-    """Copy 0 records the step's normals into ``buffer``; copy 1 replays them negated."""
-    token = _DRAWS.set(("record" if copy == 0 else "replay", buffer))
+def quasi_random(values: list):
+    """Inside: :func:`normal` returns ``values`` in order (a step's Sobol normals)."""
+    token = _SOURCE.set(None if values is None else list(values))
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+@contextlib.contextmanager
+def antithetic_copy(copy: int, buffer: list | None):
+    """Copy 0 records the step's normals into ``buffer``; copy 1 replays them negated
+    (``buffer=None``: no antithetic pairing)."""
+    token = _DRAWS.set(None if buffer is None else
+                       ("record" if copy == 0 else "replay", buffer))
     try:
         yield
     finally:
@@ -74,6 +95,7 @@ class GBM:
     n_assets: int = 1
     inputs: tuple = ("spot", "div")
     xs: tuple = ("_vol",)
+    n_draws: int = 1
 
     def init(self, kw):
         return (kw["spot"],)
@@ -98,6 +120,10 @@ class MultiGBM:
 
     @property
     def n_assets(self) -> int:
+        return len(self.asset_names)
+
+    @property
+    def n_draws(self) -> int:
         return len(self.asset_names)
 
     @property
@@ -164,6 +190,7 @@ class Heston:
     n_assets: int = 1
     inputs: tuple = HESTON_INPUTS
     xs: tuple = field(default=())
+    n_draws: int = 2
 
     def __post_init__(self):
         if self.scheme not in ("euler", "qe"):
@@ -246,6 +273,7 @@ class LocalVol:
     asset_names: tuple = ("S",)
     n_assets: int = 1
     xs: tuple = ("_ti", "_tw")
+    n_draws: int = 1
 
     def __post_init__(self):
         sp = list(self.spots)

@@ -36,7 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..tape.record import gather, record, scan, table
-from .models import antithetic_copy
+from ..tape.results import Result
+from .models import antithetic_copy, quasi_random
 from .path import Observable, Path
 
 __all__ = ["mc_function", "MonteCarlo", "SIM_XS"]
@@ -84,7 +85,7 @@ class _Context:
 
 def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_steps: int, *,
                 tables: Mapping[str, Callable] | None = None, extra_inputs: Sequence[str] = (),
-                antithetic: bool = False):
+                antithetic: bool = False, qmc: bool = False):
     """The recordable pricing function of ``payoffs`` under ``model`` on ``n_steps`` steps.
 
     ``payoffs``: name -> (function ``f(path, **params)``, parameter names); the
@@ -96,6 +97,8 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
     builder's inputs (surface nodes, curve quotes) directly, with standard errors.
     ``antithetic``: each batch element simulates a pair of paths driven by ``z`` and
     ``-z`` and its value is the pair's average (so standard errors stay right).
+    ``qmc``: the model's normals are the per-step, per-element inputs ``_z0, _z1, ...``
+    (quasi-random numbers, see :mod:`aadrisk.mc.qmc`) instead of :func:`aadrisk.normal`.
     Returns ``(fn, input_names)`` for :func:`aadrisk.record`.
     """
     tables = dict(tables or {})
@@ -129,13 +132,11 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
             ldf = state[C * nm] + x["_r"] * x["_dt"]
             xo = dict(x, _ldf=ldf)
             models, accs, buf = [], [], []
+            source = [x[f"_z{d}"] for d in range(model.n_draws)] if qmc else None
             for c in range(C):
                 ms = state[c * nm:(c + 1) * nm]
                 ctx.state = ms
-                if antithetic:
-                    with antithetic_copy(c, buf):
-                        new = tuple(model.step(ms, x, kw))
-                else:
+                with quasi_random(source), antithetic_copy(c, buf if antithetic else None):
                     new = tuple(model.step(ms, x, kw))
                 ctx.state = new
                 spots = new[:model.n_assets]
@@ -145,7 +146,8 @@ def mc_function(model, payoffs: Mapping[str, tuple[Callable, Sequence[str]]], n_
             return tuple(models) + (ldf,) + tuple(accs)
 
         init = m0 * C + (0.0,) + tuple(o.init for o in obs) * C
-        xs = tuple(n for n in (*model.xs, *SIM_XS) if n not in tabs)
+        zs = tuple(f"_z{d}" for d in range(model.n_draws)) if qmc else ()
+        xs = tuple(n for n in (*model.xs, *SIM_XS, *zs) if n not in tabs)
         out = scan(step, init, n_steps, xs=xs)
         ctx.ldf = out[C * nm]
         copies = []
@@ -178,14 +180,24 @@ class MonteCarlo:
     tables, extra_inputs : per-step values built on the tape (see :func:`mc_function`)
     antithetic : bool
         Antithetic variates: ``paths`` then counts pairs of paths (z, -z).
+    qmc : bool
+        Scrambled Sobol normals with a Brownian bridge (:mod:`aadrisk.mc.qmc`) instead
+        of Philox: ``replicates`` independent scrambles of ``paths / replicates``
+        points each, run in chunks of ``chunk`` paths; the standard errors are the
+        spread of the replicates' means (randomised QMC).
     """
 
     def __init__(self, model, payoffs, n_steps: int, *, tables=None, extra_inputs=(),
-                 antithetic: bool = False, name: str = "monte carlo"):
+                 antithetic: bool = False, qmc: bool = False, replicates: int = 8,
+                 chunk: int = 4096, name: str = "monte carlo"):
         self.model, self.payoffs, self.n_steps = model, dict(payoffs), int(n_steps)
-        self.tables, self.antithetic = dict(tables or {}), bool(antithetic)
+        self.tables, self.antithetic, self.qmc = dict(tables or {}), bool(antithetic), bool(qmc)
+        self.replicates, self.chunk = int(replicates), int(chunk)
+        if self.qmc and self.replicates < 2:
+            raise ValueError("randomised QMC needs at least 2 replicates for a standard error")
         fn, names = mc_function(model, self.payoffs, self.n_steps, tables=self.tables,
-                                extra_inputs=extra_inputs, antithetic=self.antithetic)
+                                extra_inputs=extra_inputs, antithetic=self.antithetic,
+                                qmc=self.qmc)
         self.program = record(fn, inputs=names, name=name)
 
     def _inputs(self, inputs):
@@ -197,17 +209,80 @@ class MonteCarlo:
                 raise KeyError(f"missing per-step input {k!r} (an array of {n} values)")
         return inp
 
+    def _run(self, method, inputs, paths, seed, **kw):
+        inp = self._inputs(inputs)
+        if not self.qmc:
+            return method(inp, batch=paths, reduce="mean", seed=seed, **kw)
+        return self._run_qmc(method, inp, paths, seed, **kw)
+
+    def _run_qmc(self, method, inp, paths, seed, **kw):
+        from .qmc import SobolNormals
+        per = max(1, paths // self.replicates)
+        times = np.cumsum(np.asarray(inp["_dt"], dtype=float))
+        reps = []
+        for r in range(self.replicates):
+            gen = SobolNormals(times, self.model.n_draws, seed=seed * 1000 + r)
+            parts, done = [], 0
+            while done < per:
+                m = min(self.chunk, per - done)
+                z = gen.next(m)
+                chunk_inp = {**inp, **{f"_z{d}": z[:, d, :] for d in range(z.shape[1])}}
+                parts.append((m, method(chunk_inp, batch=m, reduce="mean", seed=seed, **kw)))
+                done += m
+            reps.append(_weighted(parts))
+        return _replicate_stats(reps, per * self.replicates)
+
     def value(self, inputs, *, paths: int, seed: int = 0, **kw):
         """Mean payoffs over ``paths`` paths (``.value``, ``.stderr`` per payoff)."""
-        return self.program.value(self._inputs(inputs), batch=paths, reduce="mean", seed=seed,
-                                  **kw)
+        return self._run(self.program.value, inputs, paths, seed, **kw)
+
+    def _wrt(self, wrt):
+        """Default: every input except the quasi-random normals."""
+        if wrt is not None:
+            return wrt
+        names = self.program.input_names + self.program.step_input_names
+        return [n for n in names if not (self.qmc and n.startswith("_z"))]
 
     def grad(self, inputs, *, paths: int, seed: int = 0, wrt=None, **kw):
         """Means and pathwise gradients (``.grad[payoff][input]``, ``.grad_stderr``)."""
-        return self.program.grad(self._inputs(inputs), batch=paths, reduce="mean", seed=seed,
-                                 wrt=wrt, **kw)
+        return self._run(self.program.grad, inputs, paths, seed, wrt=self._wrt(wrt), **kw)
 
     def hvp(self, inputs, direction, *, paths: int, seed: int = 0, wrt=None, **kw):
         """Means, gradients and Hessian-vector products (e.g. gamma along ``spot``)."""
-        return self.program.hvp(self._inputs(inputs), direction, batch=paths, reduce="mean",
-                                seed=seed, wrt=wrt, **kw)
+        return self._run(lambda inp, **k: self.program.hvp(inp, direction, **k), inputs,
+                         paths, seed, wrt=self._wrt(wrt), **kw)
+
+
+def _tree_map(fn, *trees):
+    t0 = trees[0]
+    if isinstance(t0, dict):
+        return {k: _tree_map(fn, *(t[k] for t in trees)) for k in t0}
+    return fn(*trees)
+
+
+def _weighted(parts):
+    """Means over chunks of one replicate, weighted by chunk size (value, grad, hvp)."""
+    total = sum(m for m, _ in parts)
+
+    def avg(*xs):
+        return sum(m * np.asarray(x, dtype=float) for (m, _), x in zip(parts, xs)) / total
+    res = [r for _, r in parts]
+    return {f: _tree_map(avg, *(getattr(r, f) for r in res)) for f in ("value", "grad", "hvp")}
+
+
+def _replicate_stats(reps, batch):
+    """Mean over replicates and its standard error (spread of the replicate means)."""
+    R = len(reps)
+
+    def mean(*xs):
+        m = sum(np.asarray(x, dtype=float) for x in xs) / R
+        return float(m) if np.ndim(m) == 0 else m
+
+    def se(*xs):
+        a = np.array([np.asarray(x, dtype=float) for x in xs])
+        s = a.std(axis=0, ddof=1) / np.sqrt(R)
+        return float(s) if np.ndim(s) == 0 else s
+    out = {f: _tree_map(mean, *(r[f] for r in reps)) for f in ("value", "grad", "hvp")}
+    err = {f: _tree_map(se, *(r[f] for r in reps)) for f in ("value", "grad", "hvp")}
+    return Result(value=out["value"], grad=out["grad"], hvp=out["hvp"], stderr=err["value"],
+                  grad_stderr=err["grad"], hvp_stderr=err["hvp"], batch=batch)
