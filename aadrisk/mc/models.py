@@ -274,6 +274,9 @@ class LocalVol:
     n_assets: int = 1
     xs: tuple = ("_ti", "_tw")
     n_draws: int = 1
+    #: optional ``kw -> grid values`` (time-major) computed on the tape from other inputs
+    #: (e.g. Dupire from implied-vol nodes) instead of the node inputs ``lv_<i>_<j>``
+    grid_builder: object = field(default=None, compare=False)
 
     def __post_init__(self):
         sp = list(self.spots)
@@ -292,11 +295,16 @@ class LocalVol:
 
     @property
     def inputs(self) -> tuple:
-        return ("spot", "div") + self.node_names
+        return ("spot", "div") + (() if self.grid_builder else self.node_names)
 
     def prepare(self, kw):
         from ..tape.record import table
-        return {**kw, "_lv": table([kw[n] for n in self.node_names])}
+        vals = (list(self.grid_builder(kw)) if self.grid_builder
+                else [kw[n] for n in self.node_names])
+        if len(vals) != len(self.times) * len(self.spots):
+            raise ValueError(f"local-vol grid has {len(vals)} values, expected "
+                             f"{len(self.times)} x {len(self.spots)}")
+        return {**kw, "_lv": table(vals)}
 
     def init(self, kw):
         return (kw["spot"],)

@@ -10,6 +10,11 @@ A trade names a payoff of :data:`aadrisk.mc.payoffs.PAYOFFS` (``european``,
   discount curve; the dividend yield flat.
 * ``heston``: the market's ``model/heston/<U>/*`` parameters, full-truncation
   Euler (``scheme: euler``) or Andersen QE (``scheme: qe``).
+* ``local_vol``: Dupire local vol from the market's implied surface
+  (:func:`aadrisk.models.local_vol.dupire_local_vol`) on a grid of 12 times per
+  year x 31 spot levels; the grid is the surface's linearisation on the tape
+  (values and exact Jacobian to the implied nodes), so its vegas land on the
+  implied-vol nodes ``vol/<U>/<EXPIRY>/<STRIKE>`` a trader quotes.
 
 Trades on the same underlying, model, expiry, step count, path count and seed
 (and, for ``gbm``, strike) share their paths: one recorded program prices them
@@ -35,9 +40,11 @@ from typing import ClassVar
 import numpy as np
 
 from ... import math as am
+from ... import tape
 from ...market.snapshot import MarketData
 from ...market.vol_surface import CORNERS, interpolated_vol
-from ...mc import GBM, Heston, MonteCarlo
+from ...mc import GBM, Heston, LocalVol, MonteCarlo, local_vol_time_weights
+from ...models.local_vol import dupire_local_vol
 from ...mc.payoffs import PAYOFFS
 from .. import _validate as v
 from ..errors import TradeError
@@ -48,7 +55,10 @@ from .equity import (BARRIER_TYPES, HESTON_PARAMS, _barrier_type, check_model_pa
 
 __all__ = ["MonteCarloOption", "MC_MODELS", "GAMMA_BUMP"]
 
-MC_MODELS = ("gbm", "heston")
+MC_MODELS = ("gbm", "heston", "local_vol")
+#: local-vol grid of a ``local_vol`` trade: times per year (to expiry) and spot levels
+#: (spots equally spaced over +-LV_WIDTH_SD standard deviations at LV_GRID_VOL in log-spot)
+LV_TIMES_PER_YEAR, LV_SPOTS, LV_WIDTH_SD, LV_GRID_VOL = 12, 31, 4.0, 0.3
 #: relative spot bump of the gamma / cross-gamma central differences of AAD Greeks
 GAMMA_BUMP = 0.005
 
@@ -98,12 +108,13 @@ class MonteCarloOption(EuropeanOption):
 
 
 def _check(trade, m: MarketData):
-    check_spot_market(trade, m, needs_vol=trade.model == "gbm")
+    check_spot_market(trade, m, needs_vol=trade.model in ("gbm", "local_vol"))
     if trade.model == "heston":
         check_model_params(trade, m, "heston", HESTON_PARAMS)
 
 
 def _group_key(t, m):
+    """Trades with equal keys share their paths (one program, one set of draws)."""
     n = max(1, int(round(t.steps_per_year * m.year_fraction(t.expiry))))
     return (t.underlying, t.model, t.scheme if t.model == "heston" else "", t.expiry, n,
             t.paths, t.seed, t.strike if t.model == "gbm" else 0.0)
@@ -175,6 +186,43 @@ def _vol_table(trade, src, times):
     return build, np.unique(nodes)
 
 
+def _dupire_grid(t0, m, src, vsrc, T):
+    """Local-vol grid of a ``local_vol`` trade from the implied surface (Dupire), as
+    ``(times, spots, lv0, J)``: values and their Jacobian to the surface nodes."""
+    surf = vsrc.surface
+    te = np.asarray(surf.expiries, dtype=float)
+    ks = np.asarray(surf.strikes, dtype=float)
+    nodes = np.asarray(surf.vols, dtype=float)
+    if te.size < 2 or ks.size < 3:
+        raise TradeError(t0.trade_id, "model", "local_vol", f"the vol surface of "
+                         f"{t0.underlying} needs >= 2 expiries and >= 3 strikes for Dupire")
+    S, q = m.spots[t0.underlying], m.divs[t0.underlying]
+    fwd = S * np.exp(-q * te) / src.discount(te)
+    nt = max(4, int(np.ceil(LV_TIMES_PER_YEAR * T)))
+    times = T * np.arange(1, nt + 1) / nt
+    # the span never depends on the vols themselves (a Greek must not move the grid)
+    half = LV_WIDTH_SD * LV_GRID_VOL * np.sqrt(T)
+    spots = np.linspace(S * np.exp(-half), S * np.exp(half), LV_SPOTS)
+    names = [f"n{k}" for k in range(nodes.size)]
+
+    def grid(**kw):
+        v = [[kw[f"n{i * ks.size + j}"] for j in range(ks.size)] for i in range(te.size)]
+        g = dupire_local_vol(times=te, strikes=ks, vols=v, forwards=fwd, spot=S,
+                             out_times=times, out_spots=spots)
+        return {f"g{k}": x for k, x in enumerate(val for row in g for val in row)}
+    prog = tape.record(grid, inputs=names, name="dupire grid")
+    K = nodes.size
+    res = prog.jvp(dict(zip(names, nodes.ravel())), {n: np.eye(K)[k] for k, n in
+                                                     enumerate(names)}, batch=K)
+    G = len(times) * len(spots)
+    lv0 = np.array([np.asarray(res.value[f"g{g}"], float)[0] for g in range(G)])
+    J = np.array([np.asarray(res.tangent[f"g{g}"], float) for g in range(G)])
+    if not np.all(np.isfinite(lv0)) or not np.all(np.isfinite(J)):
+        raise TradeError(t0.trade_id, "vol_surface", t0.underlying,
+                         "Dupire local vol is not finite on this surface (arbitrage?)")
+    return times, spots, lv0, J
+
+
 def _group_program(trades, m):
     """(MonteCarlo, inputs, curve source, vol source, touched nodes) of a group."""
     t0 = trades[0]
@@ -188,7 +236,25 @@ def _group_program(trades, m):
     inp = {"spot": m.spots[t0.underlying], "div": m.divs[t0.underlying],
            "_dt": np.full(n, T / n), **{k: 0.0 for k in extra}}
     vsrc, touched = None, ()
-    if t0.model == "gbm":
+    if t0.model == "local_vol":
+        vsrc = m.vols[t0.underlying]
+        lt, ls, lv0, J = _dupire_grid(t0, m, src, vsrc, T)
+        touched = np.flatnonzero(np.any(J != 0.0, axis=0))
+        shifts = [f"dv{k}" for k in range(J.shape[1])]
+
+        def lv_grid(kw, lv0=lv0, J=J):
+            out = []
+            for g in range(J.shape[0]):
+                x = lv0[g]
+                for k in np.flatnonzero(J[g]):
+                    x = x + J[g, k] * kw[f"dv{k}"]
+                out.append(x)
+            return out
+        model = LocalVol(times=tuple(lt), spots=tuple(ls), grid_builder=lv_grid)
+        extra += shifts
+        inp.update({k: 0.0 for k in shifts})
+        inp.update(local_vol_time_weights(lt, times - T / n))
+    elif t0.model == "gbm":
         vsrc = m.vols[t0.underlying]
         vol_build, touched = _vol_table(t0, vsrc, times)
         tables["_vol"] = vol_build
@@ -216,7 +282,8 @@ def _evaluate_group(trades, m, rows, zero_rows, idx):
     kind = "rate" if src.labels[0].startswith("rate/") else "par"
     direct.update({f"dq{q}": (lab, kind) for q, lab in enumerate(src.labels)})
     if vsrc is not None:
-        direct.update({f"vn{k}": (vsrc.labels[k], "vega") for k in touched})
+        pre = "dv" if t0.model == "local_vol" else "vn"
+        direct.update({f"{pre}{k}": (vsrc.labels[k], "vega") for k in touched})
     zeros = {f"dz{p}": lab for p, lab in enumerate(src.zero_labels)} if kind == "par" else {}
     wrt = [*direct, *zeros]
     run = functools.partial(mc.grad, paths=t0.paths, seed=t0.seed, wrt=wrt)
