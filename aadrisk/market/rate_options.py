@@ -167,10 +167,10 @@ def _cap_fn(K, model):
                  for w in "sep"}
             fwd = (d["s"] / d["e"] - 1.0) / kw[f"tau{k}"] + kw[f"fadd{k}"]
             pv = pv + kw[f"n{k}"] * price(forward=fwd, strike=kw["strike"], expiry=kw[f"t{k}"],
-                                          vol=kw["vol"], discount=d["p"], is_call=kw["w"])
+                                          vol=kw[f"vol{k}"], discount=d["p"], is_call=kw["w"])
         return pv
-    names = ["strike", "vol", "w"]
-    names += [f"{p}{k}" for k in range(K) for p in ("n", "tau", "fadd", "t")]
+    names = ["strike", "w"]
+    names += [f"{p}{k}" for k in range(K) for p in ("n", "tau", "fadd", "t", "vol")]
     names += [f"{w}{p}{k}" for k in range(K) for w in "sep" for p in ("a", "b", "zl", "zr")]
     return fn, names
 
@@ -237,7 +237,6 @@ def _cap_layout(book, cs):
         per.append((tr, fc, dc, per_))
     n, K = len(book), max(len(p[3]) for p in per)
     inp = {"strike": np.array([float(t.strike) for t in book]),
-           "vol": np.array([float(t.vol) for t in book]),
            "w": np.array([1.0 if t.is_cap else 0.0 for t in book])}
     nn, tau, fadd = np.zeros((n, K)), np.ones((n, K)), np.zeros((n, K))
     tt = np.ones((n, K))
@@ -254,30 +253,48 @@ def _cap_layout(book, cs):
         for w, (cur, ds) in enumerate(((fc, [p[0] for p in ps]), (fc, [p[1] for p in ps]),
                                        (dc, [p[1] for p in ps]))):
             idx[i, :m, w], co[i, :m, w] = _coeffs(cs, cur, ds)
+    mask = np.arange(K)[None, :] < np.array([len(p[3]) for p in per])[:, None]
     for k in range(K):
         inp.update({f"n{k}": nn[:, k], f"tau{k}": tau[:, k], f"fadd{k}": fadd[:, k],
                     f"t{k}": tt[:, k]})
         for w, ch in enumerate("sep"):
             inp[f"{ch}a{k}"], inp[f"{ch}b{k}"] = co[:, k, w, 0], co[:, k, w, 1]
-    return inp, idx, K
+    return inp, idx, K, tt, mask
 
 
-def _run_caps(book, cs):
-    inp, idx, K = _cap_layout(book, cs)
+def _run_caps(book, cs, vols=None):
+    """Caps/floors of one model: ``(value (n,), dV/dz (n, P), dV/dvol_k (n, K), T (n, K),
+    mask (n, K))`` from one reverse sweep.
+
+    ``vols(T, mask)`` gives the caplet vols (n, K) from the fixing times (padding
+    caplets: any positive vol); default: each trade's own flat ``vol``.
+    ``dV/dvol_k`` is per caplet (zero on padding); the flat-vol vega is its row sum.
+    """
+    inp, idx, K, tt, mask = _cap_layout(book, cs)
+    if vols is None:
+        vk = np.repeat(np.array([float(t.vol) for t in book])[:, None], K, 1)
+    else:
+        vk = np.asarray(vols(tt, mask), dtype=float)
     zg = np.asarray(cs.zeros)[idx]
     for k in range(K):
+        inp[f"vol{k}"] = vk[:, k]
         for w, ch in enumerate("sep"):
             inp[f"{ch}zl{k}"], inp[f"{ch}zr{k}"] = zg[:, k, w, 0], zg[:, k, w, 1]
-    wrt = ["vol"] + [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    wrt = [f"vol{k}" for k in range(K)]
+    wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
     res = _program("cap", book[0].model, K).grad(inp, wrt=wrt)
     n = len(book)
     g = np.stack([np.stack([np.stack([res.grad[f"{ch}zl{k}"], res.grad[f"{ch}zr{k}"]], -1)
                             for ch in "sep"], 1) for k in range(K)], 1)
     rows = np.broadcast_to(np.arange(n)[:, None, None, None], idx.shape)
-    return res.value, scatter_pillars(n, len(cs.zeros), rows, idx, g), res.grad["vol"]
+    gv = np.stack([np.broadcast_to(res.grad[f"vol{k}"], (n,)) for k in range(K)], 1) * mask
+    return (np.asarray(res.value, dtype=float), scatter_pillars(n, len(cs.zeros), rows, idx, g),
+            gv, tt, mask)
 
 
-def _run_swaptions(book, cs):
+def _run_swaptions(book, cs, vols=None):
+    """Swaptions of one model: ``(value, dV/dz (n, P), dV/dvol (n,), T (n,))``; ``vols``
+    (n,) overrides the trades' own flat vols."""
     val = cs.valuation_date
     for tr in book:
         _check(tr)
@@ -293,7 +310,8 @@ def _run_swaptions(book, cs):
         inp[f"cf{j}"] = np.where(pb.fixed_mask[:, j], 0.0, c)
     inp.update(notional=np.array([float(t.notional) for t in book]),
                strike=np.array([float(t.strike) for t in book]),
-               vol=np.array([float(t.vol) for t in book]),
+               vol=(np.array([float(t.vol) for t in book]) if vols is None
+                    else np.asarray(vols, dtype=float)),
                w=np.array([1.0 if t.payer else 0.0 for t in book]),
                t=np.array([(u.start - val).days / 365.0 for u in unders]))
     wrt = ["vol"] + [f"z{s}{j}" for j in range(J) for s in "lr"]
@@ -309,7 +327,7 @@ def _run_swaptions(book, cs):
                                  for ch in "sep"], 1) for k in range(K)], 1)
         scatter_pillars(n, len(cs.zeros), np.broadcast_to(rows[:, :, None, None], pb.fi.shape),
                         pb.fi, gf, out=out)
-    return res.value, out, res.grad["vol"]
+    return np.asarray(res.value, dtype=float), out, res.grad["vol"], inp["t"]
 
 
 def _groups(book):
@@ -338,8 +356,11 @@ def risk_rate_options(book, curve_set) -> RateOptionRisk:
     v, dvdz, vega = np.zeros(n), np.zeros((n, P)), np.zeros(n)
     for (kind, _), ix in _groups(book).items():
         sub = [book[i] for i in ix]
-        run = _run_caps if kind == "CapFloor" else _run_swaptions
-        v[ix], dvdz[ix], vega[ix] = run(sub, curve_set)
+        if kind == "CapFloor":
+            v[ix], dvdz[ix], gv, _, _ = _run_caps(sub, curve_set)
+            vega[ix] = gv.sum(1)
+        else:
+            v[ix], dvdz[ix], vega[ix], _ = _run_swaptions(sub, curve_set)
     dvdq = curve_set.par_sensitivities(dvdz)
     ids = [t.trade_id for t in book]
     Q = len(curve_set.quote_labels)

@@ -14,6 +14,9 @@ label                                      input
 ``curve/<CURVE>/<kind>/<tenor>``           par quote of a bootstrapped curve
 ``zero/<CURVE>/<tenor>``                   pillar zero rate (derived, not an input)
 ``model/<MODEL>/<UND>/<PARAM>``            model parameter (e.g. Heston kappa)
+``model/<MODEL>/<UND>/<EXPIRY>/<PARAM>``   model parameter of one expiry slice (SABR)
+``vol/<NAME>/<EXPIRY>/<TENOR>``            ATM swaption vol node (``rate_vols``)
+``vol/<NAME>/<EXPIRY>``                    caplet vol node (``rate_vols``)
 =========================================  =========================================
 
 :meth:`MarketData.from_mapping` parses the JSON format of docs/formats.md
@@ -50,6 +53,7 @@ import numpy as np
 
 from .bootstrap import BootstrapError, Conventions, CurveSpec, Quote, bootstrap
 from .curves import interp_coeffs
+from .rate_vols import parse_rate_vols
 from .vol_surface import VolSurface, VolSurfaceError
 
 __all__ = ["MarketDataError", "MarketData", "DiscountSource", "VolSource"]
@@ -132,10 +136,15 @@ class MarketData:
     currencies : dict underlying -> str or None
     vols : dict underlying -> VolSource
     discounts : dict currency -> DiscountSource (``'*'`` for the single legacy rate)
-    models : dict label -> float (``model/<MODEL>/<UND>/<PARAM>``)
+    models : dict label -> float (``model/<MODEL>/<UND>/<PARAM>``, or
+        ``model/<MODEL>/<UND>/<EXPIRY>/<PARAM>`` for per-expiry slices)
+    model_slices : dict (model, underlying) -> (expiry labels, expiry times in years) of a
+        model given per expiry (``models.<MODEL>.<UND>.expiries``)
+    rate_vols : dict name -> :class:`~aadrisk.market.rate_vols.RateVolSurface`
     curve_of : dict currency -> curve name (bootstrapped curves only)
     problems : dict component key -> message (``'curve/<C>'``, ``'vol/<U>'``, ``'spot/<U>'``,
-        ``'div/<U>'``, ``'model/...'``, ``'discount/<CCY>'``)
+        ``'div/<U>'``, ``'model/...'``, ``'discount/<CCY>'``; ``'vol/<NAME>'`` for a bad
+        ``rate_vols`` entry)
     """
 
     valuation_date: dt.date
@@ -148,6 +157,8 @@ class MarketData:
     curve_of: dict = field(default_factory=dict)
     problems: dict = field(default_factory=dict)
     curve_sets: dict = field(default_factory=dict)
+    rate_vols: dict = field(default_factory=dict)
+    model_slices: dict = field(default_factory=dict)
 
     def year_fraction(self, d: dt.date) -> float:
         """Act/365F years from the valuation date to ``d``."""
@@ -172,6 +183,8 @@ class MarketData:
         out = [f"spot/{u}" for u in self.spots] + [f"div/{u}" for u in self.divs]
         for v in self.vols.values():
             out += v.labels
+        for v in self.rate_vols.values():
+            out += v.labels
         seen = set()
         for d in self.discounts.values():
             for lab in d.labels:
@@ -193,7 +206,7 @@ class MarketData:
         if not isinstance(raw, Mapping):
             raise MarketDataError(f"market must be a JSON object, got {type(raw).__name__}")
         known = {"valuation_date", "underlyings", "rates", "rate", "curves", "discount_curves",
-                 "vol_surfaces", "models", "description"}
+                 "vol_surfaces", "models", "rate_vols", "description"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise MarketDataError(f"market: unknown field(s) {unknown}; expected {sorted(known)}")
@@ -301,16 +314,70 @@ class MarketData:
                     m.problems[f"model/{model}/{u}"] = (f"models.{model}.{u} must map "
                                                         "parameter -> number")
                     continue
+                if "expiries" in params:
+                    try:
+                        _model_slices(m, model, u, params, val, bumped)
+                    except ValueError as exc:
+                        m.problems[f"model/{model}/{u}"] = str(exc)
+                    continue
                 for p, x in params.items():
                     lab = f"model/{model}/{u}/{p}"
                     try:
                         m.models[lab] = bumped(lab, _num(f"models.{model}.{u}.{p}", x))
                     except ValueError as exc:
                         m.problems[lab] = str(exc)
+
+        rvols = raw.get("rate_vols", {})
+        if not isinstance(rvols, Mapping):
+            raise MarketDataError(f"market: 'rate_vols' must be an object, got {rvols!r}")
+        for name, rv in rvols.items():
+            name = str(name)
+            try:
+                if name in m.vols or name in m.spots or f"vol/{name}" in m.problems:
+                    raise ValueError(f"rate_vols.{name}: the name is also an underlying's "
+                                     "(vol labels would clash)")
+                m.rate_vols[name] = parse_rate_vols(name, rv, val, bumped)
+            except (ValueError, TypeError) as exc:
+                m.problems[f"vol/{name}"] = str(exc)
         missing = sorted(set(bumps) - used)
         if missing:
             raise KeyError(f"bump label(s) not in the market: {missing}")
         return m
+
+
+def _model_slices(m, model, u, params, val, bumped):
+    """``models.<model>.<u> = {"expiries": {DATE: {param: x}}}``: one parameter set per
+    expiry slice, labels ``model/<model>/<u>/<DATE>/<param>`` (all slices must have the
+    same parameters); records the slices in ``m.model_slices``."""
+    where = f"models.{model}.{u}"
+    if set(params) != {"expiries"}:
+        raise ValueError(f"{where}: a model given per expiry has only 'expiries', got "
+                         f"{sorted(params)}")
+    ex = params["expiries"]
+    if not isinstance(ex, Mapping) or not ex:
+        raise ValueError(f"{where}.expiries must map expiry date -> parameters")
+    dated = sorted((_date(f"{where}.expiries", e), p) for e, p in ex.items())
+    names = None
+    values = {}
+    for d, p in dated:
+        e = d.isoformat()
+        if d <= val:
+            raise ValueError(f"{where}.expiries: {e} is not after the valuation date "
+                             f"{val.isoformat()}")
+        if not isinstance(p, Mapping) or not p:
+            raise ValueError(f"{where}.expiries.{e} must map parameter -> number, got {p!r}")
+        if names is None:
+            names = sorted(p)
+        elif sorted(p) != names:
+            raise ValueError(f"{where}.expiries.{e} has parameters {sorted(p)}, the first "
+                             f"slice {names}")
+        for k, x in p.items():
+            lab = f"model/{model}/{u}/{e}/{k}"
+            values[lab] = bumped(lab, _num(lab, x))
+    m.models.update(values)
+    m.model_slices[(str(model), str(u))] = (
+        [d.isoformat() for d, _ in dated],
+        np.array([(d - val).days / DAYS_PER_YEAR for d, _ in dated]))
 
 
 def _surface(name, s, val, bumped) -> VolSource:

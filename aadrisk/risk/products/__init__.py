@@ -1,7 +1,10 @@
 """Product engines registered with :mod:`aadrisk.risk.registry` (importing registers them).
 
 * :mod:`.equity` -- closed-form and semi-analytic equity options on the full market.
+* :mod:`.rates` -- swaps, FRAs, caps/floors, swaptions and fixed-rate bonds on the
+  market's bootstrapped curves and rate vols.
 """
 from . import equity  # noqa: F401
+from . import rates  # noqa: F401
 
-__all__ = ["equity"]
+__all__ = ["equity", "rates"]
