@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bootstrap import BootstrapError, Conventions, CurveSpec, Quote, bootstrap
-from .curves import interp_coeffs
+from .curves import interp_coeffs, interp_coeffs_dt
 from .rate_vols import parse_rate_vols
 from .vol_surface import VolSurface, VolSurfaceError
 
@@ -112,6 +112,12 @@ class DiscountSource:
         iL, iR, a, b = interp_coeffs(self.times, np.asarray(t, dtype=float), self.method)
         return iL + self.offset, iR + self.offset, a, b
 
+    def coeffs_dt(self, t):
+        """:meth:`coeffs` plus the Taylor coefficients ``a1, b1, a2, b2`` of ``a``, ``b`` in
+        ``t`` (:func:`~aadrisk.market.curves.interp_coeffs_dt`)."""
+        iL, iR, *rest = interp_coeffs_dt(self.times, np.asarray(t, dtype=float), self.method)
+        return (iL + self.offset, iR + self.offset, *rest)
+
     def discount(self, t):
         iL, iR, a, b = self.coeffs(t)
         return np.exp(-(a * self.zeros[iL] + b * self.zeros[iR]))
@@ -141,6 +147,10 @@ class MarketData:
     model_slices : dict (model, underlying) -> (expiry labels, expiry times in years) of a
         model given per expiry (``models.<MODEL>.<UND>.expiries``)
     rate_vols : dict name -> :class:`~aadrisk.market.rate_vols.RateVolSurface`
+    rate_vol_meta : dict rate_vols name -> (kind ``'swaption'`` | ``'caplet'``, currency), as
+        written (also for entries that failed): how trades find their vols
+    curve_discount : dict curve name -> the curve it is discounted on (``curves.<C>.discount``;
+        as written, also for curves that failed), e.g. a forecast curve -> its OIS curve
     curve_of : dict currency -> curve name (bootstrapped curves only)
     problems : dict component key -> message (``'curve/<C>'``, ``'vol/<U>'``, ``'spot/<U>'``,
         ``'div/<U>'``, ``'model/...'``, ``'discount/<CCY>'``; ``'vol/<NAME>'`` for a bad
@@ -159,6 +169,8 @@ class MarketData:
     curve_sets: dict = field(default_factory=dict)
     rate_vols: dict = field(default_factory=dict)
     model_slices: dict = field(default_factory=dict)
+    curve_discount: dict = field(default_factory=dict)
+    rate_vol_meta: dict = field(default_factory=dict)
 
     def year_fraction(self, d: dt.date) -> float:
         """Act/365F years from the valuation date to ``d``."""
@@ -332,6 +344,10 @@ class MarketData:
             raise MarketDataError(f"market: 'rate_vols' must be an object, got {rvols!r}")
         for name, rv in rvols.items():
             name = str(name)
+            if isinstance(rv, Mapping):
+                cur = rv.get("currency")
+                m.rate_vol_meta[name] = ("swaption" if "tenors" in rv else "caplet",
+                                         cur.strip() if isinstance(cur, str) else None)
             try:
                 if name in m.vols or name in m.spots or f"vol/{name}" in m.problems:
                     raise ValueError(f"rate_vols.{name}: the name is also an underlying's "
@@ -443,10 +459,33 @@ def _spec(name, c, bumped) -> CurveSpec:
                      c.get("method", "loglinear_df"))
 
 
+def _bootstrap_good_part(m, specs, ordered, val):
+    """A group that does not bootstrap: add its curves one by one (discount curves first),
+    so that a bad curve -- and the curves discounted on it -- fail alone and the others
+    (e.g. the OIS curve under a bad forecast curve) are still built."""
+    good, cs = [], None
+    for n in ordered:
+        d = specs[n].discount
+        if d and d != n and f"curve/{d}" in m.problems:
+            m.problems[f"curve/{n}"] = f"curve {n}: its discount curve {d} is bad: " \
+                                       f"{m.problems[f'curve/{d}']}"
+            continue
+        try:
+            cs = bootstrap([specs[k] for k in good + [n]], val)
+            good.append(n)
+        except (BootstrapError, ValueError) as exc:
+            m.problems[f"curve/{n}"] = str(exc)
+    if good and (cs is None or list(cs.curves) != good):
+        cs = bootstrap([specs[k] for k in good], val)
+    return cs, good
+
+
 def _curves(m: MarketData, curves, disc_map, val, bumped):
     specs, ccy_of = {}, {}
     for name, c in curves.items():
         name = str(name)
+        if isinstance(c, Mapping) and c.get("discount"):
+            m.curve_discount[name] = str(c["discount"])
         try:
             specs[name] = _spec(name, c, bumped)
             ccy_of[name] = str(c.get("currency") or "")
@@ -496,15 +535,16 @@ def _curves(m: MarketData, curves, disc_map, val, bumped):
                     progress = True
             if not progress:
                 break
-        try:
-            if len(ordered) < len(members):
-                raise BootstrapError(f"curves {members}: circular 'discount' references")
-            cs = bootstrap([specs[n] for n in ordered], val)
-        except (BootstrapError, ValueError) as exc:
+        if len(ordered) < len(members):
             for n in members:
-                m.problems[f"curve/{n}"] = str(exc)
+                m.problems[f"curve/{n}"] = f"curves {members}: circular 'discount' references"
             continue
-        for n in members:
+        try:
+            cs = bootstrap([specs[n] for n in ordered], val)
+            good = ordered
+        except (BootstrapError, ValueError):
+            cs, good = _bootstrap_good_part(m, specs, ordered, val)
+        for n in good:
             m.curve_sets[n] = cs
     for ccy, name in m.curve_of.items():
         if name in m.curve_sets:

@@ -197,6 +197,18 @@ class VolLookup:
                 "lam": self.lam, "alpha": self.alpha, "t0": self.t0, "t1": self.t1,
                 "expiry": self.expiry}
 
+    def time_derivatives(self):
+        """``(dalpha, dt0, dt1)``: derivatives of ``alpha``, ``t0``, ``t1`` in the trade's
+        expiry time (node vols and slice times held): ``alpha`` is linear in it between
+        two slices; outside the expiry range ``t0 = t1 = expiry`` (flat vol)."""
+        t = np.asarray(self.surface.expiries)
+        T = self.expiry
+        flat = (T <= t[0]) | (T >= t[-1]) if len(t) > 1 else np.ones(T.shape, dtype=bool)
+        gap = np.where(flat, 1.0, self.t1 - self.t0)
+        dalpha = np.where(flat, 0.0, -1.0 / gap)
+        one = flat.astype(float)
+        return dalpha, one, one.copy()
+
     def scatter(self, grads: dict) -> np.ndarray:
         """Per-trade node sensitivities, shape (n_trades, n_nodes), from corner gradients."""
         idx = self.node_index()

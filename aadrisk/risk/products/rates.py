@@ -90,6 +90,15 @@ def _fra_tenor(x):
     return f"{int(parts[0])}x{int(parts[1])}"
 
 
+def _frequency(x):
+    s = _tenor(x)
+    n, unit = parse_tenor(s)
+    months = {"M": n, "Y": 12 * n}.get(unit)
+    if not months or 12 % months:
+        raise ValueError("must divide a year in months: 1M, 2M, 3M, 4M, 6M or 1Y")
+    return s
+
+
 def _bool(x):
     if isinstance(x, bool):
         return x
@@ -144,9 +153,6 @@ class _RatesInstrument:
                               lambda name, val: object.__setattr__(self, name, val))
         if errors:
             raise errors[0]
-        if getattr(self, "vol", None) is not None and getattr(self, "vol_surface", None):
-            raise TradeError(self.trade_id, "vol", self.vol,
-                             "give either a flat 'vol' or a market 'vol_surface', not both")
 
     @classmethod
     def fields(cls) -> list[str]:
@@ -280,7 +286,7 @@ class BondTrade(_RatesInstrument):
     validators: ClassVar[Mapping[str, Callable]] = {
         "currency": v.text, "notional": v.positive, "quantity": v.number,
         "discount": _opt(v.text), "issue": v.date, "maturity": v.date, "coupon": v.number,
-        "frequency": _tenor, "day_count": _day_count, "convention": _convention,
+        "frequency": _frequency, "day_count": _day_count, "convention": _convention,
         "payment_convention": _convention}
 
 
@@ -322,7 +328,9 @@ def resolve_curves(trade, m: MarketData, forecast: bool = True):
             raise TradeError(tid, "forecast", fc, f"is not bootstrapped with the discount curve "
                              f"{dc!r} (give it \"discount\": \"{dc}\" in the market)")
         return cs, fc, dc
-    cands = [s.name for s in cs.builder.specs if s.name != dc and s.discount == dc]
+    cands = sorted(n for n, d in m.curve_discount.items() if d == dc and n != dc)
+    if len(cands) == 1:
+        _curve_problem(tid, "curve", cands[0], m)
     if len(cands) > 1:
         raise TradeError(tid, "forecast", None, f"several curves forecast on discount curve "
                          f"{dc!r}: {cands}; name one in 'forecast'")
@@ -374,19 +382,20 @@ def vol_source(t, m: MarketData):
     """The trade's :class:`~aadrisk.market.rate_vols.RateVolSurface`, or None for a flat
     per-trade ``vol``; TradeError when the market has none (or a bad one)."""
     if t.vol is not None:
+        if t.vol_surface:
+            raise TradeError(t.trade_id, "vol", t.vol, "give either a flat 'vol' or a market "
+                             "'vol_surface', not both")
         return None
     kind = _KIND[t.product_type]
     name = t.vol_surface
     if name is None:
-        cands = [n for n, s in m.rate_vols.items() if s.kind == kind and s.currency == t.currency]
+        cands = sorted(n for n, (k, c) in m.rate_vol_meta.items()
+                       if k == kind and c == t.currency)
         if len(cands) != 1:
-            bad = sorted(k for k in m.problems if k.startswith("vol/") and k[4:] not in m.vols
-                         and k[4:] not in m.spots)
             raise TradeError(t.trade_id, "vol_surface", None,
                              f"{'no' if not cands else 'several'} {kind} vols for {t.currency} "
-                             f"in the market's rate_vols ({cands or sorted(m.rate_vols)}"
-                             f"{'; bad entries: ' + str(bad) if bad else ''}); name one in "
-                             "'vol_surface' or give a flat 'vol'")
+                             f"in the market's rate_vols ({cands or sorted(m.rate_vol_meta)}); "
+                             "name one in 'vol_surface' or give a flat 'vol'")
         name = cands[0]
     prob = m.problems.get(f"vol/{name}")
     if prob is not None:

@@ -1,0 +1,437 @@
+"""Rates products in the Greek vectors (aadrisk.risk.products.rates) on the full market:
+prices against QuantLib (on the same curves' discount factors), par deltas and vol-node
+vegas against bump-rebootstrap-reprice of the whole market, identities (par instruments
+reprice to zero, bucketed deltas / vegas sum to the parallel shift, zero rows chain to par
+rows) and errors that name the trade, the field and the value."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from aadrisk.market.dates import add_tenor, adjust, schedule, year_fraction
+from aadrisk.market.rate_options import CapFloor, Swaption, risk_rate_options
+from aadrisk.market.snapshot import MarketData
+from aadrisk.risk.greeks import SECOND_ORDER, greek_vectors, parse_greek_trade, price_book
+from aadrisk.risk.products.rates import RATES_PRODUCTS
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RAW = json.loads((ROOT / "portfolios" / "market_full.json").read_text())
+BOOK = json.loads((ROOT / "portfolios" / "rates_book.json").read_text())["trades"]
+TRADES = [parse_greek_trade(t)[0] for t in BOOK]
+QTY = np.array([t.quantity for t in TRADES])
+IDX = {t.trade_id: i for i, t in enumerate(TRADES)}
+VAL = dt.date(2024, 6, 28)
+
+
+@pytest.fixture(scope="module")
+def market():
+    return MarketData.from_mapping(RAW)
+
+
+@pytest.fixture(scope="module")
+def report(market):
+    rep = greek_vectors(TRADES, market)
+    assert rep.ok, rep.errors
+    return rep
+
+
+def _h(label):
+    if label.startswith("vol/EUR-"):
+        return 1e-7            # normal vols (~0.009)
+    return 1e-5 if label.startswith("vol/") else 1e-6
+
+
+def _fd(bumps_up, bumps_dn, h, trades=TRADES, qty=QTY, raw=RAW):
+    up = price_book(trades, MarketData.from_mapping(raw, bumps=bumps_up))
+    dn = price_book(trades, MarketData.from_mapping(raw, bumps=bumps_dn))
+    return qty * (up - dn) / (2.0 * h)
+
+
+def test_book_is_priced_with_every_product(report):
+    assert set(report.prices["product"]) == set(RATES_PRODUCTS)
+    assert np.all(np.isfinite(report.prices["price"]))
+    p = report.prices.set_index("trade")
+    assert p.loc["EUR-SWP-10Y-PAY", "underlying"] == "EUR-EURIBOR-6M"    # forecast curve
+    assert p.loc["EUR-ESTR-SWP-3Y", "underlying"] == "EUR-ESTR"
+    assert p.loc["BUND-2.5-2034", "underlying"] == "EUR-ESTR"            # discount curve
+    assert p.loc["EUR-CAP-4Y-3", "model"] == "bachelier"
+    assert p.loc["USD-SWPTN-1Yx5Y-PAY", "model"] == "black"
+    np.testing.assert_allclose(p["price"], p["quantity"] * p["unit_price"], rtol=0)
+
+
+# ----------------------------------------------------------------------------- identities
+def test_par_instruments_reprice_to_zero(market):
+    """A swap at each swap quote (the curve's conventions are the trade defaults) and a FRA at
+    the FRA quote are worth 0: |PV| / (notional x annuity) < 1e-12 (rate units)."""
+    book = []
+    for cname in ("USD-SOFR", "EUR-EURIBOR-6M"):
+        c = RAW["curves"][cname]
+        ccy = c["currency"]
+        for q in c["quotes"]:
+            if q["kind"] == "swap":
+                book.append({"trade_id": f"{cname}-{q['tenor']}", "product": "swap",
+                             "currency": ccy, "tenor": q["tenor"], "fixed_rate": q["rate"],
+                             "notional": 1e8, "forecast": cname})
+            if q["kind"] == "fra":
+                book.append({"trade_id": f"{cname}-{q['tenor']}", "product": "fra",
+                             "currency": ccy, "tenor": q["tenor"], "rate": q["rate"],
+                             "notional": 1e8, "forecast": cname})
+    rep = greek_vectors(book, market)
+    assert rep.ok and len(rep.prices) == 9
+    years = np.array([float(t["tenor"][:-1]) if t["product"] == "swap" else 0.5 for t in book])
+    assert np.all(np.abs(rep.prices["price"].to_numpy()) < 1e-12 * 1e8 * years), rep.prices
+
+
+def test_zero_rows_chain_to_par_rows(market, report):
+    for tid, rows in report.zero_greeks.groupby("trade"):
+        cname = report.prices.set_index("trade").loc[tid, "underlying"]
+        cs = market.curve_sets[cname]
+        dvdz = rows.set_index("label")["value"].reindex(cs.pillar_labels).to_numpy()
+        g = report.greeks
+        par = g[(g["trade"] == tid) & (g["greek"] == "par")].set_index("label")["value"]
+        np.testing.assert_allclose(cs.par_sensitivities(dvdz), par.reindex(cs.quote_labels),
+                                   rtol=1e-12, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- finite differences
+@pytest.fixture(scope="module")
+def fd_all(market):
+    labels = [lab for lab in market.labels
+              if lab.startswith("curve/") or lab.split("/")[1] in market.rate_vols]
+    return {lab: _fd({lab: _h(lab)}, {lab: -_h(lab)}, _h(lab)) for lab in labels}
+
+
+def test_vector_equals_bump_rebootstrap_reprice(report, fd_all):
+    """Every par delta (h = 1e-6) and vol-node vega (h = 1e-5 lognormal, 1e-7 normal) against
+    central differences of a full revaluation with the market re-parsed and the curves
+    re-bootstrapped: 1e-7 relative (floor 1e-9 of the trade's largest Greek); every label a
+    trade is exposed to is in its vector."""
+    g = report.greeks[~report.greeks["greek"].isin(SECOND_ORDER)]
+    worst = 0.0
+    for tid, rows in g.groupby("trade"):
+        scale = np.abs(rows["value"]).max()
+        labels = set(rows["label"])
+        for _, row in rows.iterrows():
+            if row["label"] not in fd_all:           # per-trade flat vols: below
+                continue
+            fd = fd_all[row["label"]][IDX[tid]]
+            err = abs(row["value"] - fd)
+            worst = max(worst, err / max(abs(fd), 1e-300))
+            assert err <= 1e-7 * abs(fd) + 1e-9 * scale, (tid, row["label"], row["value"], fd)
+        for lab, fd in fd_all.items():
+            if lab not in labels:
+                assert abs(fd[IDX[tid]]) <= 1e-9 * scale, (tid, lab, fd[IDX[tid]])
+    kinds = set(g["greek"])
+    assert kinds == {"par", "vega", "normal_vega"}
+
+
+def test_bucketed_par_deltas_and_vegas_sum_to_parallel_shifts(market, report):
+    g = report.greeks
+    for ccy, names in (("USD", ["USD-SOFR"]), ("EUR", ["EUR-ESTR", "EUR-EURIBOR-6M"])):
+        quotes = [lab for lab in market.labels if lab.split("/")[1] in names
+                  and lab.startswith("curve/")]
+        h = 1e-6
+        fd = _fd({q: h for q in quotes}, {q: -h for q in quotes}, h)
+        par = g[(g["greek"] == "par") & (g["currency"] == ccy)].groupby("trade")["value"].sum()
+        for tid, v in par.items():
+            assert abs(v - fd[IDX[tid]]) <= 1e-7 * abs(fd[IDX[tid]]) + 1e-6, (tid, v, fd[IDX[tid]])
+    for name, src in market.rate_vols.items():
+        h = _h(f"vol/{name}")
+        fd = _fd({n: h for n in src.labels}, {n: -h for n in src.labels}, h)
+        vg = g[g["label"].str.startswith(f"vol/{name}/")].groupby("trade")["value"].sum()
+        assert len(vg) > 0
+        for tid, v in vg.items():
+            assert abs(v - fd[IDX[tid]]) <= 1e-7 * abs(fd[IDX[tid]]), (name, tid)
+
+
+def test_flat_vol_trades_equal_market_layer(market, report):
+    """A per-trade 'vol' (backward compatible) prices as aadrisk.market.rate_options with that
+    vol; its vega is labelled capvol/<TRADE> or swaptionvol/<TRADE>."""
+    cs_usd, cs_eur = market.curve_sets["USD-SOFR"], market.curve_sets["EUR-ESTR"]
+    cap = CapFloor("USD-CAP-2Y-FLATVOL", "2Y", 0.05, 5e6, 0.3, float_tenor="1Y",
+                   forecast="USD-SOFR", discount="USD-SOFR")
+    swo = Swaption("EUR-SWPTN-18Mx4Y-FLATVOL", "18M", "4Y", 0.028, 8e6, 0.009, payer=False,
+                   model="bachelier", fixed_dc="30/360", float_tenor="6M",
+                   forecast="EUR-EURIBOR-6M", discount="EUR-ESTR")
+    p = report.prices.set_index("trade")["price"]
+    g = report.greeks
+    for tr, cs, lab in ((cap, cs_usd, "capvol/"), (swo, cs_eur, "swaptionvol/")):
+        r = risk_rate_options([tr], cs)
+        assert p[tr.trade_id] == pytest.approx(r.prices["price"][0], rel=1e-14)
+        row = g[(g["trade"] == tr.trade_id) & (g["label"] == lab + tr.trade_id)]
+        assert len(row) == 1 and row["value"].iloc[0] == pytest.approx(r.vega[0], rel=1e-13)
+        h = 1e-6 * tr.vol
+        up = risk_rate_options([dataclass_replace(tr, vol=tr.vol + h)], cs).prices["price"][0]
+        dn = risk_rate_options([dataclass_replace(tr, vol=tr.vol - h)], cs).prices["price"][0]
+        assert row["value"].iloc[0] == pytest.approx((up - dn) / (2 * h), rel=1e-7)
+
+
+def dataclass_replace(obj, **kw):
+    import dataclasses
+    return dataclasses.replace(obj, **kw)
+
+
+def test_flat_caplet_vols_equal_a_flat_vol(market):
+    raw = copy.deepcopy(RAW)
+    raw["rate_vols"]["USD-CAPLET"]["vols"] = [0.27] * 6
+    m = MarketData.from_mapping(raw)
+    a = {"trade_id": "A", "product": "cap_floor", "currency": "USD", "option_type": "floor",
+         "tenor": "4Y", "strike": 0.04, "notional": 1e6, "float_tenor": "3M"}
+    b = {**a, "trade_id": "B", "vol": 0.27}
+    rep = greek_vectors([a, b], m)
+    assert rep.ok
+    pa, pb = rep.prices["price"]
+    assert pa == pytest.approx(pb, rel=1e-14)
+    g = rep.greeks
+    va = g[(g["trade"] == "A") & (g["greek"] == "vega")]["value"].sum()
+    vb = g[(g["trade"] == "B") & (g["greek"] == "vega")]["value"].sum()
+    assert va == pytest.approx(vb, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- QuantLib
+ql = pytest.importorskip("QuantLib")
+
+
+def _qd(d):
+    return ql.Date(d.day, d.month, d.year)
+
+
+def _handle(market, name):
+    """QuantLib DiscountCurve through our pillar DFs (log-linear in DF = loglinear_df)."""
+    ql.Settings.instance().evaluationDate = _qd(VAL)
+    cs = market.curve_sets[name]
+    c = cs.curves[name]
+    dates = [_qd(VAL) + int(round(t * 365)) for t in c.times]
+    crv = ql.DiscountCurve([_qd(VAL)] + dates, [1.0] + list(np.exp(-c.zeros * c.times)),
+                           ql.Actual365Fixed())
+    crv.enableExtrapolation()
+    return ql.YieldTermStructureHandle(crv)
+
+
+DCS = {"ACT/360": ql.Actual360, "ACT/365F": ql.Actual365Fixed,
+       "30/360": lambda: ql.Thirty360(ql.Thirty360.BondBasis)}
+BDC = {"U": ql.Unadjusted, "F": ql.Following, "MF": ql.ModifiedFollowing}
+
+
+def _index(tenor, dc, hf):
+    return ql.IborIndex("I", ql.Period(tenor), 0, ql.USDCurrency(), ql.WeekendsOnly(),
+                        ql.ModifiedFollowing, False, DCS[dc](), hf)
+
+
+def _conv(ccy_curve, key):
+    return RAW["curves"][ccy_curve]["conventions"].get(key)
+
+
+def _ql_swap(t, start, hd, hf, fcurve, strike=None, typ=None):
+    cal = ql.WeekendsOnly()
+    ft = t.get("fixed_tenor") or _conv(fcurve, "fixed_tenor")
+    fdc = t.get("fixed_dc") or _conv(fcurve, "fixed_dc")
+    lt = t.get("float_tenor") or _conv(fcurve, "float_tenor")
+    ldc = t.get("float_dc") or _conv(fcurve, "float_dc")
+    end = add_tenor(start, t["tenor"])
+    fs = ql.Schedule(_qd(start), _qd(end), ql.Period(ft), cal, ql.ModifiedFollowing,
+                     ql.ModifiedFollowing, ql.DateGeneration.Backward, False)
+    fl = ql.Schedule(_qd(start), _qd(end), ql.Period(lt), cal, ql.ModifiedFollowing,
+                     ql.ModifiedFollowing, ql.DateGeneration.Backward, False)
+    if typ is None:
+        typ = ql.Swap.Payer if t.get("payer", True) else ql.Swap.Receiver
+    sw = ql.VanillaSwap(typ, t["notional"], fs, t["fixed_rate"] if strike is None else strike,
+                        DCS[fdc](), fl, _index(lt, ldc, hf), 0.0, DCS[ldc]())
+    sw.setPricingEngine(ql.DiscountingSwapEngine(hd))
+    return sw
+
+
+def _curves_of(t):
+    if t["currency"] == "USD":
+        return "USD-SOFR", "USD-SOFR"
+    return t.get("forecast", "EUR-EURIBOR-6M"), "EUR-ESTR"
+
+
+def _swaption_vol(market, name, T, tenor_years):
+    """Independent bilinear interpolation (np.interp: linear, flat outside)."""
+    s = RAW["rate_vols"][name]
+    tt = np.array([(add_tenor(VAL, e) - VAL).days / 365.0 for e in s["expiries"]])
+    ty = np.array([float(x[:-1]) / (12.0 if x.endswith("M") else 1.0) for x in s["tenors"]])
+    per_expiry = [np.interp(tenor_years, ty, row) for row in s["vols"]]
+    return float(np.interp(T, tt, per_expiry))
+
+
+def _caplet_vol(name, T):
+    s = RAW["rate_vols"][name]
+    tt = np.array([(add_tenor(VAL, e) - VAL).days / 365.0 for e in s["expiries"]])
+    return float(np.interp(T, tt, s["vols"]))
+
+
+def _ql_price(t, market):
+    fcn, dcn = _curves_of(t)
+    hd, hf = _handle(market, dcn), _handle(market, fcn)
+    cal = ql.WeekendsOnly()
+    p = t["product"]
+    if p == "swap":
+        start = dt.date.fromisoformat(t["start"]) if "start" in t else VAL
+        return _ql_swap(t, start, hd, hf, fcn).NPV()
+    if p == "fra":
+        a, b = (int(x) for x in t["tenor"].split("x"))
+        s = adjust(add_tenor(VAL, f"{a}M"), "MF")
+        e = adjust(add_tenor(s, f"{b - a}M"), "MF")
+        tau = year_fraction(s, e, _conv(fcn, "depo_dc") or "ACT/360")
+        fwd = (hf.discount(_qd(s)) / hf.discount(_qd(e)) - 1.0) / tau
+        sign = 1.0 if t.get("payer", True) else -1.0
+        return sign * t["notional"] * (fwd - t["rate"]) * tau * hd.discount(_qd(e))
+    if p == "bond":
+        dcb = t.get("day_count", "30/360")
+        sch = ql.Schedule(_qd(dt.date.fromisoformat(t["issue"])),
+                          _qd(dt.date.fromisoformat(t["maturity"])), ql.Period(t["frequency"]),
+                          cal, ql.Unadjusted, ql.Unadjusted, ql.DateGeneration.Backward, False)
+        bond = ql.FixedRateBond(0, t["notional"], sch, [t["coupon"]], DCS[dcb](), ql.Following,
+                                100.0, _qd(dt.date.fromisoformat(t["issue"])), cal)
+        bond.setPricingEngine(ql.DiscountingBondEngine(hd))
+        return bond.NPV()
+    black = RAW["rate_vols"][f"{t['currency']}-SWPN"]["model"] == "black" if "vol" not in t \
+        else t.get("model", "black") == "black"
+    if p == "cap_floor":
+        lt = t.get("float_tenor") or _conv(fcn, "float_tenor")
+        ldc = t.get("float_dc") or _conv(fcn, "float_dc")
+        sch = schedule(VAL, add_tenor(VAL, t["tenor"]), lt, "MF")[1:]
+        name = f"{t['currency']}-CAPLET"
+        black = (RAW["rate_vols"][name]["model"] == "black") if "vol" not in t else \
+            t.get("model", "black") == "black"
+        total = 0.0
+        for s, e in zip(sch[:-1], sch[1:]):      # one QuantLib caplet per period, its own vol
+            vol = t["vol"] if "vol" in t else _caplet_vol(name, (s - VAL).days / 365.0)
+            qs = ql.Schedule(ql.DateVector([_qd(s), _qd(e)]), cal, ql.ModifiedFollowing)
+            leg = ql.IborLeg([t["notional"]], qs, _index(lt, ldc, hf), DCS[ldc](),
+                             ql.ModifiedFollowing, fixingDays=[0])
+            cf = (ql.Cap if t["option_type"] == "cap" else ql.Floor)(leg, [t["strike"]])
+            vq = ql.QuoteHandle(ql.SimpleQuote(vol))
+            cf.setPricingEngine(ql.BlackCapFloorEngine(hd, vq, ql.Actual365Fixed()) if black
+                                else ql.BachelierCapFloorEngine(hd, vq))
+            total += cf.NPV()
+        return total
+    # swaption
+    x = adjust(add_tenor(VAL, t["expiry"]), "MF")
+    T = (x - VAL).days / 365.0
+    ty = float(t["tenor"][:-1]) / (12.0 if t["tenor"].endswith("M") else 1.0)
+    vol = t["vol"] if "vol" in t else _swaption_vol(market, f"{t['currency']}-SWPN", T, ty)
+    typ = ql.Swap.Payer if t.get("payer", True) else ql.Swap.Receiver
+    sw = _ql_swap({**t, "fixed_rate": t["strike"]}, x, hd, hf, fcn, typ=typ)
+    so = ql.Swaption(sw, ql.EuropeanExercise(_qd(x)))
+    vq = ql.QuoteHandle(ql.SimpleQuote(vol))
+    so.setPricingEngine(ql.BlackSwaptionEngine(hd, vq, ql.Actual365Fixed()) if black else
+                        ql.BachelierSwaptionEngine(hd, vq, ql.Actual365Fixed()))
+    return so.NPV()
+
+
+def test_prices_vs_quantlib(market, report):
+    """Every trade of the book against QuantLib (VanillaSwap, caplets with BlackCapFloorEngine /
+    BachelierCapFloorEngine at the independently interpolated caplet vol, Black / Bachelier
+    swaption engines at the interpolated matrix vol, FixedRateBond) on discount curves
+    through our pillar DFs: 1e-10 relative (or 1e-12 of the notional for at-par swaps)."""
+    ours = report.prices.set_index("trade")["unit_price"]
+    for t in BOOK:
+        ref = _ql_price(t, market)
+        assert abs(ours[t["trade_id"]] - ref) <= 1e-10 * abs(ref) + 1e-12 * t["notional"], (
+            t["trade_id"], ours[t["trade_id"]], ref)
+
+
+# ----------------------------------------------------------------------------- errors
+def _err(rep, tid):
+    errs = [e for e in rep.errors if e.trade_id == tid]
+    assert errs, rep.errors
+    return errs[0]
+
+
+SWAP = BOOK[0]
+
+
+@pytest.mark.parametrize("field,value,msg", [
+    ("tenor", "5X", "tenor"), ("payer", "yes", "true or false"), ("fixed_dc", "ACT/999", "ACT/360"),
+    ("notional", -1, "positive"), ("fixed_rate", "4%", "number"), ("start", "2024-13-01", "date"),
+    ("convention", "XX", "MF")])
+def test_bad_swap_fields_name_trade_field_value(field, value, msg, market):
+    rep = greek_vectors([SWAP, {**SWAP, "trade_id": "BAD", field: value}], market)
+    e = _err(rep, "BAD")
+    assert (e.field, e.value) == (field, value) and msg in str(e)
+    assert list(rep.prices["trade"]) == [SWAP["trade_id"]]
+
+
+def test_bad_option_and_bond_fields(market):
+    cap = BOOK[IDX["USD-CAP-3Y-4.5"]]
+    book = [{**cap, "trade_id": "C1", "option_type": "collar"},
+            {**cap, "trade_id": "C2", "vol": 0.2, "vol_surface": "USD-CAPLET"},
+            {**cap, "trade_id": "C3", "model": "sabr"},
+            {**cap, "trade_id": "C4", "model": "bachelier"},
+            {**cap, "trade_id": "C5", "vol_surface": "USD-SWPN"},
+            {**cap, "trade_id": "C6", "vol_surface": "NOPE"},
+            {**BOOK[IDX["USD-FRA-3x6"]], "trade_id": "F1", "tenor": "6x3"},
+            {**BOOK[IDX["UST-4.25-2029"]], "trade_id": "B1", "maturity": "2024-01-01"},
+            {**BOOK[IDX["UST-4.25-2029"]], "trade_id": "B2", "frequency": "7M"},
+            {**SWAP, "trade_id": "S1", "start": "2024-01-02"},
+            {**SWAP, "trade_id": "S2", "forecast": "NOPE"},
+            {**SWAP, "trade_id": "S3", "currency": "JPY"}]
+    rep = greek_vectors(book, market)
+    assert rep.prices.empty
+    want = {"C1": ("option_type", "collar", "cap"), "C2": ("vol", 0.2, "not both"),
+            "C3": ("model", "sabr", "black"), "C4": ("model", "bachelier", "are black"),
+            "C5": ("vol_surface", "USD-SWPN", "swaption vol"),
+            "C6": ("vol_surface", "NOPE", "no such entry"), "F1": ("tenor", "6x3", "A < B"),
+            "B1": ("maturity", "2024-01-01", "not after"), "B2": ("frequency", "7M", "divide"),
+            "S1": ("start", "2024-01-02", "before the valuation date"),
+            "S2": ("forecast", "NOPE", "no such"), "S3": ("currency", "JPY", "no curve")}
+    for tid, (fld, val, msg) in want.items():
+        e = _err(rep, tid)
+        assert e.field == fld and msg in str(e), (tid, str(e))
+        assert val in (e.value, str(e.value)) or str(val) in str(e), (tid, str(e))
+
+
+def test_bad_market_parts_fail_only_their_trades():
+    raw = copy.deepcopy(RAW)
+    raw["rate_vols"]["USD-SWPN"]["vols"][1][2] = -0.1         # bad swaption node
+    q = raw["curves"]["EUR-EURIBOR-6M"]["quotes"]
+    q[2], q[3] = q[3], q[2]                                    # 5Y before 2Y
+    raw["rates"] = {"CHF": 0.01}
+    m = MarketData.from_mapping(raw)
+    book = BOOK + [{**SWAP, "trade_id": "CHF", "currency": "CHF"}]
+    rep = greek_vectors(book, m)
+    bad = {e.trade_id: e for e in rep.errors}
+    swpn = {"USD-SWPTN-1Yx5Y-PAY", "USD-SWPTN-3Yx7Y-REC"}
+    euribor = {t["trade_id"] for t in BOOK if t["currency"] == "EUR"} - {"EUR-ESTR-SWP-3Y",
+                                                                         "BUND-2.5-2034"}
+    assert set(bad) == swpn | euribor | {"CHF"}
+    for tid in swpn:
+        assert bad[tid].field == "vol_surface" and "vol/USD-SWPN/1Y/5Y" in str(bad[tid])
+        assert "-0.1" in str(bad[tid])
+    for tid in euribor:
+        assert bad[tid].value == "EUR-EURIBOR-6M" and "strictly increasing" in str(bad[tid])
+    assert "only a flat rate" in str(bad["CHF"])
+    assert set(rep.prices["trade"]) == {t["trade_id"] for t in BOOK} - swpn - euribor
+
+
+@pytest.mark.parametrize("entry,msg", [
+    ({"model": "sabr", "expiries": ["1Y"], "vols": [0.2]}, "model"),
+    ({"model": "black", "expiries": ["1Y", "6M"], "vols": [0.2, 0.2]}, "increase"),
+    ({"model": "black", "expiries": ["1Q"], "vols": [0.2]}, "expiries[0] = '1Q'"),
+    ({"model": "black", "expiries": ["1Y"], "tenors": ["5Y"], "vols": [[0.2, 0.3]]}, "vols[0]"),
+    ({"model": "black", "expiries": ["1Y"], "vols": ["x"]}, "vol/X/1Y = 'x'"),
+    ({"model": "black", "expiries": ["1Y"], "vols": [0.2], "smile": 1}, "unknown field"),
+    ({"model": "black", "expiries": ["2020-01-01"], "vols": [0.2]}, "after the valuation")])
+def test_rate_vols_parser_problems(entry, msg):
+    raw = {"valuation_date": "2024-06-28", "rate_vols": {"X": entry}}
+    m = MarketData.from_mapping(raw)
+    assert "X" not in m.rate_vols and msg in m.problems["vol/X"], m.problems
+
+
+def test_rate_vols_labels_and_bumps(market):
+    s = market.rate_vols["USD-SWPN"]
+    assert s.labels[:2] == ["vol/USD-SWPN/6M/1Y", "vol/USD-SWPN/6M/2Y"]
+    assert market.rate_vols["EUR-CAPLET"].labels == ["vol/EUR-CAPLET/1Y", "vol/EUR-CAPLET/2Y",
+                                                     "vol/EUR-CAPLET/5Y"]
+    assert set(s.labels) <= set(market.labels)
+    m = MarketData.from_mapping(RAW, bumps={"vol/USD-SWPN/1Y/5Y": 0.01})
+    assert m.rate_vols["USD-SWPN"].vols[1, 2] == pytest.approx(0.275, abs=1e-15)
+    assert s.vols[1, 2] == 0.265
