@@ -220,6 +220,11 @@ class CurveSet:
     dzdq: np.ndarray
     builder: "CurveBuilder" = None
     iterations: int = 0
+    #: years subtracted from every time measured from the valuation date by the pricers
+    #: of :mod:`aadrisk.market.rates` / ``rate_options`` / ``bonds`` (the valuation date
+    #: moved forward by a fraction of a day with the curves held in time to maturity;
+    #: finite-difference checks of theta)
+    time_shift: float = 0.0
 
     def residuals(self, zeros=None) -> np.ndarray:
         """Par rate minus quote per quote (rate units), NumPy, at these or other zeros."""

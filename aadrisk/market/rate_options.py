@@ -74,7 +74,8 @@ from .. import record
 from ..models.black import bachelier_price, black_price
 from .curves import scatter_pillars, tape_df
 from .dates import add_tenor, adjust, schedule, year_fraction
-from .rates import RatesRisk, Swap, _coeffs, _inputs, prepare_book
+from .rates import (RatesRisk, Swap, _coeffs_dt, _inputs, _time, coeff_names, prepare_book,
+                    slot_theta)
 
 __all__ = ["CapFloor", "Swaption", "RateOptionRisk", "risk_rate_options",
            "price_rate_options", "MODELS"]
@@ -242,6 +243,7 @@ def _cap_layout(book, cs):
     tt = np.ones((n, K))
     idx = np.zeros((n, K, 3, 2), dtype=np.int64)
     co = np.zeros((n, K, 3, 2))
+    sl = np.zeros((n, K, 3, 2))
     for i, (tr, fc, dc, ps) in enumerate(per):
         m = len(ps)
         nn[i, :m] = float(tr.notional) * np.array([year_fraction(s, e, tr.float_dc) for s, e in ps])
@@ -249,28 +251,32 @@ def _cap_layout(book, cs):
         if tr.strike <= 0 and tr.model == "black":
             raise ValueError(f"trade {tr.trade_id}: Black needs a positive strike")
         fadd[i, m:] = tr.strike      # padding caplets: forward = strike, notional 0
-        tt[i, :m] = [(s - val).days / 365.0 for s, _ in ps]
+        tt[i, :m] = [_time(cs, s) for s, _ in ps]
         for w, (cur, ds) in enumerate(((fc, [p[0] for p in ps]), (fc, [p[1] for p in ps]),
                                        (dc, [p[1] for p in ps]))):
-            idx[i, :m, w], co[i, :m, w] = _coeffs(cs, cur, ds)
+            idx[i, :m, w], co[i, :m, w], sl[i, :m, w] = _coeffs_dt(cs, cur, ds)
     mask = np.arange(K)[None, :] < np.array([len(p[3]) for p in per])[:, None]
     for k in range(K):
         inp.update({f"n{k}": nn[:, k], f"tau{k}": tau[:, k], f"fadd{k}": fadd[:, k],
                     f"t{k}": tt[:, k]})
         for w, ch in enumerate("sep"):
             inp[f"{ch}a{k}"], inp[f"{ch}b{k}"] = co[:, k, w, 0], co[:, k, w, 1]
+    inp["_slopes"] = sl
     return inp, idx, K, tt, mask
 
 
-def _run_caps(book, cs, vols=None):
+def _run_caps(book, cs, vols=None, theta=False):
     """Caps/floors of one model: ``(value (n,), dV/dz (n, P), dV/dvol_k (n, K), T (n, K),
     mask (n, K))`` from one reverse sweep.
 
     ``vols(T, mask)`` gives the caplet vols (n, K) from the fixing times (padding
     caplets: any positive vol); default: each trade's own flat ``vol``.
     ``dV/dvol_k`` is per caplet (zero on padding); the flat-vol vega is its row sum.
+    ``theta=True`` appends ``dV/dt`` (n,) with the caplet vols held (the caller adds
+    ``-sum_k dV/dvol_k dvol_k/dT_k`` for vols that move along their term structure).
     """
     inp, idx, K, tt, mask = _cap_layout(book, cs)
+    sl = inp.pop("_slopes")
     if vols is None:
         vk = np.repeat(np.array([float(t.vol) for t in book])[:, None], K, 1)
     else:
@@ -282,19 +288,31 @@ def _run_caps(book, cs, vols=None):
             inp[f"{ch}zl{k}"], inp[f"{ch}zr{k}"] = zg[:, k, w, 0], zg[:, k, w, 1]
     wrt = [f"vol{k}" for k in range(K)]
     wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    if theta:
+        wrt += [f"t{k}" for k in range(K)]
+        wrt += [f"{ch}{p}{k}" for k in range(K) for ch in "sep" for p in "ab"]
     res = _program("cap", book[0].model, K).grad(inp, wrt=wrt)
     n = len(book)
     g = np.stack([np.stack([np.stack([res.grad[f"{ch}zl{k}"], res.grad[f"{ch}zr{k}"]], -1)
                             for ch in "sep"], 1) for k in range(K)], 1)
     rows = np.broadcast_to(np.arange(n)[:, None, None, None], idx.shape)
     gv = np.stack([np.broadcast_to(res.grad[f"vol{k}"], (n,)) for k in range(K)], 1) * mask
-    return (np.asarray(res.value, dtype=float), scatter_pillars(n, len(cs.zeros), rows, idx, g),
-            gv, tt, mask)
+    out = (np.asarray(res.value, dtype=float), scatter_pillars(n, len(cs.zeros), rows, idx, g),
+           gv, tt, mask)
+    if theta:
+        th = np.zeros(n)
+        for k in range(K):
+            th -= res.grad[f"t{k}"] * mask[:, k]
+            for w, ch in enumerate("sep"):
+                th -= res.grad[f"{ch}a{k}"] * sl[:, k, w, 0] + res.grad[f"{ch}b{k}"] * sl[:, k, w, 1]
+        out = out + (th,)
+    return out
 
 
-def _run_swaptions(book, cs, vols=None):
+def _run_swaptions(book, cs, vols=None, theta=False):
     """Swaptions of one model: ``(value, dV/dz (n, P), dV/dvol (n,), T (n,))``; ``vols``
-    (n,) overrides the trades' own flat vols."""
+    (n,) overrides the trades' own flat vols; ``theta=True`` appends ``dV/dt`` (n,) with
+    the vols held."""
     val = cs.valuation_date
     for tr in book:
         _check(tr)
@@ -313,9 +331,11 @@ def _run_swaptions(book, cs, vols=None):
                vol=(np.array([float(t.vol) for t in book]) if vols is None
                     else np.asarray(vols, dtype=float)),
                w=np.array([1.0 if t.payer else 0.0 for t in book]),
-               t=np.array([(u.start - val).days / 365.0 for u in unders]))
+               t=np.array([_time(cs, u.start) for u in unders]))
     wrt = ["vol"] + [f"z{s}{j}" for j in range(J) for s in "lr"]
     wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    if theta:
+        wrt += ["t"] + coeff_names(pb)
     res = _program("swaption", book[0].model, J, K).grad(inp, wrt=wrt)
     n = len(book)
     rows = np.arange(n)[:, None]
@@ -327,7 +347,10 @@ def _run_swaptions(book, cs, vols=None):
                                  for ch in "sep"], 1) for k in range(K)], 1)
         scatter_pillars(n, len(cs.zeros), np.broadcast_to(rows[:, :, None, None], pb.fi.shape),
                         pb.fi, gf, out=out)
-    return np.asarray(res.value, dtype=float), out, res.grad["vol"], inp["t"]
+    ret = (np.asarray(res.value, dtype=float), out, res.grad["vol"], inp["t"])
+    if theta:
+        ret = ret + (slot_theta(pb, res.grad) - res.grad["t"],)
+    return ret
 
 
 def _groups(book):

@@ -103,6 +103,26 @@ class RateVolSurface:
         w = np.stack([we * wk, we * (1 - wk), (1 - we) * wk, (1 - we) * (1 - wk)], -1)
         return nodes, w
 
+    def time_slope(self, t, tenor=None):
+        """``d vol / d expiry time`` at ``t`` (tenor held) as ``t`` decreases: the slope of
+        the linear interpolation between the neighbouring expiries (on a node: the
+        segment to its left), 0 outside the expiry range."""
+        t = np.asarray(t, dtype=float)
+        if len(self.times) == 1:
+            return np.zeros(t.shape)
+        # on a node: the segment to its left (the valuation date moving forward)
+        e0 = np.clip(np.searchsorted(self.times, t, side="left") - 1, 0, len(self.times) - 2)
+        e1 = e0 + 1
+        inside = (t > self.times[0]) & (t <= self.times[-1])
+        v = self.vols
+        if self.tenors is None:
+            a, b = v[e0], v[e1]
+        else:
+            k0, k1, wk = self._axis(self.tenors, tenor)
+            a = wk * v[e0, k0] + (1 - wk) * v[e0, k1]
+            b = wk * v[e1, k0] + (1 - wk) * v[e1, k1]
+        return np.where(inside, (b - a) / (self.times[e1] - self.times[e0]), 0.0)
+
     def vol(self, nodes, weights):
         """The interpolated vols ``sum_c w_c v[node_c]``."""
         return np.sum(self.vols.ravel()[nodes] * weights, axis=-1)

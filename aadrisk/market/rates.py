@@ -52,7 +52,7 @@ import pandas as pd
 
 from .. import math as am
 from .. import record
-from .curves import interp_coeffs, scatter_pillars, tape_df
+from .curves import interp_coeffs_dt, scatter_pillars, tape_df
 from .dates import add_tenor, adjust, schedule, year_fraction
 
 __all__ = ["Swap", "FRA", "PreparedBook", "prepare_book", "price_book", "risk_swaps",
@@ -153,15 +153,29 @@ class PreparedBook:
     fixed_mask: np.ndarray = None
     program: object = None
     names: dict = field(default_factory=dict)
+    #: d(coefficient)/d(cashflow time), shaped like ``sa`` / ``fa`` (theta)
+    sd: np.ndarray = None
+    fd: np.ndarray = None
+
+
+def _time(curve_set, d):
+    """Act/365F years from the curve set's valuation date to ``d`` (minus its ``time_shift``)."""
+    return (d - curve_set.valuation_date).days / 365.0 - curve_set.time_shift
+
+
+def _coeffs_dt(curve_set, curve, dates_):
+    """Global pillar indices (m, 2), coefficients (m, 2) of ``-log DF`` and their
+    derivatives in the cashflow time (m, 2) for cashflows paid on ``dates_``."""
+    t = np.array([_time(curve_set, d) for d in dates_])
+    cv = curve_set.curves[curve]
+    iL, iR, a, b, a1, b1, _, _ = interp_coeffs_dt(cv.times, t, cv.method)
+    off = curve_set.offsets[curve].start
+    return (np.stack([iL + off, iR + off], -1), np.stack([a, b], -1),
+            np.stack([a1, b1], -1))
 
 
 def _coeffs(curve_set, curve, dates_):
-    val = curve_set.valuation_date
-    t = np.array([(d - val).days / 365.0 for d in dates_])
-    cv = curve_set.curves[curve]
-    iL, iR, a, b = interp_coeffs(cv.times, t, cv.method)
-    off = curve_set.offsets[curve].start
-    return np.stack([iL + off, iR + off], -1), np.stack([a, b], -1)
+    return _coeffs_dt(curve_set, curve, dates_)[:2]
 
 
 _PROGRAMS: dict = {}
@@ -230,22 +244,24 @@ def prepare_book(book, curve_set) -> PreparedBook:
     fcs = np.zeros((n, K))
     fi = np.zeros((n, K, 3, 2), dtype=np.int64)
     fa = np.zeros((n, K, 3, 2))
+    sd, fd = np.zeros_like(sa), np.zeros_like(fa)
     fmask = np.zeros((n, J), dtype=bool)
     for e, (simple, flt) in enumerate(per):
         for cname in {x[1] for x in simple}:
             js = [j for j, x in enumerate(simple) if x[1] == cname]
-            idx, co = _coeffs(curve_set, cname, [simple[j][2] for j in js])
-            si[e, js], sa[e, js] = idx, co
+            idx, co, sl = _coeffs_dt(curve_set, cname, [simple[j][2] for j in js])
+            si[e, js], sa[e, js], sd[e, js] = idx, co, sl
         c[e, :len(simple)] = [x[0] for x in simple]
         fmask[e, :len(simple) - (2 if not flt and not isinstance(book[e], FRA) else 0)] = True
         for k, (amt, fcur, s, en, dcur, p) in enumerate(flt):
             fcs[e, k] = amt
             for w, (cur, d) in enumerate(((fcur, s), (fcur, en), (dcur, p))):
-                idx, co = _coeffs(curve_set, cur, [d])
-                fi[e, k, w], fa[e, k, w] = idx[0], co[0]
+                idx, co, sl = _coeffs_dt(curve_set, cur, [d])
+                fi[e, k, w], fa[e, k, w], fd[e, k, w] = idx[0], co[0], sl[0]
     prog, pnames = _program(J, K)
     return PreparedBook([tr.trade_id for tr in book], c, si, sa, fcs, fi, fa,
-                        len(curve_set.zeros), fmask, prog, {"names": pnames, "J": J, "K": K})
+                        len(curve_set.zeros), fmask, prog, {"names": pnames, "J": J, "K": K},
+                        sd, fd)
 
 
 def _inputs(pb: PreparedBook, z):
@@ -272,12 +288,37 @@ def price_book(pb: PreparedBook, zeros) -> np.ndarray:
     return pb.program.value(_inputs(pb, zeros)).value
 
 
-def zero_deltas(pb: PreparedBook, zeros):
-    """``(prices (n,), dV/dz (n, P))`` from one reverse sweep; dV/dz per 1.00 of zero rate."""
+def slot_theta(pb: PreparedBook, grad) -> np.ndarray:
+    """``dV/dt`` (t the valuation date, years) from the gradients of the slot coefficients:
+    every cashflow time falls by dt, the pillar zeros are held (the curve in time to
+    maturity): ``-sum (dV/da da/dT + dV/db db/dT)`` over the slots."""
+    J, K = pb.names["J"], pb.names["K"]
+    out = 0.0
+    for j in range(J):
+        out = out - grad[f"a{j}"] * pb.sd[:, j, 0] - grad[f"b{j}"] * pb.sd[:, j, 1]
+    for k in range(K):
+        for w, ch in enumerate("sep"):
+            out = out - grad[f"{ch}a{k}"] * pb.fd[:, k, w, 0] \
+                - grad[f"{ch}b{k}"] * pb.fd[:, k, w, 1]
+    return np.broadcast_to(np.asarray(out, dtype=float), (len(pb.trade_ids),)).copy()
+
+
+def coeff_names(pb: PreparedBook) -> list:
+    """Input names of the slot coefficients (``a{j}``, ``b{j}``, ``{s,e,p}{a,b}{k}``)."""
+    J, K = pb.names["J"], pb.names["K"]
+    return [f"{p}{j}" for j in range(J) for p in "ab"] + \
+        [f"{ch}{p}{k}" for k in range(K) for ch in "sep" for p in "ab"]
+
+
+def zero_deltas(pb: PreparedBook, zeros, theta: bool = False):
+    """``(prices (n,), dV/dz (n, P))`` from one reverse sweep; dV/dz per 1.00 of zero rate.
+    With ``theta``: ``(prices, dV/dz, dV/dt)`` from the same sweep (:func:`slot_theta`)."""
     inp = _inputs(pb, zeros)
     J, K = pb.names["J"], pb.names["K"]
     wrt = [f"z{s}{j}" for j in range(J) for s in "lr"]
     wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    if theta:
+        wrt += coeff_names(pb)
     res = pb.program.grad(inp, wrt=wrt)
     n = len(pb.trade_ids)
     rows = np.arange(n)[:, None]
@@ -289,6 +330,8 @@ def zero_deltas(pb: PreparedBook, zeros):
                                  for ch in "sep"], 1) for k in range(K)], 1)
         scatter_pillars(n, pb.n_pillars, np.broadcast_to(rows[:, :, None, None], pb.fi.shape),
                         pb.fi, gf, out=out)
+    if theta:
+        return res.value, out, slot_theta(pb, res.grad)
     return res.value, out
 
 

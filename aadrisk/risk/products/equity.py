@@ -238,10 +238,12 @@ def model_slices(m: MarketData, model: str, und: str, T):
     if len(times) == 1:
         lab = np.full(T.shape, f"{base}/{names[0]}", dtype=object)
         return lab, lab.copy(), np.ones_like(T), np.zeros_like(T)
-    i = np.clip(np.searchsorted(times, T, side="right") - 1, 0, len(times) - 2)
+    # an expiry on a slice uses the segment to its left (same parameters; the one-sided
+    # time derivative as the valuation date moves forward: theta's)
+    i = np.clip(np.searchsorted(times, T, side="left") - 1, 0, len(times) - 2)
     gap = times[i + 1] - times[i]
-    inside = (T > times[0]) & (T < times[-1])
-    w = np.where(T <= times[0], 1.0, np.where(T >= times[-1], 0.0, (times[i + 1] - T) / gap))
+    inside = (T > times[0]) & (T <= times[-1])
+    w = np.where(T <= times[0], 1.0, np.where(T > times[-1], 0.0, (times[i + 1] - T) / gap))
     dw = np.where(inside, -1.0 / gap, 0.0)
     lab = np.array([f"{base}/{n}" for n in names], dtype=object)
     return lab[i], lab[i + 1], w, dw
@@ -398,7 +400,7 @@ def _inputs(product, trades, m: MarketData):
     for u, idx in (groups_v.items() if product in _USES_VOL else ()):
         src = m.vols[u]
         idx = np.array(idx)
-        lk = src.surface.lookup(expiry=T[idx], strike=K[idx])
+        lk = src.surface.lookup(expiry=T[idx], strike=K[idx], side="left")
         for k, val in lk.inputs().items():
             if k != "expiry":
                 inp[k][idx] = val

@@ -489,8 +489,9 @@ def _eval_linear(trades, m, greeks=True):
         ix = np.array(ix)
         pb = mr.prepare_book(mts, cs)
         if greeks:
-            v, dvdz = mr.zero_deltas(pb, cs.zeros)
+            v, dvdz, th = mr.zero_deltas(pb, cs.zeros, theta=True)
             _curve_rows(rows, zero_rows, cs, ix, dvdz)
+            rows.add(ix, "time", "theta", th)
         else:
             v = mr.price_book(pb, cs.zeros)
         value[ix] = v
@@ -507,6 +508,7 @@ def _eval_bonds(trades, m, greeks=True):
         value[ix] = r.prices["pv"].to_numpy()
         if greeks:
             _curve_rows(rows, zero_rows, cs, ix, r.dv_dz)
+            rows.add(ix, "time", "theta", r.theta)
     return value, und, rows, zero_rows
 
 
@@ -530,17 +532,23 @@ def _eval_options(trades, m, greeks=True):
                         nodes, w = s.lookup(T[r])
                         out[r] = np.where(mask[r], s.vol(nodes, w), out[r])
                 return out
-            v, dvdz, gv, T, mask = mro._run_caps(mts, cs, vols)
+            v, dvdz, gv, T, mask, th = mro._run_caps(mts, cs, vols, theta=True)
+            for r, s in enumerate(sub):       # the caplet vols roll down their term structure
+                if s is not None:
+                    th[r] -= np.sum(gv[r] * s.time_slope(T[r]))
             flat_lab = "capvol/"
         else:
-            T = np.array([(mt.underlying(val).start - val).days / 365.0 for mt in mts])
+            T = np.array([mr._time(cs, mt.underlying(val).start) for mt in mts])
             vv = np.array([mt.vol for mt in mts], dtype=float)
             for r, s in enumerate(sub):
                 if s is not None:
                     nodes, w = s.lookup(T[r:r + 1], [tenor_years(mts[r].tenor)])
                     vv[r] = s.vol(nodes, w)[0]
-            v, dvdz, gv, _ = mro._run_swaptions(mts, cs, vv)
+            v, dvdz, gv, _, th = mro._run_swaptions(mts, cs, vv, theta=True)
             gv = np.asarray(gv, dtype=float)[:, None] * np.ones((len(ix), 1))
+            for r, s in enumerate(sub):
+                if s is not None:
+                    th[r] -= gv[r, 0] * s.time_slope(T[r], tenor_years(mts[r].tenor))
             T = T[:, None]
             mask = np.ones_like(T, dtype=bool)
             flat_lab = "swaptionvol/"
@@ -550,6 +558,7 @@ def _eval_options(trades, m, greeks=True):
         if not greeks:
             continue
         _curve_rows(rows, zero_rows, cs, ix, dvdz)
+        rows.add(ix, "time", "theta", th)
         flat = [r for r, s in enumerate(sub) if s is None]
         if flat:
             rows.add(ix[flat], [flat_lab + mts[r].trade_id for r in flat], greek,
@@ -588,7 +597,8 @@ def _price(kind, trades, m: MarketData) -> np.ndarray:
     return (_eval_bonds if kind == "bond" else _eval_linear)(trades, m, greeks=False)[0]
 
 
-_UNITS = {"normal_vega": "ccy per 1.00 normal vol (rate per sqrt(year); x 1e-4 = per bp)"}
+_UNITS = {"normal_vega": "ccy per 1.00 normal vol (rate per sqrt(year); x 1e-4 = per bp)",
+          "theta": "ccy per year of calendar time (dV/dt, valuation date moving forward)"}
 
 for _cls, _kind, _mdl in ((SwapTrade, "linear", "discounting"), (FraTrade, "linear", "discounting"),
                           (CapFloorTrade, "option", "black/bachelier per caplet"),
