@@ -12,7 +12,7 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData, MarketDataError
 from aadrisk.risk import compute_risk, load_book
-from aadrisk.risk.greeks import (GREEK_PRODUCTS, MODEL_PRODUCTS, SECOND_ORDER, greek_vectors, parse_greek_trade,
+from aadrisk.risk.greeks import (MODEL_PRODUCTS, SECOND_ORDER, greek_vectors, parse_greek_trade,
                                  price_book)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -479,3 +479,47 @@ def test_bond_theta_is_the_carry_of_its_cashflows(market, report):
     carry = np.sum(cf * t.notional / 100.0 * c.discount(tt) * fwd)
     th = report.greeks.query("trade == 'UST-4.25-2029' and greek == 'theta'")["value"].iloc[0]
     assert th == pytest.approx(carry, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- batch, CLI
+def test_large_swap_book_is_one_batch_and_matches_the_market_layer(market):
+    """2,000 random USD swaps: one engine call; prices and par deltas equal
+    aadrisk.market.rates.risk_swaps on the same curve set (1e-12 relative)."""
+    from aadrisk.market.rates import Swap, risk_swaps
+    rng = np.random.default_rng(3)
+    n = 2000
+    ten = rng.integers(1, 11, n)
+    rate = rng.uniform(0.03, 0.06, n)
+    nominal = rng.uniform(1e5, 1e7, n)
+    payer = rng.random(n) < 0.5
+    book = [{"trade_id": f"S{i}", "product": "swap", "currency": "USD", "tenor": f"{ten[i]}Y",
+             "fixed_rate": float(rate[i]), "notional": float(nominal[i]),
+             "payer": bool(payer[i])} for i in range(n)]
+    rep = greek_vectors(book, market)
+    assert rep.ok and len(rep.prices) == n
+    conv = RAW["curves"]["USD-SOFR"]["conventions"]
+    cs = market.curve_sets["USD-SOFR"]
+    ref = risk_swaps([Swap(f"S{i}", f"{ten[i]}Y", float(rate[i]), float(nominal[i]),
+                           bool(payer[i]), None, conv["fixed_tenor"], conv["fixed_dc"],
+                           conv["float_tenor"], conv["float_dc"], conv["convention"])
+                      for i in range(n)], cs)
+    np.testing.assert_allclose(rep.prices["price"], ref.prices["price"], rtol=1e-12,
+                               atol=1e-12 * nominal.max())
+    par = rep.greeks[rep.greeks["greek"] == "par"]
+    np.testing.assert_allclose(par["value"].to_numpy().reshape(n, -1), ref.dv_dq, rtol=1e-12,
+                               atol=1e-6)
+
+
+def test_cli_greeks_on_the_rates_book(tmp_path, report):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from aadrisk.cli import app
+    out = tmp_path / "g.csv"
+    res = CliRunner().invoke(app, ["risk", str(ROOT / "portfolios" / "rates_book.json"),
+                                   "--market", str(ROOT / "portfolios" / "market_full.json"),
+                                   "--greeks", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    g = pd.read_csv(out)
+    np.testing.assert_allclose(g["value"], report.greeks["value"], rtol=1e-12)
+    assert set(g["greek"]) == {"par", "vega", "normal_vega", "theta"}

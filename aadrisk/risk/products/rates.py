@@ -51,7 +51,7 @@ import numpy as np
 from ...market import bonds as mb
 from ...market import rate_options as mro
 from ...market import rates as mr
-from ...market.dates import CONVENTIONS, DAY_COUNTS, add_tenor, adjust, parse_tenor
+from ...market.dates import CONVENTIONS, DAY_COUNTS, parse_tenor
 from ...market.rate_vols import tenor_years
 from ...market.snapshot import MarketData
 from .. import _validate as v
