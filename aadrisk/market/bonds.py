@@ -71,7 +71,8 @@ class FixedRateBond:
     ``'ACT/360'``, ``'ACT/365F'``); accrual dates adjusted by ``convention``
     (default ``'U'``), payments by ``payment_convention`` (default ``'F'``)
     with weekends and ``holidays``; ``discount`` a curve of the set (default
-    its first).
+    its first); ``eom``: end-of-month rule for the coupon schedule (a maturity on a
+    month end pays on month ends; QuantLib ``Schedule(..., endOfMonth=True)``).
     """
 
     trade_id: str
@@ -85,6 +86,7 @@ class FixedRateBond:
     payment_convention: str = "F"
     holidays: frozenset = frozenset()
     discount: str | None = None
+    eom: bool = False
 
 
 def _freq(bond):
@@ -125,7 +127,8 @@ def bond_cashflows(bond: FixedRateBond, settlement: date):
     if bond.issue >= bond.maturity:
         raise ValueError(f"bond {bond.trade_id}: issue {bond.issue} is not before maturity")
     _freq(bond)
-    sch = schedule(bond.issue, bond.maturity, bond.frequency, bond.convention, bond.holidays)
+    sch = schedule(bond.issue, bond.maturity, bond.frequency, bond.convention, bond.holidays,
+                   eom=bond.eom)
     dc, c = bond.day_count, float(bond.coupon)
     pay, cf, T, acc = [], [], [], 0.0
     last, tacc = settlement, 0.0

@@ -8,7 +8,8 @@ fixes at ``s_k`` (no fixing lag), pays at ``e_k`` (no payment lag) and is worth
 
     N tau_k DF_d(e_k) B(F_k, K, T_k, sigma, w),   F_k = (DF_f(s_k) / DF_f(e_k) - 1) / tau_k
 
-with ``tau_k`` the accrual on ``float_dc`` (also the forward's), ``T_k`` the
+with ``tau_k`` the accrual on ``float_dc`` (also the forward's), paid at ``e_k``
+(or ``payment_lag`` business days later), ``T_k`` the
 fixing time in years (Act/365F from the valuation date), ``B`` Black-76
 (:func:`~aadrisk.models.black.black_price`, lognormal vol per sqrt(year)) or
 Bachelier (:func:`~aadrisk.models.black.bachelier_price`, normal vol in rate
@@ -73,9 +74,9 @@ import pandas as pd
 from .. import record
 from ..models.black import bachelier_price, black_price
 from .curves import scatter_pillars, tape_df
-from .dates import add_tenor, adjust, schedule, year_fraction
+from .dates import add_business_days, add_tenor, adjust, schedule, year_fraction
 from .rates import (RatesRisk, Swap, _coeffs_dt, _inputs, _time, coeff_names, prepare_book,
-                    slot_theta)
+                    slot_theta, swap_end)
 
 __all__ = ["CapFloor", "Swaption", "RateOptionRisk", "risk_rate_options",
            "price_rate_options", "MODELS"]
@@ -111,6 +112,8 @@ class CapFloor:
     holidays: frozenset = frozenset()
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,15 @@ class Swaption:
     holidays: frozenset = frozenset()
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
 
     def underlying(self, valuation_date: date) -> Swap:
         """The unit underlying swap (notional 1, fixed rate 1, payer) starting at expiry."""
         x = adjust(add_tenor(valuation_date, self.expiry), self.convention, self.holidays)
         return Swap(self.trade_id, self.tenor, 1.0, 1.0, True, x, self.fixed_tenor,
                     self.fixed_dc, self.float_tenor, self.float_dc, self.convention,
-                    self.holidays, self.forecast, self.discount)
+                    self.holidays, self.forecast, self.discount, self.payment_lag, self.eom)
 
 
 @dataclass
@@ -230,8 +235,8 @@ def _cap_layout(book, cs):
         start = tr.start or val
         if start < val:
             raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
-        sch = schedule(start, add_tenor(start, tr.tenor), tr.float_tenor, tr.convention,
-                       tr.holidays)
+        sch = schedule(start, swap_end(start, tr.tenor, tr.eom, tr.holidays), tr.float_tenor,
+                       tr.convention, tr.holidays, eom=tr.eom)
         per_ = [(s, e) for s, e in zip(sch[:-1], sch[1:]) if s > val]
         if not per_:
             raise ValueError(f"trade {tr.trade_id}: no caplet fixes after the valuation date")
@@ -252,8 +257,9 @@ def _cap_layout(book, cs):
             raise ValueError(f"trade {tr.trade_id}: Black needs a positive strike")
         fadd[i, m:] = tr.strike      # padding caplets: forward = strike, notional 0
         tt[i, :m] = [_time(cs, s) for s, _ in ps]
+        pays = [add_business_days(p[1], tr.payment_lag, tr.holidays) for p in ps]
         for w, (cur, ds) in enumerate(((fc, [p[0] for p in ps]), (fc, [p[1] for p in ps]),
-                                       (dc, [p[1] for p in ps]))):
+                                       (dc, pays))):
             idx[i, :m, w], co[i, :m, w], sl[i, :m, w] = _coeffs_dt(cs, cur, ds)
     mask = np.arange(K)[None, :] < np.array([len(p[3]) for p in per])[:, None]
     for k in range(K):

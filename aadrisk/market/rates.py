@@ -24,9 +24,11 @@ the pillars (``dV/dz``, value per 1.00 of zero rate) and chained with the
 bootstrap's IFT Jacobian into par-quote deltas ``dV/dq = dV/dz . dz/dq``
 (value per 1.00 of par rate; multiply by 1e-4 for per basis point).
 
-Conventions: as the curves' (:mod:`aadrisk.market.bootstrap`): no payment or
-fixing lag, float forward and accrual on the float day count, schedules
-backward from the unadjusted end, times Act/365F from the valuation date.
+Conventions: as the curves' (:mod:`aadrisk.market.bootstrap`): no fixing lag,
+no payment lag unless the swap has ``payment_lag`` (business days; then the
+float leg is not telescoped), float forward and accrual on the float day count,
+schedules backward from the unadjusted end (end-of-month rule with ``eom``),
+times Act/365F from the valuation date.
 A trade's start may be after the valuation date (forward start) but not before.
 
 Examples
@@ -53,10 +55,11 @@ import pandas as pd
 from .. import math as am
 from .. import record
 from .curves import interp_coeffs_dt, scatter_pillars, tape_df
-from .dates import add_tenor, adjust, schedule, year_fraction
+from .dates import (add_business_days, add_tenor, adjust, end_of_month, is_end_of_month,
+                    parse_tenor, schedule, year_fraction)
 
 __all__ = ["Swap", "FRA", "PreparedBook", "prepare_book", "price_book", "risk_swaps",
-           "RatesRisk", "make_slot_pricer", "fair_rates"]
+           "RatesRisk", "make_slot_pricer", "fair_rates", "swap_end"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,10 @@ class Swap:
     ``float_dc``; dates adjusted by ``convention`` with weekends and
     ``holidays``.  ``forecast`` / ``discount`` name curves of the curve set
     (default: the set's only curve, or its last curve for forecasting and its
-    first for discounting).
+    first for discounting).  ``payment_lag``: coupons are paid that many business
+    days after their period end (the float rate still accrues over the period);
+    ``eom``: end-of-month rule for the end date and both schedules (QuantLib
+    ``endOfMonth``).
     """
 
     trade_id: str
@@ -86,6 +92,8 @@ class Swap:
     holidays: frozenset = frozenset()
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,14 +131,29 @@ def _legs(tr, val: date, fc: str, dc: str):
     start = tr.start or val
     if start < val:
         raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
-    end = add_tenor(start, tr.tenor)
-    fx = schedule(start, end, tr.fixed_tenor, tr.convention, tr.holidays)
-    simple = [(-s * N * float(tr.fixed_rate) * year_fraction(d0, d1, tr.fixed_dc), dc, d1)
+    end = swap_end(start, tr.tenor, tr.eom, tr.holidays)
+    lag = int(getattr(tr, "payment_lag", 0))
+    eom = bool(getattr(tr, "eom", False))
+
+    def pay(d):
+        return add_business_days(d, lag, tr.holidays)
+    fx = schedule(start, end, tr.fixed_tenor, tr.convention, tr.holidays, eom=eom)
+    simple = [(-s * N * float(tr.fixed_rate) * year_fraction(d0, d1, tr.fixed_dc), dc, pay(d1))
               for d0, d1 in zip(fx[:-1], fx[1:])]
-    fl = schedule(start, end, tr.float_tenor, tr.convention, tr.holidays)
-    if fc == dc:   # single curve: the float leg telescopes
+    fl = schedule(start, end, tr.float_tenor, tr.convention, tr.holidays, eom=eom)
+    if fc == dc and lag == 0:   # single curve, no lag: the float leg telescopes
         return simple + [(s * N, dc, fl[0]), (-s * N, dc, fl[-1])], []
-    return simple, [(s * N, fc, d0, d1, dc, d1) for d0, d1 in zip(fl[:-1], fl[1:])]
+    return simple, [(s * N, fc, d0, d1, dc, pay(d1)) for d0, d1 in zip(fl[:-1], fl[1:])]
+
+
+def swap_end(start: date, tenor: str, eom: bool = False, holidays=frozenset()) -> date:
+    """Unadjusted end of a swap of ``tenor`` from ``start``; with the end-of-month rule a
+    start on (or after) its month's last business day ends on the last business day of
+    the end month (QuantLib ``Calendar::advance(..., endOfMonth=True)``)."""
+    end = add_tenor(start, tenor)
+    if eom and parse_tenor(tenor)[1] in ("M", "Y") and is_end_of_month(start, holidays):
+        end = end_of_month(end, holidays)
+    return end
 
 
 @dataclass

@@ -523,3 +523,40 @@ def test_cli_greeks_on_the_rates_book(tmp_path, report):
     g = pd.read_csv(out)
     np.testing.assert_allclose(g["value"], report.greeks["value"], rtol=1e-12)
     assert set(g["greek"]) == {"par", "vega", "normal_vega", "theta"}
+
+
+# ----------------------------------------------------------------------------- lag, EOM
+LAGGED = [{"trade_id": "LAG-SWP", "product": "swap", "currency": "USD", "tenor": "5Y",
+           "fixed_rate": 0.042, "notional": 1e7, "payment_lag": 2, "start": "2024-07-31",
+           "eom": True},
+          {"trade_id": "LAG-CAP", "product": "cap_floor", "currency": "EUR",
+           "option_type": "cap", "tenor": "3Y", "strike": 0.03, "notional": 1e7,
+           "payment_lag": 2},
+          {"trade_id": "LAG-SWO", "product": "swaption", "currency": "USD", "expiry": "1Y",
+           "tenor": "5Y", "strike": 0.04, "notional": 1e7, "payment_lag": 2, "eom": True},
+          {"trade_id": "EOM-BND", "product": "bond", "currency": "USD", "issue": "2023-08-31",
+           "maturity": "2030-02-28", "coupon": 0.0425, "notional": 1e6, "eom": True}]
+
+
+def test_payment_lag_and_eom_trades_vs_fd(market):
+    """Trades with payment lags / the end-of-month rule (market layer tested against
+    QuantLib in tests/market): their par deltas and vegas against bump-rebootstrap-reprice
+    (1e-7 relative) and a lag that moves the value."""
+    book = [parse_greek_trade(t)[0] for t in LAGGED]
+    rep = greek_vectors(book, market)
+    assert rep.ok, rep.errors
+    g = rep.greeks[rep.greeks["greek"].isin(["par", "vega", "normal_vega"])]
+    qty = np.ones(len(book))
+    for lab in sorted(set(g["label"])):
+        fd = _fd({lab: _h(lab)}, {lab: -_h(lab)}, _h(lab), trades=book, qty=qty)
+        for i, t in enumerate(book):
+            rows = g[g["trade"] == t.trade_id]
+            mine = rows.set_index("label")["value"].get(lab, 0.0)
+            assert abs(mine - fd[i]) <= 1e-7 * abs(fd[i]) + 1e-9 * np.abs(rows["value"]).max(), \
+                (t.trade_id, lab, mine, fd[i])
+    nolag = greek_vectors([{**LAGGED[0], "payment_lag": 0}], market).prices["price"][0]
+    assert abs(nolag - rep.prices["price"][0]) > 1.0
+    e = greek_vectors([{**LAGGED[0], "trade_id": "X", "payment_lag": -1}], market).errors[0]
+    assert (e.field, e.value) == ("payment_lag", -1)
+    e = greek_vectors([{**LAGGED[3], "trade_id": "Y", "eom": "yes"}], market).errors[0]
+    assert (e.field, e.value) == ("eom", "yes")

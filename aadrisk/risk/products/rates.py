@@ -105,6 +105,12 @@ def _bool(x):
     raise ValueError("must be true or false")
 
 
+def _lag(x):
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or x != int(x) or x < 0:
+        raise ValueError("must be a whole number of business days >= 0")
+    return int(x)
+
+
 def _day_count(x):
     s = str(x).strip().upper() if isinstance(x, str) else None
     if s not in DAY_COUNTS:
@@ -138,6 +144,7 @@ _COMMON = {"currency": v.text, "notional": v.positive, "quantity": v.number,
 _SCHED = {"convention": _opt(_convention), "fixed_tenor": _opt(_tenor),
           "fixed_dc": _opt(_day_count), "float_tenor": _opt(_tenor), "float_dc": _opt(_day_count)}
 _VOL = {"vol_surface": _opt(v.text), "vol": _opt(v.positive), "model": _opt(_model)}
+_LAG_EOM = {"payment_lag": _lag, "eom": _bool}
 
 
 class _RatesInstrument:
@@ -179,10 +186,12 @@ class SwapTrade(_RatesInstrument):
     convention: str | None = None
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
     quantity: float = 1.0
     validators: ClassVar[Mapping[str, Callable]] = {
-        **_COMMON, **_SCHED, "tenor": _tenor, "fixed_rate": v.number, "payer": _bool,
-        "start": _opt(v.date)}
+        **_COMMON, **_SCHED, **_LAG_EOM, "tenor": _tenor, "fixed_rate": v.number,
+        "payer": _bool, "start": _opt(v.date)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,9 +238,12 @@ class CapFloorTrade(_RatesInstrument):
     model: str | None = None
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
     quantity: float = 1.0
     validators: ClassVar[Mapping[str, Callable]] = {
-        **_COMMON, **_VOL, "option_type": _cap_floor, "tenor": _tenor, "strike": v.number,
+        **_COMMON, **_VOL, **_LAG_EOM, "option_type": _cap_floor, "tenor": _tenor,
+        "strike": v.number,
         "start": _opt(v.date), "float_tenor": _opt(_tenor), "float_dc": _opt(_day_count),
         "convention": _opt(_convention)}
 
@@ -259,10 +271,12 @@ class SwaptionTrade(_RatesInstrument):
     model: str | None = None
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
     quantity: float = 1.0
     validators: ClassVar[Mapping[str, Callable]] = {
-        **_COMMON, **_SCHED, **_VOL, "expiry": _tenor, "tenor": _tenor, "strike": v.number,
-        "payer": _bool}
+        **_COMMON, **_SCHED, **_VOL, **_LAG_EOM, "expiry": _tenor, "tenor": _tenor,
+        "strike": v.number, "payer": _bool}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,9 +296,10 @@ class BondTrade(_RatesInstrument):
     convention: str = "U"
     payment_convention: str = "F"
     discount: str | None = None
+    eom: bool = False
     quantity: float = 1.0
     validators: ClassVar[Mapping[str, Callable]] = {
-        "currency": v.text, "notional": v.positive, "quantity": v.number,
+        "currency": v.text, "notional": v.positive, "quantity": v.number, "eom": _bool,
         "discount": _opt(v.text), "issue": v.date, "maturity": v.date, "coupon": v.number,
         "frequency": _frequency, "day_count": _day_count, "convention": _convention,
         "payment_convention": _convention}
@@ -350,7 +365,7 @@ def _market_trade(t, m: MarketData):
         hol = _conventions(cs, dc, dc)[1]
         return cs, dc, mb.FixedRateBond(t.trade_id, t.issue, t.maturity, t.coupon, t.notional,
                                         t.frequency, t.day_count, t.convention,
-                                        t.payment_convention, hol, dc)
+                                        t.payment_convention, hol, dc, t.eom)
     cs, fc, dc = resolve_curves(t, m)
     c, hol = _conventions(cs, fc, dc)
     conv = t.convention or c.convention
@@ -358,7 +373,7 @@ def _market_trade(t, m: MarketData):
         return cs, fc, mr.Swap(t.trade_id, t.tenor, t.fixed_rate, t.notional, t.payer, t.start,
                                t.fixed_tenor or c.fixed_tenor, t.fixed_dc or c.fixed_dc,
                                t.float_tenor or c.float_tenor, t.float_dc or c.float_dc, conv,
-                               hol, fc, dc)
+                               hol, fc, dc, t.payment_lag, t.eom)
     if isinstance(t, FraTrade):
         return cs, fc, mr.FRA(t.trade_id, t.tenor, t.rate, t.notional, t.payer,
                               t.day_count or c.depo_dc, conv, hol, fc, dc)
@@ -366,12 +381,12 @@ def _market_trade(t, m: MarketData):
         return cs, fc, mro.CapFloor(t.trade_id, t.tenor, t.strike, t.notional, t.vol or 1.0,
                                     t.option_type == "cap", _model_of(t, m), t.start,
                                     t.float_tenor or c.float_tenor, t.float_dc or c.float_dc,
-                                    conv, hol, fc, dc)
+                                    conv, hol, fc, dc, t.payment_lag, t.eom)
     return cs, fc, mro.Swaption(t.trade_id, t.expiry, t.tenor, t.strike, t.notional,
                                 t.vol or 1.0, t.payer, _model_of(t, m),
                                 t.fixed_tenor or c.fixed_tenor, t.fixed_dc or c.fixed_dc,
                                 t.float_tenor or c.float_tenor, t.float_dc or c.float_dc, conv,
-                                hol, fc, dc)
+                                hol, fc, dc, t.payment_lag, t.eom)
 
 
 # ----------------------------------------------------------------------------- vols
