@@ -560,3 +560,20 @@ def test_payment_lag_and_eom_trades_vs_fd(market):
     assert (e.field, e.value) == ("payment_lag", -1)
     e = greek_vectors([{**LAGGED[3], "trade_id": "Y", "eom": "yes"}], market).errors[0]
     assert (e.field, e.value) == ("eom", "yes")
+
+
+def test_schema_matches_instruments_and_sample_book():
+    """docs/schemas/rates_trades.schema.json: one definition per product whose properties
+    are the instrument's fields (+ product) and whose required list is the fields without
+    a default; the sample book's trades use only those fields."""
+    import dataclasses
+    schema = json.loads((ROOT / "docs" / "schemas" / "rates_trades.schema.json").read_text())
+    for product, cls in RATES_PRODUCTS.items():
+        d = schema["$defs"][product]
+        fields = [f.name for f in dataclasses.fields(cls)]
+        assert set(d["properties"]) == set(fields) | {"product"}, product
+        assert set(d["required"]) == {"product"} | {f.name for f in dataclasses.fields(cls)
+                                                     if f.default is dataclasses.MISSING}
+    for t in BOOK + LAGGED:
+        d = schema["$defs"][t["product"]]
+        assert set(t) <= set(d["properties"]) and set(d["required"]) <= set(t), t["trade_id"]
