@@ -577,3 +577,16 @@ def test_schema_matches_instruments_and_sample_book():
     for t in BOOK + LAGGED:
         d = schema["$defs"][t["product"]]
         assert set(t) <= set(d["properties"]) and set(d["required"]) <= set(t), t["trade_id"]
+
+
+def test_bad_ois_curve_fails_its_forecast_curve_and_their_trades_only():
+    raw = copy.deepcopy(RAW)
+    raw["curves"]["EUR-ESTR"]["quotes"][1]["rate"] = None
+    m = MarketData.from_mapping(raw)
+    assert "curve/EUR-ESTR/ois/1Y" in m.problems["curve/EUR-ESTR"]
+    assert "its discount curve EUR-ESTR is bad" in m.problems["curve/EUR-EURIBOR-6M"]
+    rep = greek_vectors(BOOK, m)
+    eur = {t["trade_id"] for t in BOOK if t["currency"] == "EUR"}
+    assert {e.trade_id for e in rep.errors} == eur
+    assert all(e.value == "EUR-ESTR" and "ois/1Y" in str(e) for e in rep.errors)
+    assert set(rep.prices["trade"]) == {t["trade_id"] for t in BOOK} - eur
