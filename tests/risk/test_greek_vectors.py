@@ -453,3 +453,21 @@ def test_sabr_slices_bad_data_names_the_input(market):
                                                                "nu": 0.5, "rho": 0.0}
     e = _err(greek_vectors([_sabr_trade("S", "2025-03-21")], MarketData.from_mapping(raw)), "S")
     assert "2023-01-01" in str(e) and "valuation date" in str(e)
+
+
+def test_heston_per_expiry_slices_equal_flat_parameters(market):
+    """Any model may be given per expiry: Heston with the same parameters on two slices
+    prices as the flat parameters, and its slice Greeks add up to the flat Greeks."""
+    raw = copy.deepcopy(RAW)
+    flat = dict(RAW["models"]["heston"]["SPX"])
+    raw["models"]["heston"]["SPX"] = {"expiries": {"2024-12-20": flat, "2025-06-20": flat}}
+    m = MarketData.from_mapping(raw)
+    t = {"trade_id": "H", "product": "heston_option", "underlying": "SPX", "option_type": "put",
+         "strike": 5200, "expiry": "2025-03-21", "quantity": 2}
+    a, b = greek_vectors([t], m), greek_vectors([t], market)
+    assert a.ok and b.ok
+    assert a.prices["price"][0] == pytest.approx(b.prices["price"][0], rel=1e-13)
+    va, vb = a.vector("H"), b.vector("H")
+    for p in ("v0", "kappa", "theta", "xi", "rho"):
+        s = va[f"model/heston/SPX/2024-12-20/{p}"] + va[f"model/heston/SPX/2025-06-20/{p}"]
+        assert s == pytest.approx(vb[f"model/heston/SPX/{p}"], rel=1e-12)

@@ -38,7 +38,7 @@ from ..registry import UNITS, Evaluation, ProductEngine, Rows, register_engine
 
 __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
            "HestonOption", "SabrOption", "HESTON_PARAMS", "SABR_PARAMS", "MODEL_PRODUCTS",
-           "check_spot_market", "discount_rows"]
+           "check_spot_market", "discount_rows", "model_slices"]
 
 
 # ----------------------------------------------------------------------------- products

@@ -60,7 +60,7 @@ from ..instruments import check_fields
 from ..registry import Evaluation, ProductEngine, Rows, register_engine
 
 __all__ = ["SwapTrade", "FraTrade", "CapFloorTrade", "SwaptionTrade", "BondTrade",
-           "RATES_PRODUCTS", "resolve_curves"]
+           "RATES_PRODUCTS", "resolve_curves", "vol_source"]
 
 
 # ----------------------------------------------------------------------------- validators
