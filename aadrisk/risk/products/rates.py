@@ -454,7 +454,14 @@ def _check(trade, m: MarketData):
             if mt.model == "black" and trade.strike <= 0:
                 raise TradeError(tid, "strike", trade.strike, "Black caps/floors need a "
                                  "positive strike (use bachelier vols)")
-            mro._cap_layout([mt], cs)
+            try:
+                mro._cap_layout([mt], cs)
+            except ValueError as exc:
+                if "no caplet" not in str(exc):
+                    raise
+                raise TradeError(tid, "tenor", trade.tenor, f"no caplet fixes after the "
+                                 f"valuation date (the first period, fixing today, is dropped; "
+                                 f"float_tenor {mt.float_tenor})") from None
         elif isinstance(trade, SwaptionTrade):
             if mt.model == "black" and trade.strike <= 0:
                 raise TradeError(tid, "strike", trade.strike, "Black swaptions need a positive "
