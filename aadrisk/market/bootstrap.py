@@ -248,6 +248,28 @@ class CurveSet:
         ``dV/dq = dV/dz . dz/dq`` (value units per 1.00 of rate)."""
         return np.asarray(dv_dz) @ self.dzdq
 
+    def depends_on(self, names) -> list:
+        """The curves whose quotes can move curves ``names``: themselves and, transitively,
+        the curves they are discounted on (in build order)."""
+        disc = {sp.name: sp.discount for sp in self.builder.specs} if self.builder else {}
+        out, todo = set(), [n for n in names if n]
+        while todo:
+            n = todo.pop()
+            if n in out or n not in self.curves:
+                continue
+            out.add(n)
+            if disc.get(n) and disc[n] != n:
+                todo.append(disc[n])
+        return [n for n in self.curves if n in out]
+
+    def label_masks(self, names):
+        """Boolean masks over ``quote_labels`` and ``pillar_labels`` of the curves
+        :meth:`depends_on` ``names`` (the other quotes have exactly zero sensitivity)."""
+        q = np.zeros(len(self.quote_labels), dtype=bool)
+        for n in self.depends_on(names):
+            q[self.offsets[n]] = True
+        return q, q.copy()
+
     def curve_zeros(self, name, zeros=None):
         """The pillar zeros of one curve (from ``zeros`` if given, else the solution)."""
         z = self.zeros if zeros is None else np.asarray(zeros)

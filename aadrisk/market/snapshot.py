@@ -107,6 +107,10 @@ class DiscountSource:
     dzdq: np.ndarray
     labels: list
     zero_labels: list
+    #: the quotes / pillars that can move this curve (its curve and the curves it is
+    #: discounted on); the other quotes of its curve set have zero sensitivity
+    quote_mask: np.ndarray | None = None
+    zero_mask: np.ndarray | None = None
 
     def coeffs(self, t):
         iL, iR, a, b = interp_coeffs(self.times, np.asarray(t, dtype=float), self.method)
@@ -550,8 +554,10 @@ def _curves(m: MarketData, curves, disc_map, val, bumped):
         if name in m.curve_sets:
             cs = m.curve_sets[name]
             curve = cs.curves[name]
+            qm, zm = cs.label_masks([name])
             m.discounts[ccy] = DiscountSource(name, curve.times, curve.method,
                                               cs.offsets[name].start, cs.zeros, cs.dzdq,
-                                              list(cs.quote_labels), list(cs.pillar_labels))
+                                              list(cs.quote_labels), list(cs.pillar_labels),
+                                              qm, zm)
         else:
             m.discounts.pop(ccy, None)

@@ -419,7 +419,9 @@ def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=N
 
     ``dV/dq = dV/dz . dz/dq`` with the bootstrap's IFT Jacobian; the same chain on
     the hvp along spot (``h_l``, ``h_r``) gives the spot cross-gammas.  Zero-rate
-    (pillar) rows go to ``zero_rows`` when the source is a bootstrapped curve.
+    (pillar) rows go to ``zero_rows`` when the source is a bootstrapped curve.  Only the
+    quotes that can move the discount curve are reported (its own and those of the
+    curves it is discounted on; the rest of its curve set has exactly zero delta).
     """
     n, P = len(idx), src.zeros.shape[0]
     r = np.arange(n)
@@ -427,14 +429,16 @@ def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=N
     np.add.at(dvdz, (r, iL), g_l)
     np.add.at(dvdz, (r, iR), g_r)
     kind = "rate" if src.labels[0].startswith("rate/") else "par"
-    rows.add_matrix(idx, src.labels, kind, dvdz @ src.dzdq)
+    qm = None if src.quote_mask is None else np.broadcast_to(src.quote_mask, (n, len(src.labels)))
+    zm = None if src.zero_mask is None else np.broadcast_to(src.zero_mask, (n, P))
+    rows.add_matrix(idx, src.labels, kind, dvdz @ src.dzdq, qm)
     if h_l is not None:
         d2z = np.zeros((n, P))
         np.add.at(d2z, (r, iL), h_l)
         np.add.at(d2z, (r, iR), h_r)
-        rows.add_matrix(idx, src.labels, "cross_gamma", d2z @ src.dzdq)
+        rows.add_matrix(idx, src.labels, "cross_gamma", d2z @ src.dzdq, qm)
     if kind == "par":
-        zero_rows.add_matrix(idx, src.zero_labels, "zero", dvdz)
+        zero_rows.add_matrix(idx, src.zero_labels, "zero", dvdz, zm)
 
 
 def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:

@@ -20,8 +20,10 @@ European swaptions on the annuity, Black-76 or Bachelier),
 :mod:`aadrisk.market.bonds`.  All trades of one product and one curve set (and,
 for options, one model) are ONE batched reverse sweep; ``dV/dz`` per pillar is
 chained with the bootstrap's IFT Jacobian into ``dV/dq`` for every par quote of
-the curve set (greek ``par``, labels ``curve/<CURVE>/<kind>/<tenor>``); the
-pillar sensitivities go to ``zero_rows`` (``zero/<CURVE>/<tenor>``).
+the curves the trade uses and the curves they are discounted on (greek ``par``,
+labels ``curve/<CURVE>/<kind>/<tenor>``; the other quotes of the curve set have
+exactly zero delta and are left out); the pillar sensitivities go to
+``zero_rows`` (``zero/<CURVE>/<tenor>``).
 
 Vols (caps/floors, swaptions)
 -----------------------------
@@ -498,9 +500,19 @@ def _groups(trades, m, extra=lambda mt: ()):
     return out, und
 
 
-def _curve_rows(rows, zero_rows, cs, idx, dvdz):
-    rows.add_matrix(idx, cs.quote_labels, "par", cs.par_sensitivities(dvdz))
-    zero_rows.add_matrix(idx, cs.pillar_labels, "zero", dvdz)
+def _curve_rows(rows, zero_rows, cs, idx, dvdz, mts):
+    """Par rows for the quotes of the curves a trade uses (forecast, discount) and of the
+    curves those are discounted on -- every other quote of the set has exactly zero
+    delta -- and the matching pillar rows."""
+    masks = {}
+    qm = np.zeros((len(idx), len(cs.quote_labels)), dtype=bool)
+    for r, mt in enumerate(mts):
+        key = (getattr(mt, "forecast", None), mt.discount)
+        if key not in masks:
+            masks[key] = cs.label_masks(key)[0]
+        qm[r] = masks[key]
+    rows.add_matrix(idx, cs.quote_labels, "par", cs.par_sensitivities(dvdz), qm)
+    zero_rows.add_matrix(idx, cs.pillar_labels, "zero", dvdz, qm)
 
 
 def _eval_linear(trades, m, greeks=True):
@@ -512,7 +524,7 @@ def _eval_linear(trades, m, greeks=True):
         pb = mr.prepare_book(mts, cs)
         if greeks:
             v, dvdz, th = mr.zero_deltas(pb, cs.zeros, theta=True)
-            _curve_rows(rows, zero_rows, cs, ix, dvdz)
+            _curve_rows(rows, zero_rows, cs, ix, dvdz, mts)
             rows.add(ix, "time", "theta", th)
         else:
             v = mr.price_book(pb, cs.zeros)
@@ -529,7 +541,7 @@ def _eval_bonds(trades, m, greeks=True):
         r = mb.risk_bonds(mts, cs)
         value[ix] = r.prices["pv"].to_numpy()
         if greeks:
-            _curve_rows(rows, zero_rows, cs, ix, r.dv_dz)
+            _curve_rows(rows, zero_rows, cs, ix, r.dv_dz, mts)
             rows.add(ix, "time", "theta", r.theta)
     return value, und, rows, zero_rows
 
@@ -579,7 +591,7 @@ def _eval_options(trades, m, greeks=True):
             models[i] = model
         if not greeks:
             continue
-        _curve_rows(rows, zero_rows, cs, ix, dvdz)
+        _curve_rows(rows, zero_rows, cs, ix, dvdz, mts)
         rows.add(ix, "time", "theta", th)
         flat = [r for r, s in enumerate(sub) if s is None]
         if flat:
