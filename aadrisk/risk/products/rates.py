@@ -546,7 +546,19 @@ def _eval_bonds(trades, m, greeks=True):
     return value, und, rows, zero_rows
 
 
+def _by_source(sub):
+    """{id: (vol source, row indices)} of the trades priced on market rate vols."""
+    out = {}
+    for r, s in enumerate(sub):
+        if s is not None:
+            out.setdefault(id(s), (s, []))[1].append(r)
+    return [(s, np.array(rs)) for s, rs in out.values()]
+
+
 def _eval_options(trades, m, greeks=True):
+    """Caps/floors and swaptions: one reverse sweep per (curve set, model); the vols looked
+    up per vol source (vectorised), vegas scattered onto the nodes, theta including the
+    vols' roll down their expiry axis."""
     groups, und = _groups(trades, m, extra=lambda mt: (mt.model,))
     n = len(trades)
     value, rows, zero_rows = np.zeros(n), Rows(), Rows()
@@ -557,56 +569,49 @@ def _eval_options(trades, m, greeks=True):
         model = key[1]
         ix = np.array(ix)
         sub = [srcs[i] for i in ix]
-        greek = _VEGA[model]
+        by_src = _by_source(sub)
         if isinstance(mts[0], mro.CapFloor):
-            def vols(T, mask, sub=sub, mts=mts):
+            tenors = None
+
+            def vols(T, mask, mts=mts, by_src=by_src):
                 out = np.repeat(np.array([mt.vol for mt in mts])[:, None], T.shape[1], 1)
-                for r, s in enumerate(sub):
-                    if s is not None:
-                        nodes, w = s.lookup(T[r])
-                        out[r] = np.where(mask[r], s.vol(nodes, w), out[r])
+                for s, rs in by_src:
+                    nodes, w = s.lookup(T[rs])
+                    out[rs] = np.where(mask[rs], s.vol(nodes, w), out[rs])
                 return out
             v, dvdz, gv, T, mask, th = mro._run_caps(mts, cs, vols, theta=True)
-            for r, s in enumerate(sub):       # the caplet vols roll down their term structure
-                if s is not None:
-                    th[r] -= np.sum(gv[r] * s.time_slope(T[r]))
             flat_lab = "capvol/"
         else:
-            T = np.array([mr._time(cs, mt.underlying(val).start) for mt in mts])
+            tenors = np.array([tenor_years(mt.tenor) for mt in mts])
+            T1 = np.array([mr._time(cs, mt.underlying(val).start) for mt in mts])
             vv = np.array([mt.vol for mt in mts], dtype=float)
-            for r, s in enumerate(sub):
-                if s is not None:
-                    nodes, w = s.lookup(T[r:r + 1], [tenor_years(mts[r].tenor)])
-                    vv[r] = s.vol(nodes, w)[0]
+            for s, rs in by_src:
+                vv[rs] = s.vol(*s.lookup(T1[rs], tenors[rs]))
             v, dvdz, gv, _, th = mro._run_swaptions(mts, cs, vv, theta=True)
             gv = np.asarray(gv, dtype=float)[:, None] * np.ones((len(ix), 1))
-            for r, s in enumerate(sub):
-                if s is not None:
-                    th[r] -= gv[r, 0] * s.time_slope(T[r], tenor_years(mts[r].tenor))
-            T = T[:, None]
-            mask = np.ones_like(T, dtype=bool)
+            T, mask = T1[:, None], np.ones((len(ix), 1), dtype=bool)
             flat_lab = "swaptionvol/"
+        for s, rs in by_src:          # the vols roll down their expiry axis as time passes
+            slope = s.time_slope(T[rs]) if tenors is None else \
+                s.time_slope(T[rs, 0], tenors[rs])[:, None]
+            th[rs] -= np.sum(gv[rs] * slope * mask[rs], axis=1)
         value[ix] = v
         for i in ix:
             models[i] = model
         if not greeks:
             continue
+        greek = _VEGA[model]
         _curve_rows(rows, zero_rows, cs, ix, dvdz, mts)
         rows.add(ix, "time", "theta", th)
         flat = [r for r, s in enumerate(sub) if s is None]
         if flat:
             rows.add(ix[flat], [flat_lab + mts[r].trade_id for r in flat], greek,
                      gv[flat].sum(1))
-        by_src = {}
-        for r, s in enumerate(sub):
-            if s is not None:
-                by_src.setdefault(id(s), (s, []))[1].append(r)
-        for s, rs in by_src.values():
-            rs = np.array(rs)
-            if s.kind == "caplet":
+        for s, rs in by_src:
+            if tenors is None:
                 nodes, w = s.lookup(T[rs])
             else:
-                nodes, w = s.lookup(T[rs, 0], [tenor_years(mts[r].tenor) for r in rs])
+                nodes, w = s.lookup(T[rs, 0], tenors[rs])
                 nodes, w = nodes[:, None, :], w[:, None, :]
             w = w * mask[rs][..., None]
             touched = np.zeros((len(rs), len(s.labels)), dtype=bool)
