@@ -269,18 +269,28 @@ def prepare_book(book, curve_set) -> PreparedBook:
     fa = np.zeros((n, K, 3, 2))
     sd, fd = np.zeros_like(sa), np.zeros_like(fa)
     fmask = np.zeros((n, J), dtype=bool)
+    req_s, req_f = {}, {}     # curve -> [(trade, slot[, which]), ...] and dates
     for e, (simple, flt) in enumerate(per):
-        for cname in {x[1] for x in simple}:
-            js = [j for j, x in enumerate(simple) if x[1] == cname]
-            idx, co, sl = _coeffs_dt(curve_set, cname, [simple[j][2] for j in js])
-            si[e, js], sa[e, js], sd[e, js] = idx, co, sl
+        for j, x in enumerate(simple):
+            req_s.setdefault(x[1], ([], []))
+            req_s[x[1]][0].append((e, j))
+            req_s[x[1]][1].append(x[2])
         c[e, :len(simple)] = [x[0] for x in simple]
         fmask[e, :len(simple) - (2 if not flt and not isinstance(book[e], FRA) else 0)] = True
         for k, (amt, fcur, s, en, dcur, p) in enumerate(flt):
             fcs[e, k] = amt
             for w, (cur, d) in enumerate(((fcur, s), (fcur, en), (dcur, p))):
-                idx, co, sl = _coeffs_dt(curve_set, cur, [d])
-                fi[e, k, w], fa[e, k, w], fd[e, k, w] = idx[0], co[0], sl[0]
+                req_f.setdefault(cur, ([], []))
+                req_f[cur][0].append((e, k, w))
+                req_f[cur][1].append(d)
+    for cname, (pos, ds) in req_s.items():       # one interpolation call per curve
+        idx, co, sl = _coeffs_dt(curve_set, cname, ds)
+        ee, jj = np.array(pos).T
+        si[ee, jj], sa[ee, jj], sd[ee, jj] = idx, co, sl
+    for cname, (pos, ds) in req_f.items():
+        idx, co, sl = _coeffs_dt(curve_set, cname, ds)
+        ee, kk, ww = np.array(pos).T
+        fi[ee, kk, ww], fa[ee, kk, ww], fd[ee, kk, ww] = idx, co, sl
     prog, pnames = _program(J, K)
     return PreparedBook([tr.trade_id for tr in book], c, si, sa, fcs, fi, fa,
                         len(curve_set.zeros), fmask, prog, {"names": pnames, "J": J, "K": K},

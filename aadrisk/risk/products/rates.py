@@ -446,9 +446,9 @@ def _check(trade, m: MarketData):
             if trade.start is not None and trade.start < val:
                 raise TradeError(tid, "start", trade.start.isoformat(),
                                  f"is before the valuation date {val.isoformat()}")
-            mr.prepare_book([mt], cs)
+            mr._legs(mt, val, mt.forecast, mt.discount)
         elif isinstance(trade, FraTrade):
-            mr.prepare_book([mt], cs)
+            mr._legs(mt, val, mt.forecast, mt.discount)
         elif isinstance(trade, CapFloorTrade):
             if trade.start is not None and trade.start < val:
                 raise TradeError(tid, "start", trade.start.isoformat(),
