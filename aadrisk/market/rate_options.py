@@ -220,27 +220,31 @@ def _check(tr):
         raise ValueError(f"trade {tr.trade_id}: vol must be positive, got {tr.vol}")
 
 
-def _cap_layout(book, cs):
-    """Inputs (without zeros) and pillar index arrays of caps/floors, padded."""
+def cap_periods(tr, cs):
+    """``(forecast curve, discount curve, [(fixing start, end), ...])`` of a cap/floor's
+    caplets on curve set ``cs`` (ValueError naming the trade when it has none)."""
     val = cs.valuation_date
     names = list(cs.curves)
-    per = []
-    for tr in book:
-        _check(tr)
-        fc, dc = tr.forecast or names[-1], tr.discount or names[0]
-        for c in (fc, dc):
-            if c not in cs.curves:
-                raise ValueError(f"trade {tr.trade_id}: curve {c!r} is not in the curve set "
-                                 f"{names}")
-        start = tr.start or val
-        if start < val:
-            raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
-        sch = schedule(start, swap_end(start, tr.tenor, tr.eom, tr.holidays), tr.float_tenor,
-                       tr.convention, tr.holidays, eom=tr.eom)
-        per_ = [(s, e) for s, e in zip(sch[:-1], sch[1:]) if s > val]
-        if not per_:
-            raise ValueError(f"trade {tr.trade_id}: no caplet fixes after the valuation date")
-        per.append((tr, fc, dc, per_))
+    _check(tr)
+    fc, dc = tr.forecast or names[-1], tr.discount or names[0]
+    for c in (fc, dc):
+        if c not in cs.curves:
+            raise ValueError(f"trade {tr.trade_id}: curve {c!r} is not in the curve set "
+                             f"{names}")
+    start = tr.start or val
+    if start < val:
+        raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
+    sch = schedule(start, swap_end(start, tr.tenor, tr.eom, tr.holidays), tr.float_tenor,
+                   tr.convention, tr.holidays, eom=tr.eom)
+    per_ = [(s, e) for s, e in zip(sch[:-1], sch[1:]) if s > val]
+    if not per_:
+        raise ValueError(f"trade {tr.trade_id}: no caplet fixes after the valuation date")
+    return fc, dc, per_
+
+
+def _cap_layout(book, cs):
+    """Inputs (without zeros) and pillar index arrays of caps/floors, padded."""
+    per = [(tr, *cap_periods(tr, cs)) for tr in book]
     n, K = len(book), max(len(p[3]) for p in per)
     inp = {"strike": np.array([float(t.strike) for t in book]),
            "w": np.array([1.0 if t.is_cap else 0.0 for t in book])}
@@ -249,6 +253,7 @@ def _cap_layout(book, cs):
     idx = np.zeros((n, K, 3, 2), dtype=np.int64)
     co = np.zeros((n, K, 3, 2))
     sl = np.zeros((n, K, 3, 2))
+    req = {}          # curve -> ([(trade, caplet, which)], dates): one call per curve
     for i, (tr, fc, dc, ps) in enumerate(per):
         m = len(ps)
         nn[i, :m] = float(tr.notional) * np.array([year_fraction(s, e, tr.float_dc) for s, e in ps])
@@ -260,7 +265,12 @@ def _cap_layout(book, cs):
         pays = [add_business_days(p[1], tr.payment_lag, tr.holidays) for p in ps]
         for w, (cur, ds) in enumerate(((fc, [p[0] for p in ps]), (fc, [p[1] for p in ps]),
                                        (dc, pays))):
-            idx[i, :m, w], co[i, :m, w], sl[i, :m, w] = _coeffs_dt(cs, cur, ds)
+            r = req.setdefault(cur, ([], []))
+            r[0].extend((i, k, w) for k in range(m))
+            r[1].extend(ds)
+    for cur, (pos, ds) in req.items():
+        ii, kk, ww = np.array(pos).T
+        idx[ii, kk, ww], co[ii, kk, ww], sl[ii, kk, ww] = _coeffs_dt(cs, cur, ds)
     mask = np.arange(K)[None, :] < np.array([len(p[3]) for p in per])[:, None]
     for k in range(K):
         inp.update({f"n{k}": nn[:, k], f"tau{k}": tau[:, k], f"fadd{k}": fadd[:, k],

@@ -457,7 +457,7 @@ def _check(trade, m: MarketData):
                 raise TradeError(tid, "strike", trade.strike, "Black caps/floors need a "
                                  "positive strike (use bachelier vols)")
             try:
-                mro._cap_layout([mt], cs)
+                mro.cap_periods(mt, cs)
             except ValueError as exc:
                 if "no caplet" not in str(exc):
                     raise
