@@ -55,7 +55,7 @@ from .. import math as am
 from .. import record
 from ..tape.custom import custom_derivative
 from .dates import adjust, parse_tenor, schedule, year_fraction
-from .rates import PreparedBook, RatesRisk, _coeffs, _long, _program, zero_deltas
+from .rates import PreparedBook, RatesRisk, _coeffs_dt, _long, _program, zero_deltas
 
 __all__ = ["FixedRateBond", "BondRisk", "bond_cashflows", "price_from_yield", "bond_yield",
            "tape_yield", "risk_bonds"]
@@ -71,7 +71,8 @@ class FixedRateBond:
     ``'ACT/360'``, ``'ACT/365F'``); accrual dates adjusted by ``convention``
     (default ``'U'``), payments by ``payment_convention`` (default ``'F'``)
     with weekends and ``holidays``; ``discount`` a curve of the set (default
-    its first).
+    its first); ``eom``: end-of-month rule for the coupon schedule (a maturity on a
+    month end pays on month ends; QuantLib ``Schedule(..., endOfMonth=True)``).
     """
 
     trade_id: str
@@ -85,6 +86,7 @@ class FixedRateBond:
     payment_convention: str = "F"
     holidays: frozenset = frozenset()
     discount: str | None = None
+    eom: bool = False
 
 
 def _freq(bond):
@@ -125,7 +127,8 @@ def bond_cashflows(bond: FixedRateBond, settlement: date):
     if bond.issue >= bond.maturity:
         raise ValueError(f"bond {bond.trade_id}: issue {bond.issue} is not before maturity")
     _freq(bond)
-    sch = schedule(bond.issue, bond.maturity, bond.frequency, bond.convention, bond.holidays)
+    sch = schedule(bond.issue, bond.maturity, bond.frequency, bond.convention, bond.holidays,
+                   eom=bond.eom)
     dc, c = bond.day_count, float(bond.coupon)
     pay, cf, T, acc = [], [], [], 0.0
     last, tacc = settlement, 0.0
@@ -270,7 +273,11 @@ def tape_yield(dirty, cf, T, f, guess=0.05, n_iter=12):
 class BondRisk(RatesRisk):
     """:class:`~aadrisk.market.rates.RatesRisk` of a bond book: ``prices`` has columns
     trade, dirty, clean, accrued (per 100 face), pv (currency), yield (per year),
-    mod_duration (years) and dv01_ccy_per_bp; ``greeks`` the par-quote deltas of pv."""
+    mod_duration (years) and dv01_ccy_per_bp; ``greeks`` the par-quote deltas of pv;
+    ``theta`` (n,) dV/dt of pv (currency per year; valuation date moving forward with the
+    curve held in time to maturity and no coupon paid)."""
+
+    theta: np.ndarray = None
 
 
 def risk_bonds(bonds, curve_set) -> BondRisk:
@@ -291,18 +298,19 @@ def risk_bonds(bonds, curve_set) -> BondRisk:
     c = np.zeros((n, J))
     si = np.zeros((n, J, 2), dtype=np.int64)
     sa = np.zeros((n, J, 2))
+    sd = np.zeros((n, J, 2))
     for i, (b, (pay, cf, _, _)) in enumerate(zip(bonds, rows)):
         cur = b.discount or names[0]
         if cur not in curve_set.curves:
             raise ValueError(f"bond {b.trade_id}: curve {cur!r} is not in the curve set {names}")
         c[i, :len(cf)] = cf * float(b.notional) / 100.0
-        si[i, :len(cf)], sa[i, :len(cf)] = _coeffs(curve_set, cur, pay)
+        si[i, :len(cf)], sa[i, :len(cf)], sd[i, :len(cf)] = _coeffs_dt(curve_set, cur, pay)
     prog, pnames = _program(J, 0)
     pb = PreparedBook([b.trade_id for b in bonds], c, si, sa, np.zeros((n, 0)),
                       np.zeros((n, 0, 3, 2), dtype=np.int64), np.zeros((n, 0, 3, 2)),
                       len(curve_set.zeros), np.ones((n, J), dtype=bool), prog,
-                      {"names": pnames, "J": J, "K": 0})
-    pv, dvdz = zero_deltas(pb, curve_set.zeros)
+                      {"names": pnames, "J": J, "K": 0}, sd, np.zeros((n, 0, 3, 2)))
+    pv, dvdz, theta = zero_deltas(pb, curve_set.zeros, theta=True)
     N = np.array([float(b.notional) for b in bonds])
     dirty = pv * 100.0 / N
     acc = np.array([r[3] for r in rows])
@@ -313,4 +321,4 @@ def risk_bonds(bonds, curve_set) -> BondRisk:
                            "accrued": acc, "pv": pv, "yield": y, "mod_duration": -dp / dirty,
                            "dv01_ccy_per_bp": -dp * 1e-4 * N / 100.0})
     return BondRisk(prices, _long(pb.trade_ids, curve_set.quote_labels, dvdq), dvdq, dvdz,
-                    list(curve_set.quote_labels), list(curve_set.pillar_labels))
+                    list(curve_set.quote_labels), list(curve_set.pillar_labels), theta)

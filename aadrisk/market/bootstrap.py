@@ -220,6 +220,11 @@ class CurveSet:
     dzdq: np.ndarray
     builder: "CurveBuilder" = None
     iterations: int = 0
+    #: years subtracted from every time measured from the valuation date by the pricers
+    #: of :mod:`aadrisk.market.rates` / ``rate_options`` / ``bonds`` (the valuation date
+    #: moved forward by a fraction of a day with the curves held in time to maturity;
+    #: finite-difference checks of theta)
+    time_shift: float = 0.0
 
     def residuals(self, zeros=None) -> np.ndarray:
         """Par rate minus quote per quote (rate units), NumPy, at these or other zeros."""
@@ -242,6 +247,28 @@ class CurveSet:
         """Chain zero sensitivities ``(..., P)`` to par-quote sensitivities ``(..., Q)``:
         ``dV/dq = dV/dz . dz/dq`` (value units per 1.00 of rate)."""
         return np.asarray(dv_dz) @ self.dzdq
+
+    def depends_on(self, names) -> list:
+        """The curves whose quotes can move curves ``names``: themselves and, transitively,
+        the curves they are discounted on (in build order)."""
+        disc = {sp.name: sp.discount for sp in self.builder.specs} if self.builder else {}
+        out, todo = set(), [n for n in names if n]
+        while todo:
+            n = todo.pop()
+            if n in out or n not in self.curves:
+                continue
+            out.add(n)
+            if disc.get(n) and disc[n] != n:
+                todo.append(disc[n])
+        return [n for n in self.curves if n in out]
+
+    def label_masks(self, names):
+        """Boolean masks over ``quote_labels`` and ``pillar_labels`` of the curves
+        :meth:`depends_on` ``names`` (the other quotes have exactly zero sensitivity)."""
+        q = np.zeros(len(self.quote_labels), dtype=bool)
+        for n in self.depends_on(names):
+            q[self.offsets[n]] = True
+        return q, q.copy()
 
     def curve_zeros(self, name, zeros=None):
         """The pillar zeros of one curve (from ``zeros`` if given, else the solution)."""

@@ -55,7 +55,8 @@ import numpy as np
 
 from .. import math as am
 
-__all__ = ["METHODS", "YieldCurve", "interp_coeffs", "tape_df", "scatter_pillars"]
+__all__ = ["METHODS", "YieldCurve", "interp_coeffs", "interp_coeffs_dt", "tape_df",
+           "scatter_pillars"]
 
 METHODS = ("loglinear_df", "linear_zero")
 
@@ -112,6 +113,72 @@ def interp_coeffs(times, t, method="loglinear_df"):
     b = np.where(before, 0.0, b)
     iR = np.where(before, 0, iR)
     return iL, iR, a, b
+
+
+def interp_coeffs_dt(times, t, method="loglinear_df"):
+    """:func:`interp_coeffs` and the Taylor coefficients of ``a``, ``b`` in ``t`` **as t
+    decreases** (the valuation date moving forward).
+
+    Within the interpolation segment of ``t`` the coefficients are polynomials of
+    degree <= 2 in ``t``: ``a(t + d) = a + a1 d + a2 d^2`` (likewise ``b``), so a
+    program can carry the time dependence of a discount factor on the tape (theta
+    with the pillar zeros held: the curve as a function of time to maturity).  A time
+    exactly on a pillar uses the segment to its **left** (the one ``t`` moves into as
+    time passes): the same ``a z[iL] + b z[iR]``, the one-sided derivative theta needs.
+
+    Returns
+    -------
+    iL, iR, a, b, a1, b1, a2, b2 : arrays shaped like ``t``
+
+    Examples
+    --------
+    >>> out = interp_coeffs_dt(np.array([1.0, 2.0]), np.array([0.5, 1.5]), "linear_zero")
+    >>> [x.tolist() for x in out[4:]]
+    [[1.0, -1.0], [0.0, 2.0], [0.0, -1.0], [0.0, 1.0]]
+    >>> iL, iR, a, b = interp_coeffs_dt(np.array([1.0, 2.0]), np.array([1.0]))[:4]
+    >>> iL.tolist(), iR.tolist(), a.tolist(), b.tolist()     # on pillar 0: its left side
+    ([0], [0], [1.0], [0.0])
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown interpolation {method!r}; known: {', '.join(METHODS)}")
+    T = np.asarray(times, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    n = T.shape[0]
+    zero = np.zeros_like(t)
+    if n == 1:
+        z = np.zeros(t.shape, dtype=np.int64)
+        return z, z.copy(), t.copy(), zero, np.ones_like(t), zero.copy(), zero.copy(), \
+            zero.copy()
+    k = np.clip(np.searchsorted(T, t, side="left") - 1, 0, n - 2)
+    iL, iR = k, k + 1
+    tL, tR = T[iL], T[iR]
+    D = tR - tL
+    w = (tR - t) / D
+    if method == "loglinear_df":
+        a, b = w * tL, (1.0 - w) * tR
+        a1, b1 = -tL / D, tR / D
+        a2, b2 = zero.copy(), zero.copy()
+    else:
+        a, b = w * t, (1.0 - w) * t
+        a1, b1 = (tR - 2.0 * t) / D, (2.0 * t - tL) / D
+        a2, b2 = -1.0 / D, 1.0 / D
+        beyond = t > T[-1]
+        tn, dT = T[-1], T[-1] - T[-2]
+        a = np.where(beyond, -(t - tn) * tn / dT, a)
+        b = np.where(beyond, t + (t - tn) * tn / dT, b)
+        a1 = np.where(beyond, -tn / dT, a1)
+        b1 = np.where(beyond, 1.0 + tn / dT, b1)
+        a2 = np.where(beyond, 0.0, a2)
+        b2 = np.where(beyond, 0.0, b2)
+    before = t <= T[0]        # flat zero z_1 (both methods), including t == T[0]
+    a = np.where(before, t, a)
+    b = np.where(before, 0.0, b)
+    iR = np.where(before, 0, iR)
+    a1 = np.where(before, 1.0, a1)
+    b1 = np.where(before, 0.0, b1)
+    a2 = np.where(before, 0.0, a2)
+    b2 = np.where(before, 0.0, b2)
+    return iL, iR, a, b, a1, b1, a2, b2
 
 
 def tape_df(a, zl, b, zr):

@@ -14,8 +14,11 @@ Conventions implemented (names as accepted by the functions):
 * schedules generated backward from the end date (short front stub, the rule
   used for swaps; QuantLib ``DateGeneration.Backward``) or forward from the
   start (short back stub).  Month arithmetic clips to the month end
-  (31 Jan + 1M = 28/29 Feb) and there is **no end-of-month rule**: 28 Feb + 1M
-  is 28 Mar, not 31 Mar (QuantLib with ``endOfMonth=False``).
+  (31 Jan + 1M = 28/29 Feb); by default there is **no end-of-month rule**: 28 Feb
+  + 1M is 28 Mar, not 31 Mar (QuantLib with ``endOfMonth=False``); with
+  ``schedule(..., eom=True)`` a schedule anchored on a month end rolls on month
+  ends (QuantLib ``endOfMonth=True``);
+* payment lags in business days (:func:`add_business_days`).
 
 Examples
 --------
@@ -36,7 +39,8 @@ import re
 from datetime import date, timedelta
 
 __all__ = ["DAY_COUNTS", "CONVENTIONS", "parse_tenor", "add_tenor", "year_fraction",
-           "is_business_day", "adjust", "schedule"]
+           "is_business_day", "adjust", "schedule", "is_end_of_month", "end_of_month",
+           "add_business_days"]
 
 DAY_COUNTS = ("ACT/360", "ACT/365F", "30/360")
 CONVENTIONS = ("F", "MF", "P", "U")
@@ -147,6 +151,55 @@ def is_business_day(d: date, holidays=frozenset()) -> bool:
     return d.weekday() < 5 and d not in holidays
 
 
+def _month_end(d: date) -> date:
+    return date(d.year, d.month, _cal.monthrange(d.year, d.month)[1])
+
+
+def end_of_month(d: date, holidays=frozenset()) -> date:
+    """The last business day of ``d``'s month (QuantLib ``Calendar::endOfMonth``).
+
+    Examples
+    --------
+    >>> end_of_month(date(2024, 8, 5))        # 31 Aug 2024 is a Saturday
+    datetime.date(2024, 8, 30)
+    """
+    return adjust(_month_end(d), "P", holidays)
+
+
+def is_end_of_month(d: date, holidays=frozenset()) -> bool:
+    """True if ``d`` is on or after the last business day of its month (QuantLib
+    ``Calendar::isEndOfMonth``).
+
+    Examples
+    --------
+    >>> is_end_of_month(date(2024, 8, 30)), is_end_of_month(date(2024, 8, 29))
+    (True, False)
+    """
+    return adjust(d + timedelta(days=1), "F", holidays).month != d.month
+
+
+def add_business_days(d: date, n: int, holidays=frozenset()) -> date:
+    """``d`` moved forward by ``n >= 0`` business days (weekends and ``holidays``
+    skipped); ``n = 0`` returns ``d`` (QuantLib ``Calendar::advance(d, n, Days)`` for
+    n > 0).
+
+    Examples
+    --------
+    >>> add_business_days(date(2024, 6, 28), 2)      # a Friday
+    datetime.date(2024, 7, 2)
+    """
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"business-day lag must be >= 0, got {n}")
+    out = d
+    while n > 0:
+        out += timedelta(days=1)
+        while not is_business_day(out, holidays):
+            out += timedelta(days=1)
+        n -= 1
+    return out
+
+
 def adjust(d: date, convention: str = "MF", holidays=frozenset()) -> date:
     """Move ``d`` to a business day by ``convention`` (F, MF, P or U).
 
@@ -177,7 +230,7 @@ def adjust(d: date, convention: str = "MF", holidays=frozenset()) -> date:
 
 def schedule(start: date, end: date, tenor: str, convention: str = "MF",
              holidays=frozenset(), *, backward: bool = True,
-             end_convention: str | None = None) -> list[date]:
+             end_convention: str | None = None, eom: bool = False) -> list[date]:
     """Adjusted period boundaries from ``start`` to ``end`` every ``tenor``.
 
     Unadjusted dates are ``end - i * tenor`` (backward) or ``start + i * tenor``
@@ -185,7 +238,14 @@ def schedule(start: date, end: date, tenor: str, convention: str = "MF",
     months); a stub, if any, is at the front (backward) or back (forward).
     Dates are then adjusted with ``convention`` (the last one with
     ``end_convention``, default the same) and duplicates from adjustment are
-    dropped.  No end-of-month rule.
+    dropped.
+
+    End-of-month rule (``eom=True``, QuantLib ``endOfMonth=True``; month and year
+    tenors): when the anchor (``end`` backward, ``start`` forward) is on or after
+    the last business day of its month, the unadjusted dates are month ends (if the
+    anchor is its month's last calendar day) and every inner date is moved to its
+    month's last calendar day, then adjusted by ``convention`` (MF / P: the last
+    business day); the first and last dates are adjusted as without the rule.
 
     Returns
     -------
@@ -199,14 +259,19 @@ def schedule(start: date, end: date, tenor: str, convention: str = "MF",
     """
     if end <= start:
         raise ValueError(f"schedule end {end} is not after start {start}")
-    n, _ = parse_tenor(tenor)
+    n, unit = parse_tenor(tenor)
     if n <= 0:
         raise ValueError(f"schedule tenor must be positive, got {tenor!r}")
+    seed = end if backward else start
+    flag = bool(eom) and unit in ("M", "Y")
+    roll = flag and _month_end(seed) == seed    # dates generated on calendar month ends
+    eom = flag and is_end_of_month(seed, holidays)
     raw = []
     if backward:
         i = 0
         while True:
             d = add_tenor(end, tenor, -i)
+            d = _month_end(d) if roll else d
             if d <= start:
                 break
             raw.append(d)
@@ -217,13 +282,26 @@ def schedule(start: date, end: date, tenor: str, convention: str = "MF",
         i = 0
         while True:
             d = add_tenor(start, tenor, i)
+            d = _month_end(d) if roll and i else d
             if d >= end:
                 break
             raw.append(d)
             i += 1
+        if len(raw) > 1 and adjust(raw[-1], end_convention or convention, holidays) == \
+                adjust(end, end_convention or convention, holidays):
+            raw.pop()          # the last regular date is the end once adjusted (QuantLib)
         raw.append(end)
-    out = [adjust(d, convention, holidays) for d in raw[:-1]]
-    out.append(adjust(raw[-1], end_convention or convention, holidays))
+    conv_end = end_convention or convention
+    out = [adjust(raw[0], convention, holidays)]
+    if eom:      # inner dates: their month's last day, adjusted
+        out += [adjust(_month_end(d), convention, holidays) for d in raw[1:-1]]
+    else:
+        out += [adjust(d, convention, holidays) for d in raw[1:-1]]
+    out.append(adjust(raw[-1], conv_end, holidays))
+    while len(out) > 2 and out[-2] >= out[-1]:   # EOM moves can reach the ends
+        out.pop(-2)
+    while len(out) > 2 and out[1] <= out[0]:
+        out.pop(1)
     dedup = [out[0]]
     for d in out[1:]:
         if d > dedup[-1]:

@@ -8,7 +8,8 @@ fixes at ``s_k`` (no fixing lag), pays at ``e_k`` (no payment lag) and is worth
 
     N tau_k DF_d(e_k) B(F_k, K, T_k, sigma, w),   F_k = (DF_f(s_k) / DF_f(e_k) - 1) / tau_k
 
-with ``tau_k`` the accrual on ``float_dc`` (also the forward's), ``T_k`` the
+with ``tau_k`` the accrual on ``float_dc`` (also the forward's), paid at ``e_k``
+(or ``payment_lag`` business days later), ``T_k`` the
 fixing time in years (Act/365F from the valuation date), ``B`` Black-76
 (:func:`~aadrisk.models.black.black_price`, lognormal vol per sqrt(year)) or
 Bachelier (:func:`~aadrisk.models.black.bachelier_price`, normal vol in rate
@@ -73,8 +74,9 @@ import pandas as pd
 from .. import record
 from ..models.black import bachelier_price, black_price
 from .curves import scatter_pillars, tape_df
-from .dates import add_tenor, adjust, schedule, year_fraction
-from .rates import RatesRisk, Swap, _coeffs, _inputs, prepare_book
+from .dates import add_business_days, add_tenor, adjust, schedule, year_fraction
+from .rates import (RatesRisk, Swap, _coeffs_dt, _inputs, _time, coeff_names, prepare_book,
+                    slot_theta, swap_end)
 
 __all__ = ["CapFloor", "Swaption", "RateOptionRisk", "risk_rate_options",
            "price_rate_options", "MODELS"]
@@ -110,6 +112,8 @@ class CapFloor:
     holidays: frozenset = frozenset()
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,13 +141,15 @@ class Swaption:
     holidays: frozenset = frozenset()
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
 
     def underlying(self, valuation_date: date) -> Swap:
         """The unit underlying swap (notional 1, fixed rate 1, payer) starting at expiry."""
         x = adjust(add_tenor(valuation_date, self.expiry), self.convention, self.holidays)
         return Swap(self.trade_id, self.tenor, 1.0, 1.0, True, x, self.fixed_tenor,
                     self.fixed_dc, self.float_tenor, self.float_dc, self.convention,
-                    self.holidays, self.forecast, self.discount)
+                    self.holidays, self.forecast, self.discount, self.payment_lag, self.eom)
 
 
 @dataclass
@@ -167,10 +173,10 @@ def _cap_fn(K, model):
                  for w in "sep"}
             fwd = (d["s"] / d["e"] - 1.0) / kw[f"tau{k}"] + kw[f"fadd{k}"]
             pv = pv + kw[f"n{k}"] * price(forward=fwd, strike=kw["strike"], expiry=kw[f"t{k}"],
-                                          vol=kw["vol"], discount=d["p"], is_call=kw["w"])
+                                          vol=kw[f"vol{k}"], discount=d["p"], is_call=kw["w"])
         return pv
-    names = ["strike", "vol", "w"]
-    names += [f"{p}{k}" for k in range(K) for p in ("n", "tau", "fadd", "t")]
+    names = ["strike", "w"]
+    names += [f"{p}{k}" for k in range(K) for p in ("n", "tau", "fadd", "t", "vol")]
     names += [f"{w}{p}{k}" for k in range(K) for w in "sep" for p in ("a", "b", "zl", "zr")]
     return fn, names
 
@@ -214,35 +220,40 @@ def _check(tr):
         raise ValueError(f"trade {tr.trade_id}: vol must be positive, got {tr.vol}")
 
 
-def _cap_layout(book, cs):
-    """Inputs (without zeros) and pillar index arrays of caps/floors, padded."""
+def cap_periods(tr, cs):
+    """``(forecast curve, discount curve, [(fixing start, end), ...])`` of a cap/floor's
+    caplets on curve set ``cs`` (ValueError naming the trade when it has none)."""
     val = cs.valuation_date
     names = list(cs.curves)
-    per = []
-    for tr in book:
-        _check(tr)
-        fc, dc = tr.forecast or names[-1], tr.discount or names[0]
-        for c in (fc, dc):
-            if c not in cs.curves:
-                raise ValueError(f"trade {tr.trade_id}: curve {c!r} is not in the curve set "
-                                 f"{names}")
-        start = tr.start or val
-        if start < val:
-            raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
-        sch = schedule(start, add_tenor(start, tr.tenor), tr.float_tenor, tr.convention,
-                       tr.holidays)
-        per_ = [(s, e) for s, e in zip(sch[:-1], sch[1:]) if s > val]
-        if not per_:
-            raise ValueError(f"trade {tr.trade_id}: no caplet fixes after the valuation date")
-        per.append((tr, fc, dc, per_))
+    _check(tr)
+    fc, dc = tr.forecast or names[-1], tr.discount or names[0]
+    for c in (fc, dc):
+        if c not in cs.curves:
+            raise ValueError(f"trade {tr.trade_id}: curve {c!r} is not in the curve set "
+                             f"{names}")
+    start = tr.start or val
+    if start < val:
+        raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
+    sch = schedule(start, swap_end(start, tr.tenor, tr.eom, tr.holidays), tr.float_tenor,
+                   tr.convention, tr.holidays, eom=tr.eom)
+    per_ = [(s, e) for s, e in zip(sch[:-1], sch[1:]) if s > val]
+    if not per_:
+        raise ValueError(f"trade {tr.trade_id}: no caplet fixes after the valuation date")
+    return fc, dc, per_
+
+
+def _cap_layout(book, cs):
+    """Inputs (without zeros) and pillar index arrays of caps/floors, padded."""
+    per = [(tr, *cap_periods(tr, cs)) for tr in book]
     n, K = len(book), max(len(p[3]) for p in per)
     inp = {"strike": np.array([float(t.strike) for t in book]),
-           "vol": np.array([float(t.vol) for t in book]),
            "w": np.array([1.0 if t.is_cap else 0.0 for t in book])}
     nn, tau, fadd = np.zeros((n, K)), np.ones((n, K)), np.zeros((n, K))
     tt = np.ones((n, K))
     idx = np.zeros((n, K, 3, 2), dtype=np.int64)
     co = np.zeros((n, K, 3, 2))
+    sl = np.zeros((n, K, 3, 2))
+    req = {}          # curve -> ([(trade, caplet, which)], dates): one call per curve
     for i, (tr, fc, dc, ps) in enumerate(per):
         m = len(ps)
         nn[i, :m] = float(tr.notional) * np.array([year_fraction(s, e, tr.float_dc) for s, e in ps])
@@ -250,34 +261,74 @@ def _cap_layout(book, cs):
         if tr.strike <= 0 and tr.model == "black":
             raise ValueError(f"trade {tr.trade_id}: Black needs a positive strike")
         fadd[i, m:] = tr.strike      # padding caplets: forward = strike, notional 0
-        tt[i, :m] = [(s - val).days / 365.0 for s, _ in ps]
+        tt[i, :m] = [_time(cs, s) for s, _ in ps]
+        pays = [add_business_days(p[1], tr.payment_lag, tr.holidays) for p in ps]
         for w, (cur, ds) in enumerate(((fc, [p[0] for p in ps]), (fc, [p[1] for p in ps]),
-                                       (dc, [p[1] for p in ps]))):
-            idx[i, :m, w], co[i, :m, w] = _coeffs(cs, cur, ds)
+                                       (dc, pays))):
+            r = req.setdefault(cur, ([], []))
+            r[0].extend((i, k, w) for k in range(m))
+            r[1].extend(ds)
+    for cur, (pos, ds) in req.items():
+        ii, kk, ww = np.array(pos).T
+        idx[ii, kk, ww], co[ii, kk, ww], sl[ii, kk, ww] = _coeffs_dt(cs, cur, ds)
+    mask = np.arange(K)[None, :] < np.array([len(p[3]) for p in per])[:, None]
     for k in range(K):
         inp.update({f"n{k}": nn[:, k], f"tau{k}": tau[:, k], f"fadd{k}": fadd[:, k],
                     f"t{k}": tt[:, k]})
         for w, ch in enumerate("sep"):
             inp[f"{ch}a{k}"], inp[f"{ch}b{k}"] = co[:, k, w, 0], co[:, k, w, 1]
-    return inp, idx, K
+    inp["_slopes"] = sl
+    return inp, idx, K, tt, mask
 
 
-def _run_caps(book, cs):
-    inp, idx, K = _cap_layout(book, cs)
+def _run_caps(book, cs, vols=None, theta=False):
+    """Caps/floors of one model: ``(value (n,), dV/dz (n, P), dV/dvol_k (n, K), T (n, K),
+    mask (n, K))`` from one reverse sweep.
+
+    ``vols(T, mask)`` gives the caplet vols (n, K) from the fixing times (padding
+    caplets: any positive vol); default: each trade's own flat ``vol``.
+    ``dV/dvol_k`` is per caplet (zero on padding); the flat-vol vega is its row sum.
+    ``theta=True`` appends ``dV/dt`` (n,) with the caplet vols held (the caller adds
+    ``-sum_k dV/dvol_k dvol_k/dT_k`` for vols that move along their term structure).
+    """
+    inp, idx, K, tt, mask = _cap_layout(book, cs)
+    sl = inp.pop("_slopes")
+    if vols is None:
+        vk = np.repeat(np.array([float(t.vol) for t in book])[:, None], K, 1)
+    else:
+        vk = np.asarray(vols(tt, mask), dtype=float)
     zg = np.asarray(cs.zeros)[idx]
     for k in range(K):
+        inp[f"vol{k}"] = vk[:, k]
         for w, ch in enumerate("sep"):
             inp[f"{ch}zl{k}"], inp[f"{ch}zr{k}"] = zg[:, k, w, 0], zg[:, k, w, 1]
-    wrt = ["vol"] + [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    wrt = [f"vol{k}" for k in range(K)]
+    wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    if theta:
+        wrt += [f"t{k}" for k in range(K)]
+        wrt += [f"{ch}{p}{k}" for k in range(K) for ch in "sep" for p in "ab"]
     res = _program("cap", book[0].model, K).grad(inp, wrt=wrt)
     n = len(book)
     g = np.stack([np.stack([np.stack([res.grad[f"{ch}zl{k}"], res.grad[f"{ch}zr{k}"]], -1)
                             for ch in "sep"], 1) for k in range(K)], 1)
     rows = np.broadcast_to(np.arange(n)[:, None, None, None], idx.shape)
-    return res.value, scatter_pillars(n, len(cs.zeros), rows, idx, g), res.grad["vol"]
+    gv = np.stack([np.broadcast_to(res.grad[f"vol{k}"], (n,)) for k in range(K)], 1) * mask
+    out = (np.asarray(res.value, dtype=float), scatter_pillars(n, len(cs.zeros), rows, idx, g),
+           gv, tt, mask)
+    if theta:
+        th = np.zeros(n)
+        for k in range(K):
+            th -= res.grad[f"t{k}"] * mask[:, k]
+            for w, ch in enumerate("sep"):
+                th -= res.grad[f"{ch}a{k}"] * sl[:, k, w, 0] + res.grad[f"{ch}b{k}"] * sl[:, k, w, 1]
+        out = out + (th,)
+    return out
 
 
-def _run_swaptions(book, cs):
+def _run_swaptions(book, cs, vols=None, theta=False):
+    """Swaptions of one model: ``(value, dV/dz (n, P), dV/dvol (n,), T (n,))``; ``vols``
+    (n,) overrides the trades' own flat vols; ``theta=True`` appends ``dV/dt`` (n,) with
+    the vols held."""
     val = cs.valuation_date
     for tr in book:
         _check(tr)
@@ -293,11 +344,14 @@ def _run_swaptions(book, cs):
         inp[f"cf{j}"] = np.where(pb.fixed_mask[:, j], 0.0, c)
     inp.update(notional=np.array([float(t.notional) for t in book]),
                strike=np.array([float(t.strike) for t in book]),
-               vol=np.array([float(t.vol) for t in book]),
+               vol=(np.array([float(t.vol) for t in book]) if vols is None
+                    else np.asarray(vols, dtype=float)),
                w=np.array([1.0 if t.payer else 0.0 for t in book]),
-               t=np.array([(u.start - val).days / 365.0 for u in unders]))
+               t=np.array([_time(cs, u.start) for u in unders]))
     wrt = ["vol"] + [f"z{s}{j}" for j in range(J) for s in "lr"]
     wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    if theta:
+        wrt += ["t"] + coeff_names(pb)
     res = _program("swaption", book[0].model, J, K).grad(inp, wrt=wrt)
     n = len(book)
     rows = np.arange(n)[:, None]
@@ -309,7 +363,10 @@ def _run_swaptions(book, cs):
                                  for ch in "sep"], 1) for k in range(K)], 1)
         scatter_pillars(n, len(cs.zeros), np.broadcast_to(rows[:, :, None, None], pb.fi.shape),
                         pb.fi, gf, out=out)
-    return res.value, out, res.grad["vol"]
+    ret = (np.asarray(res.value, dtype=float), out, res.grad["vol"], inp["t"])
+    if theta:
+        ret = ret + (slot_theta(pb, res.grad) - res.grad["t"],)
+    return ret
 
 
 def _groups(book):
@@ -338,8 +395,11 @@ def risk_rate_options(book, curve_set) -> RateOptionRisk:
     v, dvdz, vega = np.zeros(n), np.zeros((n, P)), np.zeros(n)
     for (kind, _), ix in _groups(book).items():
         sub = [book[i] for i in ix]
-        run = _run_caps if kind == "CapFloor" else _run_swaptions
-        v[ix], dvdz[ix], vega[ix] = run(sub, curve_set)
+        if kind == "CapFloor":
+            v[ix], dvdz[ix], gv, _, _ = _run_caps(sub, curve_set)
+            vega[ix] = gv.sum(1)
+        else:
+            v[ix], dvdz[ix], vega[ix], _ = _run_swaptions(sub, curve_set)
     dvdq = curve_set.par_sensitivities(dvdz)
     ids = [t.trade_id for t in book]
     Q = len(curve_set.quote_labels)

@@ -24,9 +24,11 @@ the pillars (``dV/dz``, value per 1.00 of zero rate) and chained with the
 bootstrap's IFT Jacobian into par-quote deltas ``dV/dq = dV/dz . dz/dq``
 (value per 1.00 of par rate; multiply by 1e-4 for per basis point).
 
-Conventions: as the curves' (:mod:`aadrisk.market.bootstrap`): no payment or
-fixing lag, float forward and accrual on the float day count, schedules
-backward from the unadjusted end, times Act/365F from the valuation date.
+Conventions: as the curves' (:mod:`aadrisk.market.bootstrap`): no fixing lag,
+no payment lag unless the swap has ``payment_lag`` (business days; then the
+float leg is not telescoped), float forward and accrual on the float day count,
+schedules backward from the unadjusted end (end-of-month rule with ``eom``),
+times Act/365F from the valuation date.
 A trade's start may be after the valuation date (forward start) but not before.
 
 Examples
@@ -52,11 +54,12 @@ import pandas as pd
 
 from .. import math as am
 from .. import record
-from .curves import interp_coeffs, scatter_pillars, tape_df
-from .dates import add_tenor, adjust, schedule, year_fraction
+from .curves import interp_coeffs_dt, scatter_pillars, tape_df
+from .dates import (add_business_days, add_tenor, adjust, end_of_month, is_end_of_month,
+                    parse_tenor, schedule, year_fraction)
 
 __all__ = ["Swap", "FRA", "PreparedBook", "prepare_book", "price_book", "risk_swaps",
-           "RatesRisk", "make_slot_pricer", "fair_rates"]
+           "RatesRisk", "make_slot_pricer", "fair_rates", "swap_end"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,10 @@ class Swap:
     ``float_dc``; dates adjusted by ``convention`` with weekends and
     ``holidays``.  ``forecast`` / ``discount`` name curves of the curve set
     (default: the set's only curve, or its last curve for forecasting and its
-    first for discounting).
+    first for discounting).  ``payment_lag``: coupons are paid that many business
+    days after their period end (the float rate still accrues over the period);
+    ``eom``: end-of-month rule for the end date and both schedules (QuantLib
+    ``endOfMonth``).
     """
 
     trade_id: str
@@ -86,6 +92,8 @@ class Swap:
     holidays: frozenset = frozenset()
     forecast: str | None = None
     discount: str | None = None
+    payment_lag: int = 0
+    eom: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,14 +131,29 @@ def _legs(tr, val: date, fc: str, dc: str):
     start = tr.start or val
     if start < val:
         raise ValueError(f"trade {tr.trade_id}: start {start} is before the valuation date")
-    end = add_tenor(start, tr.tenor)
-    fx = schedule(start, end, tr.fixed_tenor, tr.convention, tr.holidays)
-    simple = [(-s * N * float(tr.fixed_rate) * year_fraction(d0, d1, tr.fixed_dc), dc, d1)
+    end = swap_end(start, tr.tenor, tr.eom, tr.holidays)
+    lag = int(getattr(tr, "payment_lag", 0))
+    eom = bool(getattr(tr, "eom", False))
+
+    def pay(d):
+        return add_business_days(d, lag, tr.holidays)
+    fx = schedule(start, end, tr.fixed_tenor, tr.convention, tr.holidays, eom=eom)
+    simple = [(-s * N * float(tr.fixed_rate) * year_fraction(d0, d1, tr.fixed_dc), dc, pay(d1))
               for d0, d1 in zip(fx[:-1], fx[1:])]
-    fl = schedule(start, end, tr.float_tenor, tr.convention, tr.holidays)
-    if fc == dc:   # single curve: the float leg telescopes
+    fl = schedule(start, end, tr.float_tenor, tr.convention, tr.holidays, eom=eom)
+    if fc == dc and lag == 0:   # single curve, no lag: the float leg telescopes
         return simple + [(s * N, dc, fl[0]), (-s * N, dc, fl[-1])], []
-    return simple, [(s * N, fc, d0, d1, dc, d1) for d0, d1 in zip(fl[:-1], fl[1:])]
+    return simple, [(s * N, fc, d0, d1, dc, pay(d1)) for d0, d1 in zip(fl[:-1], fl[1:])]
+
+
+def swap_end(start: date, tenor: str, eom: bool = False, holidays=frozenset()) -> date:
+    """Unadjusted end of a swap of ``tenor`` from ``start``; with the end-of-month rule a
+    start on (or after) its month's last business day ends on the last business day of
+    the end month (QuantLib ``Calendar::advance(..., endOfMonth=True)``)."""
+    end = add_tenor(start, tenor)
+    if eom and parse_tenor(tenor)[1] in ("M", "Y") and is_end_of_month(start, holidays):
+        end = end_of_month(end, holidays)
+    return end
 
 
 @dataclass
@@ -153,15 +176,29 @@ class PreparedBook:
     fixed_mask: np.ndarray = None
     program: object = None
     names: dict = field(default_factory=dict)
+    #: d(coefficient)/d(cashflow time), shaped like ``sa`` / ``fa`` (theta)
+    sd: np.ndarray = None
+    fd: np.ndarray = None
+
+
+def _time(curve_set, d):
+    """Act/365F years from the curve set's valuation date to ``d`` (minus its ``time_shift``)."""
+    return (d - curve_set.valuation_date).days / 365.0 - curve_set.time_shift
+
+
+def _coeffs_dt(curve_set, curve, dates_):
+    """Global pillar indices (m, 2), coefficients (m, 2) of ``-log DF`` and their
+    derivatives in the cashflow time (m, 2) for cashflows paid on ``dates_``."""
+    t = np.array([_time(curve_set, d) for d in dates_])
+    cv = curve_set.curves[curve]
+    iL, iR, a, b, a1, b1, _, _ = interp_coeffs_dt(cv.times, t, cv.method)
+    off = curve_set.offsets[curve].start
+    return (np.stack([iL + off, iR + off], -1), np.stack([a, b], -1),
+            np.stack([a1, b1], -1))
 
 
 def _coeffs(curve_set, curve, dates_):
-    val = curve_set.valuation_date
-    t = np.array([(d - val).days / 365.0 for d in dates_])
-    cv = curve_set.curves[curve]
-    iL, iR, a, b = interp_coeffs(cv.times, t, cv.method)
-    off = curve_set.offsets[curve].start
-    return np.stack([iL + off, iR + off], -1), np.stack([a, b], -1)
+    return _coeffs_dt(curve_set, curve, dates_)[:2]
 
 
 _PROGRAMS: dict = {}
@@ -230,22 +267,34 @@ def prepare_book(book, curve_set) -> PreparedBook:
     fcs = np.zeros((n, K))
     fi = np.zeros((n, K, 3, 2), dtype=np.int64)
     fa = np.zeros((n, K, 3, 2))
+    sd, fd = np.zeros_like(sa), np.zeros_like(fa)
     fmask = np.zeros((n, J), dtype=bool)
+    req_s, req_f = {}, {}     # curve -> [(trade, slot[, which]), ...] and dates
     for e, (simple, flt) in enumerate(per):
-        for cname in {x[1] for x in simple}:
-            js = [j for j, x in enumerate(simple) if x[1] == cname]
-            idx, co = _coeffs(curve_set, cname, [simple[j][2] for j in js])
-            si[e, js], sa[e, js] = idx, co
+        for j, x in enumerate(simple):
+            req_s.setdefault(x[1], ([], []))
+            req_s[x[1]][0].append((e, j))
+            req_s[x[1]][1].append(x[2])
         c[e, :len(simple)] = [x[0] for x in simple]
         fmask[e, :len(simple) - (2 if not flt and not isinstance(book[e], FRA) else 0)] = True
         for k, (amt, fcur, s, en, dcur, p) in enumerate(flt):
             fcs[e, k] = amt
             for w, (cur, d) in enumerate(((fcur, s), (fcur, en), (dcur, p))):
-                idx, co = _coeffs(curve_set, cur, [d])
-                fi[e, k, w], fa[e, k, w] = idx[0], co[0]
+                req_f.setdefault(cur, ([], []))
+                req_f[cur][0].append((e, k, w))
+                req_f[cur][1].append(d)
+    for cname, (pos, ds) in req_s.items():       # one interpolation call per curve
+        idx, co, sl = _coeffs_dt(curve_set, cname, ds)
+        ee, jj = np.array(pos).T
+        si[ee, jj], sa[ee, jj], sd[ee, jj] = idx, co, sl
+    for cname, (pos, ds) in req_f.items():
+        idx, co, sl = _coeffs_dt(curve_set, cname, ds)
+        ee, kk, ww = np.array(pos).T
+        fi[ee, kk, ww], fa[ee, kk, ww], fd[ee, kk, ww] = idx, co, sl
     prog, pnames = _program(J, K)
     return PreparedBook([tr.trade_id for tr in book], c, si, sa, fcs, fi, fa,
-                        len(curve_set.zeros), fmask, prog, {"names": pnames, "J": J, "K": K})
+                        len(curve_set.zeros), fmask, prog, {"names": pnames, "J": J, "K": K},
+                        sd, fd)
 
 
 def _inputs(pb: PreparedBook, z):
@@ -272,12 +321,37 @@ def price_book(pb: PreparedBook, zeros) -> np.ndarray:
     return pb.program.value(_inputs(pb, zeros)).value
 
 
-def zero_deltas(pb: PreparedBook, zeros):
-    """``(prices (n,), dV/dz (n, P))`` from one reverse sweep; dV/dz per 1.00 of zero rate."""
+def slot_theta(pb: PreparedBook, grad) -> np.ndarray:
+    """``dV/dt`` (t the valuation date, years) from the gradients of the slot coefficients:
+    every cashflow time falls by dt, the pillar zeros are held (the curve in time to
+    maturity): ``-sum (dV/da da/dT + dV/db db/dT)`` over the slots."""
+    J, K = pb.names["J"], pb.names["K"]
+    out = 0.0
+    for j in range(J):
+        out = out - grad[f"a{j}"] * pb.sd[:, j, 0] - grad[f"b{j}"] * pb.sd[:, j, 1]
+    for k in range(K):
+        for w, ch in enumerate("sep"):
+            out = out - grad[f"{ch}a{k}"] * pb.fd[:, k, w, 0] \
+                - grad[f"{ch}b{k}"] * pb.fd[:, k, w, 1]
+    return np.broadcast_to(np.asarray(out, dtype=float), (len(pb.trade_ids),)).copy()
+
+
+def coeff_names(pb: PreparedBook) -> list:
+    """Input names of the slot coefficients (``a{j}``, ``b{j}``, ``{s,e,p}{a,b}{k}``)."""
+    J, K = pb.names["J"], pb.names["K"]
+    return [f"{p}{j}" for j in range(J) for p in "ab"] + \
+        [f"{ch}{p}{k}" for k in range(K) for ch in "sep" for p in "ab"]
+
+
+def zero_deltas(pb: PreparedBook, zeros, theta: bool = False):
+    """``(prices (n,), dV/dz (n, P))`` from one reverse sweep; dV/dz per 1.00 of zero rate.
+    With ``theta``: ``(prices, dV/dz, dV/dt)`` from the same sweep (:func:`slot_theta`)."""
     inp = _inputs(pb, zeros)
     J, K = pb.names["J"], pb.names["K"]
     wrt = [f"z{s}{j}" for j in range(J) for s in "lr"]
     wrt += [f"{ch}z{s}{k}" for k in range(K) for ch in "sep" for s in "lr"]
+    if theta:
+        wrt += coeff_names(pb)
     res = pb.program.grad(inp, wrt=wrt)
     n = len(pb.trade_ids)
     rows = np.arange(n)[:, None]
@@ -289,6 +363,8 @@ def zero_deltas(pb: PreparedBook, zeros):
                                  for ch in "sep"], 1) for k in range(K)], 1)
         scatter_pillars(n, pb.n_pillars, np.broadcast_to(rows[:, :, None, None], pb.fi.shape),
                         pb.fi, gf, out=out)
+    if theta:
+        return res.value, out, slot_theta(pb, res.grad)
     return res.value, out
 
 

@@ -14,6 +14,9 @@ label                                      input
 ``curve/<CURVE>/<kind>/<tenor>``           par quote of a bootstrapped curve
 ``zero/<CURVE>/<tenor>``                   pillar zero rate (derived, not an input)
 ``model/<MODEL>/<UND>/<PARAM>``            model parameter (e.g. Heston kappa)
+``model/<MODEL>/<UND>/<EXPIRY>/<PARAM>``   model parameter of one expiry slice (SABR)
+``vol/<NAME>/<EXPIRY>/<TENOR>``            ATM swaption vol node (``rate_vols``)
+``vol/<NAME>/<EXPIRY>``                    caplet vol node (``rate_vols``)
 =========================================  =========================================
 
 :meth:`MarketData.from_mapping` parses the JSON format of docs/formats.md
@@ -49,7 +52,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bootstrap import BootstrapError, Conventions, CurveSpec, Quote, bootstrap
-from .curves import interp_coeffs
+from .curves import interp_coeffs, interp_coeffs_dt
+from .rate_vols import parse_rate_vols
 from .vol_surface import VolSurface, VolSurfaceError
 
 __all__ = ["MarketDataError", "MarketData", "DiscountSource", "VolSource"]
@@ -103,10 +107,20 @@ class DiscountSource:
     dzdq: np.ndarray
     labels: list
     zero_labels: list
+    #: the quotes / pillars that can move this curve (its curve and the curves it is
+    #: discounted on); the other quotes of its curve set have zero sensitivity
+    quote_mask: np.ndarray | None = None
+    zero_mask: np.ndarray | None = None
 
     def coeffs(self, t):
         iL, iR, a, b = interp_coeffs(self.times, np.asarray(t, dtype=float), self.method)
         return iL + self.offset, iR + self.offset, a, b
+
+    def coeffs_dt(self, t):
+        """:meth:`coeffs` plus the Taylor coefficients ``a1, b1, a2, b2`` of ``a``, ``b`` in
+        ``t`` (:func:`~aadrisk.market.curves.interp_coeffs_dt`)."""
+        iL, iR, *rest = interp_coeffs_dt(self.times, np.asarray(t, dtype=float), self.method)
+        return (iL + self.offset, iR + self.offset, *rest)
 
     def discount(self, t):
         iL, iR, a, b = self.coeffs(t)
@@ -132,10 +146,19 @@ class MarketData:
     currencies : dict underlying -> str or None
     vols : dict underlying -> VolSource
     discounts : dict currency -> DiscountSource (``'*'`` for the single legacy rate)
-    models : dict label -> float (``model/<MODEL>/<UND>/<PARAM>``)
+    models : dict label -> float (``model/<MODEL>/<UND>/<PARAM>``, or
+        ``model/<MODEL>/<UND>/<EXPIRY>/<PARAM>`` for per-expiry slices)
+    model_slices : dict (model, underlying) -> (expiry labels, expiry times in years) of a
+        model given per expiry (``models.<MODEL>.<UND>.expiries``)
+    rate_vols : dict name -> :class:`~aadrisk.market.rate_vols.RateVolSurface`
+    rate_vol_meta : dict rate_vols name -> (kind ``'swaption'`` | ``'caplet'``, currency), as
+        written (also for entries that failed): how trades find their vols
+    curve_discount : dict curve name -> the curve it is discounted on (``curves.<C>.discount``;
+        as written, also for curves that failed), e.g. a forecast curve -> its OIS curve
     curve_of : dict currency -> curve name (bootstrapped curves only)
     problems : dict component key -> message (``'curve/<C>'``, ``'vol/<U>'``, ``'spot/<U>'``,
-        ``'div/<U>'``, ``'model/...'``, ``'discount/<CCY>'``)
+        ``'div/<U>'``, ``'model/...'``, ``'discount/<CCY>'``; ``'vol/<NAME>'`` for a bad
+        ``rate_vols`` entry)
     """
 
     valuation_date: dt.date
@@ -148,6 +171,10 @@ class MarketData:
     curve_of: dict = field(default_factory=dict)
     problems: dict = field(default_factory=dict)
     curve_sets: dict = field(default_factory=dict)
+    rate_vols: dict = field(default_factory=dict)
+    model_slices: dict = field(default_factory=dict)
+    curve_discount: dict = field(default_factory=dict)
+    rate_vol_meta: dict = field(default_factory=dict)
 
     def year_fraction(self, d: dt.date) -> float:
         """Act/365F years from the valuation date to ``d``."""
@@ -172,6 +199,8 @@ class MarketData:
         out = [f"spot/{u}" for u in self.spots] + [f"div/{u}" for u in self.divs]
         for v in self.vols.values():
             out += v.labels
+        for v in self.rate_vols.values():
+            out += v.labels
         seen = set()
         for d in self.discounts.values():
             for lab in d.labels:
@@ -193,7 +222,7 @@ class MarketData:
         if not isinstance(raw, Mapping):
             raise MarketDataError(f"market must be a JSON object, got {type(raw).__name__}")
         known = {"valuation_date", "underlyings", "rates", "rate", "curves", "discount_curves",
-                 "vol_surfaces", "models", "description"}
+                 "vol_surfaces", "models", "rate_vols", "description"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise MarketDataError(f"market: unknown field(s) {unknown}; expected {sorted(known)}")
@@ -301,16 +330,74 @@ class MarketData:
                     m.problems[f"model/{model}/{u}"] = (f"models.{model}.{u} must map "
                                                         "parameter -> number")
                     continue
+                if "expiries" in params:
+                    try:
+                        _model_slices(m, model, u, params, val, bumped)
+                    except ValueError as exc:
+                        m.problems[f"model/{model}/{u}"] = str(exc)
+                    continue
                 for p, x in params.items():
                     lab = f"model/{model}/{u}/{p}"
                     try:
                         m.models[lab] = bumped(lab, _num(f"models.{model}.{u}.{p}", x))
                     except ValueError as exc:
                         m.problems[lab] = str(exc)
+
+        rvols = raw.get("rate_vols", {})
+        if not isinstance(rvols, Mapping):
+            raise MarketDataError(f"market: 'rate_vols' must be an object, got {rvols!r}")
+        for name, rv in rvols.items():
+            name = str(name)
+            if isinstance(rv, Mapping):
+                cur = rv.get("currency")
+                m.rate_vol_meta[name] = ("swaption" if "tenors" in rv else "caplet",
+                                         cur.strip() if isinstance(cur, str) else None)
+            try:
+                if name in m.vols or name in m.spots or f"vol/{name}" in m.problems:
+                    raise ValueError(f"rate_vols.{name}: the name is also an underlying's "
+                                     "(vol labels would clash)")
+                m.rate_vols[name] = parse_rate_vols(name, rv, val, bumped)
+            except (ValueError, TypeError) as exc:
+                m.problems[f"vol/{name}"] = str(exc)
         missing = sorted(set(bumps) - used)
         if missing:
             raise KeyError(f"bump label(s) not in the market: {missing}")
         return m
+
+
+def _model_slices(m, model, u, params, val, bumped):
+    """``models.<model>.<u> = {"expiries": {DATE: {param: x}}}``: one parameter set per
+    expiry slice, labels ``model/<model>/<u>/<DATE>/<param>`` (all slices must have the
+    same parameters); records the slices in ``m.model_slices``."""
+    where = f"models.{model}.{u}"
+    if set(params) != {"expiries"}:
+        raise ValueError(f"{where}: a model given per expiry has only 'expiries', got "
+                         f"{sorted(params)}")
+    ex = params["expiries"]
+    if not isinstance(ex, Mapping) or not ex:
+        raise ValueError(f"{where}.expiries must map expiry date -> parameters")
+    dated = sorted((_date(f"{where}.expiries", e), p) for e, p in ex.items())
+    names = None
+    values = {}
+    for d, p in dated:
+        e = d.isoformat()
+        if d <= val:
+            raise ValueError(f"{where}.expiries: {e} is not after the valuation date "
+                             f"{val.isoformat()}")
+        if not isinstance(p, Mapping) or not p:
+            raise ValueError(f"{where}.expiries.{e} must map parameter -> number, got {p!r}")
+        if names is None:
+            names = sorted(p)
+        elif sorted(p) != names:
+            raise ValueError(f"{where}.expiries.{e} has parameters {sorted(p)}, the first "
+                             f"slice {names}")
+        for k, x in p.items():
+            lab = f"model/{model}/{u}/{e}/{k}"
+            values[lab] = bumped(lab, _num(lab, x))
+    m.models.update(values)
+    m.model_slices[(str(model), str(u))] = (
+        [d.isoformat() for d, _ in dated],
+        np.array([(d - val).days / DAYS_PER_YEAR for d, _ in dated]))
 
 
 def _surface(name, s, val, bumped) -> VolSource:
@@ -376,10 +463,33 @@ def _spec(name, c, bumped) -> CurveSpec:
                      c.get("method", "loglinear_df"))
 
 
+def _bootstrap_good_part(m, specs, ordered, val):
+    """A group that does not bootstrap: add its curves one by one (discount curves first),
+    so that a bad curve -- and the curves discounted on it -- fail alone and the others
+    (e.g. the OIS curve under a bad forecast curve) are still built."""
+    good, cs = [], None
+    for n in ordered:
+        d = specs[n].discount
+        if d and d != n and f"curve/{d}" in m.problems:
+            m.problems[f"curve/{n}"] = f"curve {n}: its discount curve {d} is bad: " \
+                                       f"{m.problems[f'curve/{d}']}"
+            continue
+        try:
+            cs = bootstrap([specs[k] for k in good + [n]], val)
+            good.append(n)
+        except (BootstrapError, ValueError) as exc:
+            m.problems[f"curve/{n}"] = str(exc)
+    if good and (cs is None or list(cs.curves) != good):
+        cs = bootstrap([specs[k] for k in good], val)
+    return cs, good
+
+
 def _curves(m: MarketData, curves, disc_map, val, bumped):
     specs, ccy_of = {}, {}
     for name, c in curves.items():
         name = str(name)
+        if isinstance(c, Mapping) and c.get("discount"):
+            m.curve_discount[name] = str(c["discount"])
         try:
             specs[name] = _spec(name, c, bumped)
             ccy_of[name] = str(c.get("currency") or "")
@@ -429,22 +539,25 @@ def _curves(m: MarketData, curves, disc_map, val, bumped):
                     progress = True
             if not progress:
                 break
-        try:
-            if len(ordered) < len(members):
-                raise BootstrapError(f"curves {members}: circular 'discount' references")
-            cs = bootstrap([specs[n] for n in ordered], val)
-        except (BootstrapError, ValueError) as exc:
+        if len(ordered) < len(members):
             for n in members:
-                m.problems[f"curve/{n}"] = str(exc)
+                m.problems[f"curve/{n}"] = f"curves {members}: circular 'discount' references"
             continue
-        for n in members:
+        try:
+            cs = bootstrap([specs[n] for n in ordered], val)
+            good = ordered
+        except (BootstrapError, ValueError):
+            cs, good = _bootstrap_good_part(m, specs, ordered, val)
+        for n in good:
             m.curve_sets[n] = cs
     for ccy, name in m.curve_of.items():
         if name in m.curve_sets:
             cs = m.curve_sets[name]
             curve = cs.curves[name]
+            qm, zm = cs.label_masks([name])
             m.discounts[ccy] = DiscountSource(name, curve.times, curve.method,
                                               cs.offsets[name].start, cs.zeros, cs.dzdq,
-                                              list(cs.quote_labels), list(cs.pillar_labels))
+                                              list(cs.quote_labels), list(cs.pillar_labels),
+                                              qm, zm)
         else:
             m.discounts.pop(ccy, None)

@@ -128,8 +128,12 @@ class VolSurface:
                 f"{w[i, j]:.6g} ({self.label(i, j)}) to {w[i + 1, j]:.6g} "
                 f"({self.label(i + 1, j)})")
 
-    def lookup(self, *, expiry, strike) -> "VolLookup":
-        """Nodes and coefficients of the vols at ``(expiry, strike)`` per trade (numpy)."""
+    def lookup(self, *, expiry, strike, side: str = "right") -> "VolLookup":
+        """Nodes and coefficients of the vols at ``(expiry, strike)`` per trade (numpy).
+
+        ``side='left'``: an expiry exactly on a slice uses the expiry segment to its left
+        (same vol; the one-sided time derivative of :meth:`VolLookup.time_derivatives`
+        is then the one as the valuation date moves forward, i.e. theta's)."""
         T = np.atleast_1d(np.asarray(expiry, dtype=float))
         K = np.atleast_1d(np.asarray(strike, dtype=float))
         T, K = np.broadcast_arrays(T, K)
@@ -148,7 +152,7 @@ class VolSurface:
             lam = np.clip((k[jk + 1] - K) / (k[jk + 1] - k[jk]), 0.0, 1.0)
             jk1 = jk + 1
         # expiry: left slice, weight of the left slice in total variance
-        ie = np.clip(np.searchsorted(t, T, side="right") - 1, 0, max(len(t) - 2, 0))
+        ie = np.clip(np.searchsorted(t, T, side=side) - 1, 0, max(len(t) - 2, 0))
         if len(t) == 1:
             ie1 = ie
             alpha = np.ones_like(T)
@@ -161,7 +165,9 @@ class VolSurface:
             flat = (T <= t[0]) | (T >= t[-1])
         # flat vol outside the expiry range: use one slice at the trade's own time
         before = T <= t[0]
-        after = T >= t[-1]
+        after = T >= t[-1] if side == "right" else T > t[-1]
+        if len(t) > 1:
+            flat = before | after
         alpha = np.where(before, 1.0, np.where(after, 0.0, alpha))
         t0 = np.where(flat, T, t0)
         t1 = np.where(flat, T, t1)
@@ -196,6 +202,19 @@ class VolLookup:
         return {"v00": v[idx[0]], "v01": v[idx[1]], "v10": v[idx[2]], "v11": v[idx[3]],
                 "lam": self.lam, "alpha": self.alpha, "t0": self.t0, "t1": self.t1,
                 "expiry": self.expiry}
+
+    def time_derivatives(self):
+        """``(dalpha, dt0, dt1)``: derivatives of ``alpha``, ``t0``, ``t1`` in the trade's
+        expiry time (node vols and slice times held): ``alpha`` is linear in it between
+        two slices; outside the expiry range ``t0 = t1 = expiry`` (flat vol)."""
+        t = np.asarray(self.surface.expiries)
+        T = self.expiry
+        flat = (self.t0 == T) & (self.t1 == T) if len(t) > 1 else np.ones(T.shape, dtype=bool)
+        flat = flat & ((T <= t[0]) | (T >= t[-1]))
+        gap = np.where(flat, 1.0, self.t1 - self.t0)
+        dalpha = np.where(flat, 0.0, -1.0 / gap)
+        one = flat.astype(float)
+        return dalpha, one, one.copy()
 
     def scatter(self, grads: dict) -> np.ndarray:
         """Per-trade node sensitivities, shape (n_trades, n_nodes), from corner gradients."""

@@ -27,8 +27,8 @@ Examples
 ...     "strike": 100.0, "expiry": "2025-06-28", "quantity": 1}], m)
 >>> r.greeks[["label", "greek"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
 [['spot/XYZ', 'delta'], ['spot/XYZ', 'gamma'], ['div/XYZ', 'div'],
- ['div/XYZ', 'cross_gamma'], ['rate/USD', 'rate'], ['rate/USD', 'cross_gamma'],
- ['vol/XYZ', 'vega'], ['vol/XYZ', 'cross_gamma']]
+ ['div/XYZ', 'cross_gamma'], ['time', 'theta'], ['rate/USD', 'rate'],
+ ['rate/USD', 'cross_gamma'], ['vol/XYZ', 'vega'], ['vol/XYZ', 'cross_gamma']]
 """
 from __future__ import annotations
 

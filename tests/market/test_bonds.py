@@ -146,3 +146,34 @@ def test_tape_yield_ift_first_and_second_order(setup):
         gu = float(prog.grad({"p": p0 + hh}).grad["p"])
         gd = float(prog.grad({"p": p0 - hh}).grad["p"])
         assert float(hv.hvp["p"]) == pytest.approx((gu - gd) / (2 * hh), rel=1e-6)
+
+
+def test_end_of_month_bonds_vs_quantlib(setup):
+    """Bonds maturing on a month end with the end-of-month rule (coupons on month ends,
+    Feb 28/29 included) against QuantLib FixedRateBond on Schedule(..., endOfMonth=True):
+    dirty, clean and accrued to 1e-10."""
+    _, cs, _ = setup
+    curve, _ = ql_curve()
+    h = ql.YieldTermStructureHandle(curve)
+    bonds = [FixedRateBond("E1", date(2023, 8, 31), date(2030, 2, 28), 0.0425, 1e6, eom=True),
+             FixedRateBond("E2", date(2023, 11, 30), date(2028, 5, 31), 0.03, 2e6, "3M",
+                           "ACT/365F", eom=True),
+             FixedRateBond("E3", date(2022, 4, 30), date(2027, 4, 30), 0.05, 1e6, "1Y",
+                           "ACT/360", convention="MF", payment_convention="MF", eom=True)]
+    r = risk_bonds(bonds, cs).prices
+    for i, b in enumerate(bonds):
+        sch = ql.Schedule(qdate(b.issue), qdate(b.maturity), ql.Period(b.frequency),
+                          ql.WeekendsOnly(), BDC[b.convention], BDC[b.convention],
+                          ql.DateGeneration.Backward, True)
+        qb = ql.FixedRateBond(0, 100.0, sch, [b.coupon], DC[b.day_count](),
+                              BDC[b.payment_convention], 100.0, qdate(b.issue), ql.WeekendsOnly())
+        qb.setPricingEngine(ql.DiscountingBondEngine(h))
+        assert r["dirty"][i] == pytest.approx(qb.dirtyPrice(), abs=1e-10)
+        assert r["clean"][i] == pytest.approx(qb.cleanPrice(), abs=1e-10)
+        assert r["accrued"][i] == pytest.approx(qb.accruedAmount(), abs=1e-10)
+    # without the rule E1 would pay on the 28th of August, with it on the 31st
+    from aadrisk.market.bonds import bond_cashflows
+    plain = FixedRateBond("P", date(2023, 8, 31), date(2030, 2, 28), 0.0425, 1e6)
+    assert bond_cashflows(plain, VAL)[0][1] == date(2024, 8, 28)
+    # (31 Aug 2024 is a Saturday: paid on Monday 2 Sep, payment convention F)
+    assert bond_cashflows(bonds[0], VAL)[0][:2] == [date(2024, 2, 29), date(2024, 9, 2)]

@@ -83,3 +83,58 @@ def test_tenors():
         year_fraction(date(2024, 1, 1), date(2024, 2, 1), "ACT/ACT")
     with pytest.raises(ValueError, match="not after"):
         schedule(date(2024, 1, 1), date(2024, 1, 1), "3M")
+
+
+_BDC = {"U": "Unadjusted", "F": "Following", "MF": "ModifiedFollowing", "P": "Preceding"}
+
+
+def test_schedules_with_end_of_month_rule_vs_quantlib():
+    """4,000 seeded random schedules (half anchored on month ends, weekends and holidays,
+    backward and forward, every convention, end convention U / same / MF, EOM rule on and
+    off) equal ql.Schedule(..., endOfMonth) date for date."""
+    import calendar
+    rng = np.random.default_rng(11)
+    hol = frozenset(date(2024, 12, 31) + timedelta(days=int(k)) for k in range(0, 1400, 97))
+    qcal = ql.BespokeCalendar("H")
+    qcal.addWeekend(ql.Saturday)
+    qcal.addWeekend(ql.Sunday)
+    for h in hol:
+        qcal.addHoliday(_q(h))
+    n = 0
+    for _ in range(4000):
+        start = date(2023, 1, 1) + timedelta(days=int(rng.integers(0, 800)))
+        end = add_tenor(start, str(rng.choice(["7M", "1Y", "18M", "2Y", "5Y", "10Y"])))
+        if rng.random() < 0.6:
+            end = date(end.year, end.month, calendar.monthrange(end.year, end.month)[1])
+            end -= timedelta(days=int(rng.integers(0, 3)) if rng.random() < 0.3 else 0)
+        if rng.random() < 0.5:
+            start = date(start.year, start.month,
+                         calendar.monthrange(start.year, start.month)[1])
+        if end <= start:
+            continue
+        tenor = str(rng.choice(["1M", "2M", "3M", "6M", "1Y"]))
+        conv = str(rng.choice(list(_BDC)))
+        tconv = [None, "U", "MF"][int(rng.integers(0, 3))]
+        back, eom = bool(rng.random() < 0.7), bool(rng.random() < 0.8)
+        mine = schedule(start, end, tenor, conv, hol, backward=back, end_convention=tconv,
+                        eom=eom)
+        s = ql.Schedule(_q(start), _q(end), ql.Period(tenor), qcal,
+                        getattr(ql, _BDC[conv]), getattr(ql, _BDC[tconv or conv]),
+                        ql.DateGeneration.Backward if back else ql.DateGeneration.Forward, eom)
+        assert mine == [_py(d) for d in s], (start, end, tenor, conv, tconv, back, eom)
+        n += 1
+    assert n > 3500
+
+
+def test_end_of_month_helpers_and_payment_lag():
+    from aadrisk.market.dates import add_business_days, end_of_month, is_end_of_month
+    cal = ql.WeekendsOnly()
+    rng = np.random.default_rng(5)
+    for d in _rand_dates(rng, 500):
+        assert is_end_of_month(d) == cal.isEndOfMonth(_q(d))
+        assert end_of_month(d) == _py(cal.endOfMonth(_q(d)))
+        for lag in (1, 2, 5):
+            assert add_business_days(d, lag) == _py(cal.advance(_q(d), lag, ql.Days))
+        assert add_business_days(d, 0) == d
+    with pytest.raises(ValueError, match=">= 0"):
+        add_business_days(date(2024, 1, 1), -1)

@@ -168,3 +168,62 @@ def test_dual_curve_swaps_vs_quantlib_and_bumps():
         dn[k] -= h
         fd[:, k] = (price_book(pb, b.solve(up).zeros) - price_book(pb, b.solve(dn).zeros)) / (2 * h)
     assert np.max(np.abs(r.dv_dq - fd) / np.abs(r.dv_dq).max(axis=1, keepdims=True)) < 1e-6
+
+
+def _ql_lag_swap(curve, idx, sw, start, end):
+    """QuantLib Swap of a FixedRateLeg and an IborLeg (par coupons) with the payment lag and
+    end-of-month rule of an aadrisk Swap."""
+    h = ql.YieldTermStructureHandle(curve)
+    cal = ql.WeekendsOnly()
+    q = lambda d: ql.Date(d.day, d.month, d.year)  # noqa: E731
+    sched = [ql.Schedule(q(start), q(end), ql.Period(t), cal, ql.ModifiedFollowing,
+                         ql.ModifiedFollowing, ql.DateGeneration.Backward, sw.eom)
+             for t in (sw.fixed_tenor, sw.float_tenor)]
+    fixed = ql.FixedRateLeg(sched[0], ql.Thirty360(ql.Thirty360.BondBasis), [sw.notional],
+                            [sw.fixed_rate], ql.ModifiedFollowing, paymentCalendar=cal,
+                            paymentLag=sw.payment_lag)
+    flt = ql.IborLeg([sw.notional], sched[1], idx.clone(h), ql.Actual360(),
+                     ql.ModifiedFollowing, fixingDays=[0], paymentCalendar=cal,
+                     paymentLag=sw.payment_lag, withIndexedCoupons=False)
+    s = ql.Swap(fixed, flt) if sw.payer else ql.Swap(flt, fixed)
+    s.setPricingEngine(ql.DiscountingSwapEngine(h))
+    return s
+
+
+def test_payment_lag_and_end_of_month_swaps_vs_quantlib():
+    """Swaps paying 0-3 business days after each period end, with and without the
+    end-of-month rule (month-end starts), against QuantLib legs with paymentLag /
+    endOfMonth: 1e-10 of the notional; the end date equals NullCalendar.advance(eom)."""
+    from datetime import date
+
+    from aadrisk.market.rates import swap_end
+    cs = CurveBuilder([spec()], VAL).solve()
+    curve, idx = ql_curve()
+    book = []
+    for i, (start, tenor, lag, eom) in enumerate([
+            (date(2024, 1, 31), "5Y", 2, True), (date(2024, 4, 30), "7Y", 0, True),
+            (date(2024, 5, 31), "10Y", 3, True), (date(2024, 2, 29), "3Y", 1, True),
+            (None, "6Y", 2, False), (date(2024, 4, 30), "4Y", 2, False),
+            (date(2024, 1, 31), "18M", 1, True)]):
+        book.append(Swap(f"L{i}", tenor, 0.04 + 0.001 * i, 1e6 * (i + 1), i % 2 == 0, start,
+                         "6M" if i % 3 == 0 else "1Y", "30/360", "3M", "ACT/360",
+                         payment_lag=lag, eom=eom))
+    ours = risk_swaps(book, cs).prices["price"].to_numpy()
+    for sw, v in zip(book, ours):
+        start = sw.start or VAL
+        end = swap_end(start, sw.tenor, sw.eom)
+        qend = ql.NullCalendar().advance(ql.Date(start.day, start.month, start.year),
+                                         ql.Period(sw.tenor), ql.Unadjusted, sw.eom)
+        assert ql.WeekendsOnly().adjust(qend, ql.ModifiedFollowing) == \
+            ql.Date(end.day, end.month, end.year) or sw.eom is False
+        ref = _ql_lag_swap(curve, idx, sw, start, end).NPV()
+        assert abs(v - ref) < 1e-10 * sw.notional, (sw.trade_id, v, ref)
+    # a lag of 0 is the telescoped single-curve leg; a lag changes the value
+    assert ours[1] != 0.0
+    no_lag = risk_swaps([dataclasses_replace(book[0], payment_lag=0)], cs).prices["price"][0]
+    assert abs(no_lag - ours[0]) > 1.0
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+    return dataclasses.replace(obj, **kw)

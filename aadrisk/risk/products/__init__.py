@@ -1,9 +1,13 @@
 """Product engines registered with :mod:`aadrisk.risk.registry` (importing registers them).
 
 * :mod:`.equity` -- closed-form and semi-analytic equity options on the full market;
-* :mod:`.mc` -- Monte Carlo options (``mc_option``: GBM on the surface, Heston).
+* :mod:`.rates` -- swaps, FRAs, caps/floors, swaptions and fixed-rate bonds on the
+  market's bootstrapped curves and rate vols;
+* :mod:`.mc` -- Monte Carlo options (``mc_option``: GBM on the surface, Heston, Dupire
+  local vol from the surface).
 """
 from . import equity  # noqa: F401
 from . import mc  # noqa: F401
+from . import rates  # noqa: F401
 
-__all__ = ["equity", "mc"]
+__all__ = ["equity", "mc", "rates"]

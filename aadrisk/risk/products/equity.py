@@ -34,11 +34,11 @@ from ...models.sabr import sabr_price
 from .. import _validate as v
 from ..errors import TradeError
 from ..instruments import EuropeanOption
-from ..registry import Evaluation, ProductEngine, Rows, register_engine
+from ..registry import UNITS, Evaluation, ProductEngine, Rows, register_engine
 
 __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
            "HestonOption", "SabrOption", "HESTON_PARAMS", "SABR_PARAMS", "MODEL_PRODUCTS",
-           "check_spot_market", "discount_rows"]
+           "check_spot_market", "discount_rows", "model_slices"]
 
 
 # ----------------------------------------------------------------------------- products
@@ -139,17 +139,33 @@ MODEL_PRODUCTS = {"heston_option": ("heston", HESTON_PARAMS),
 
 
 # ----------------------------------------------------------------------------- programs
+# The expiry time T is an active input (theta = -dV/dT).  Everything outside the tape that
+# depends on T is passed as its Taylor expansion around the trade's own time ``t_ref``
+# (== T in value): the DF interpolation coefficients da, db (degree <= 2 in T, exact within
+# the segment), the surface's slice weight alpha and the flat-extrapolation times t0, t1
+# (linear), and the model-slice weight ``m_w``; so dV/dT on the tape is exact.
+_TIME = ["t_ref", "da1", "da2", "db1", "db2", "dalpha", "dt0", "dt1"]
 _COMMON = ["spot", "div", "zl", "zr", "da", "db", *CORNERS, "lam", "alpha", "t0", "t1",
-           "expiry", "strike", "is_call"]
-_ACTIVE = ["spot", "div", "zl", "zr", *CORNERS]
+           "expiry", "strike", "is_call", *_TIME]
+_ACTIVE = ["spot", "div", "zl", "zr", *CORNERS, "expiry"]
+
+
+def _rate(kw):
+    """Zero rate to expiry ``-ln DF(T) / T`` with the DF coefficients as functions of T."""
+    T = kw["expiry"]
+    d = T - kw["t_ref"]
+    da = kw["da"] + d * (kw["da1"] + d * kw["da2"])
+    db = kw["db"] + d * (kw["db1"] + d * kw["db2"])
+    return (da * kw["zl"] + db * kw["zr"]) / T
 
 
 def _market(kw):
     T = kw["expiry"]
-    vol = interpolated_vol(**{k: kw[k] for k in (*CORNERS, "lam", "alpha", "t0", "t1")},
-                           expiry=T)
-    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
-    return kw["spot"], kw["strike"], T, vol, rate, kw["div"], kw["is_call"]
+    d = T - kw["t_ref"]
+    vol = interpolated_vol(**{k: kw[k] for k in (*CORNERS, "lam")},
+                           alpha=kw["alpha"] + d * kw["dalpha"], t0=kw["t0"] + d * kw["dt0"],
+                           t1=kw["t1"] + d * kw["dt1"], expiry=T)
+    return kw["spot"], kw["strike"], T, vol, _rate(kw), kw["div"], kw["is_call"]
 
 
 def _european(**kw):
@@ -181,31 +197,77 @@ def _asian(**kw):
     return am.where(kw["is_discrete"] > 0.5, disc, cont)
 
 
+def _params(kw, params):
+    """Model parameters at the trade's expiry: ``w p_0 + (1 - w) p_1`` between the two
+    neighbouring expiry slices (``w`` linear in T; flat parameters: p_0 = p_1)."""
+    w = kw["m_w"] + (kw["expiry"] - kw["t_ref"]) * kw["m_dw"]
+    return {p: w * kw[f"h_{p}0"] + (1.0 - w) * kw[f"h_{p}1"] for p in params}
+
+
 def _heston(**kw):
     T = kw["expiry"]
-    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
-    return heston_price(spot=kw["spot"], strike=kw["strike"], expiry=T, rate=rate,
-                        div=kw["div"], v0=kw["h_v0"], kappa=kw["h_kappa"],
-                        theta=kw["h_theta"], sigma=kw["h_xi"], rho=kw["h_rho"],
-                        is_call=kw["is_call"])
+    h = _params(kw, HESTON_PARAMS)
+    return heston_price(spot=kw["spot"], strike=kw["strike"], expiry=T, rate=_rate(kw),
+                        div=kw["div"], v0=h["v0"], kappa=h["kappa"], theta=h["theta"],
+                        sigma=h["xi"], rho=h["rho"], is_call=kw["is_call"])
 
 
 def _sabr(**kw):
     T = kw["expiry"]
-    rate = (kw["da"] * kw["zl"] + kw["db"] * kw["zr"]) / T
+    rate = _rate(kw)
     df = am.exp(-rate * T)
     fwd = kw["spot"] * am.exp(-kw["div"] * T) / df
-    return sabr_price(forward=fwd, strike=kw["strike"], expiry=T, alpha=kw["h_alpha"],
-                      beta=kw["h_beta"], nu=kw["h_nu"], rho=kw["h_rho"], discount=df,
+    h = _params(kw, SABR_PARAMS)
+    return sabr_price(forward=fwd, strike=kw["strike"], expiry=T, alpha=h["alpha"],
+                      beta=h["beta"], nu=h["nu"], rho=h["rho"], discount=df,
                       is_call=kw["is_call"])
+
+
+def model_slices(m: MarketData, model: str, und: str, T):
+    """Where trades of expiry times ``T`` sit on the model's expiry slices of ``und``:
+    ``(labels0, labels1, w, dw)`` -- the label prefixes ``model/<model>/<und>[/<EXPIRY>]``
+    of the left and right slice, the weight of the left one (linear in time between two
+    slices, flat outside) and its derivative in T.  Flat parameters: one slice, w = 1."""
+    T = np.asarray(T, dtype=float)
+    base = f"model/{model}/{und}"
+    sl = m.model_slices.get((model, und))
+    if sl is None:
+        lab = np.full(T.shape, base, dtype=object)
+        return lab, lab.copy(), np.ones_like(T), np.zeros_like(T)
+    names, times = sl
+    if len(times) == 1:
+        lab = np.full(T.shape, f"{base}/{names[0]}", dtype=object)
+        return lab, lab.copy(), np.ones_like(T), np.zeros_like(T)
+    # an expiry on a slice uses the segment to its left (same parameters; the one-sided
+    # time derivative as the valuation date moves forward: theta's)
+    i = np.clip(np.searchsorted(times, T, side="left") - 1, 0, len(times) - 2)
+    gap = times[i + 1] - times[i]
+    inside = (T > times[0]) & (T <= times[-1])
+    w = np.where(T <= times[0], 1.0, np.where(T > times[-1], 0.0, (times[i + 1] - T) / gap))
+    dw = np.where(inside, -1.0 / gap, 0.0)
+    lab = np.array([f"{base}/{n}" for n in names], dtype=object)
+    return lab[i], lab[i + 1], w, dw
 
 
 def _model_inputs(product):
     model, params = MODEL_PRODUCTS[product]
 
-    def extra(ts, m):
-        return {f"h_{p}": np.array([m.models[f"model/{model}/{t.underlying}/{p}"] for t in ts])
-                for p in params}
+    def extra(ts, m, T):
+        n = len(ts)
+        out = {"m_w": np.ones(n), "m_dw": np.zeros(n)}
+        l0, l1 = np.empty(n, dtype=object), np.empty(n, dtype=object)
+        by = {}
+        for i, t in enumerate(ts):
+            by.setdefault(t.underlying, []).append(i)
+        for u, idx in by.items():
+            idx = np.array(idx)
+            a, b, w, dw = model_slices(m, model, u, T[idx])
+            l0[idx], l1[idx], out["m_w"][idx], out["m_dw"][idx] = a, b, w, dw
+        for p in params:
+            out[f"h_{p}0"] = np.array([m.models[f"{lab}/{p}"] for lab in l0])
+            out[f"h_{p}1"] = np.array([m.models[f"{lab}/{p}"] for lab in l1])
+        out["_labels"] = (l0, l1)
+        return out
     return extra
 
 
@@ -233,10 +295,11 @@ _PRICING = {
     "barrier_option": (_barrier, ["barrier", "rebate", "is_down", "is_in"], _extra_barrier,
                        "bsm-barrier"),
     "geometric_asian": (_asian, ["n_fix", "is_discrete"], _extra_asian, "bsm-geometric-asian"),
-    "heston_option": (_heston, [f"h_{p}" for p in HESTON_PARAMS],
+    "heston_option": (_heston, ["m_w", "m_dw"] + [f"h_{p}{s}" for p in HESTON_PARAMS
+                                                   for s in "01"],
                       _model_inputs("heston_option"), "heston"),
-    "sabr_option": (_sabr, [f"h_{p}" for p in SABR_PARAMS], _model_inputs("sabr_option"),
-                    "sabr-black76"),
+    "sabr_option": (_sabr, ["m_w", "m_dw"] + [f"h_{p}{s}" for p in SABR_PARAMS for s in "01"],
+                    _model_inputs("sabr_option"), "sabr-black76"),
 }
 _USES_VOL = {p for p in _PRICING if p not in MODEL_PRODUCTS}
 
@@ -283,9 +346,19 @@ def check_spot_market(trade, m: MarketData, *, needs_vol: bool = True) -> None:
 
 
 def check_model_params(trade, m: MarketData, model: str, params) -> None:
-    """Raise TradeError unless ``model/<model>/<U>/<p>`` is in the market for every ``p``."""
+    """Raise TradeError unless ``model/<model>/<U>/<p>`` is in the market for every ``p``
+    (or, for a model given per expiry, ``model/<model>/<U>/<EXPIRY>/<p>`` on every slice)."""
     u = trade.underlying
-    missing = [p for p in params if f"model/{model}/{u}/{p}" not in m.models]
+    prob = m.problems.get(f"model/{model}/{u}")
+    if prob is not None:
+        raise TradeError(trade.trade_id, "underlying", u, f"bad market data: {prob}")
+    sl = m.model_slices.get((model, u))
+    keys = [f"model/{model}/{u}/{e}" for e in sl[0]] if sl else [f"model/{model}/{u}"]
+    bad = [f"{k}/{p}" for k in keys for p in params if f"{k}/{p}" in m.problems]
+    if bad:
+        raise TradeError(trade.trade_id, "underlying", u,
+                         f"bad market data: {m.problems[bad[0]]}")
+    missing = sorted({p for k in keys for p in params if f"{k}/{p}" not in m.models})
     if missing:
         raise TradeError(trade.trade_id, "underlying", u, f"no {model} parameters {missing} "
                          f"(model/{model}/{u}/...) in the market")
@@ -306,9 +379,9 @@ def _inputs(product, trades, m: MarketData):
     inp = {"spot": np.array([m.spots[t.underlying] for t in trades]),
            "div": np.array([m.divs[t.underlying] for t in trades]),
            "zl": np.zeros(n), "zr": np.zeros(n), "da": np.zeros(n), "db": np.zeros(n),
-           "expiry": T, "strike": K,
+           "expiry": T, "strike": K, "t_ref": T.copy(),
            "is_call": np.array([1.0 if t.is_call else 0.0 for t in trades])}
-    for k in (*CORNERS, "lam", "alpha", "t0", "t1"):
+    for k in (*CORNERS, "lam", "alpha", "t0", "t1", *_TIME[1:]):
         inp[k] = np.zeros(n)
     groups_d, groups_v = {}, {}
     for i, t in enumerate(trades):
@@ -318,21 +391,23 @@ def _inputs(product, trades, m: MarketData):
     for ccy, idx in groups_d.items():
         src = m.discount_for(ccy)
         idx = np.array(idx)
-        iL, iR, a, b = src.coeffs(T[idx])
+        iL, iR, a, b, a1, b1, a2, b2 = src.coeffs_dt(T[idx])
         inp["zl"][idx], inp["zr"][idx] = src.zeros[iL], src.zeros[iR]
         inp["da"][idx], inp["db"][idx] = a, b
+        inp["da1"][idx], inp["da2"][idx], inp["db1"][idx], inp["db2"][idx] = a1, a2, b1, b2
         disc.append((src, idx, iL, iR))
     vols = []
     for u, idx in (groups_v.items() if product in _USES_VOL else ()):
         src = m.vols[u]
         idx = np.array(idx)
-        lk = src.surface.lookup(expiry=T[idx], strike=K[idx])
+        lk = src.surface.lookup(expiry=T[idx], strike=K[idx], side="left")
         for k, val in lk.inputs().items():
             if k != "expiry":
                 inp[k][idx] = val
+        inp["dalpha"][idx], inp["dt0"][idx], inp["dt1"][idx] = lk.time_derivatives()
         vols.append((src, idx, lk))
     extra = _PRICING[product][2]
-    inp.update(extra(trades, m) if product in MODEL_PRODUCTS else extra(trades))
+    inp.update(extra(trades, m, T) if product in MODEL_PRODUCTS else extra(trades))
     return inp, disc, vols
 
 
@@ -344,7 +419,9 @@ def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=N
 
     ``dV/dq = dV/dz . dz/dq`` with the bootstrap's IFT Jacobian; the same chain on
     the hvp along spot (``h_l``, ``h_r``) gives the spot cross-gammas.  Zero-rate
-    (pillar) rows go to ``zero_rows`` when the source is a bootstrapped curve.
+    (pillar) rows go to ``zero_rows`` when the source is a bootstrapped curve.  Only the
+    quotes that can move the discount curve are reported (its own and those of the
+    curves it is discounted on; the rest of its curve set has exactly zero delta).
     """
     n, P = len(idx), src.zeros.shape[0]
     r = np.arange(n)
@@ -352,14 +429,16 @@ def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=N
     np.add.at(dvdz, (r, iL), g_l)
     np.add.at(dvdz, (r, iR), g_r)
     kind = "rate" if src.labels[0].startswith("rate/") else "par"
-    rows.add_matrix(idx, src.labels, kind, dvdz @ src.dzdq)
+    qm = None if src.quote_mask is None else np.broadcast_to(src.quote_mask, (n, len(src.labels)))
+    zm = None if src.zero_mask is None else np.broadcast_to(src.zero_mask, (n, P))
+    rows.add_matrix(idx, src.labels, kind, dvdz @ src.dzdq, qm)
     if h_l is not None:
         d2z = np.zeros((n, P))
         np.add.at(d2z, (r, iL), h_l)
         np.add.at(d2z, (r, iR), h_r)
-        rows.add_matrix(idx, src.labels, "cross_gamma", d2z @ src.dzdq)
+        rows.add_matrix(idx, src.labels, "cross_gamma", d2z @ src.dzdq, qm)
     if kind == "par":
-        zero_rows.add_matrix(idx, src.zero_labels, "zero", dvdz)
+        zero_rows.add_matrix(idx, src.zero_labels, "zero", dvdz, zm)
 
 
 def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:
@@ -376,7 +455,9 @@ def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:
 
 def _evaluate(product, trades, m: MarketData) -> Evaluation:
     inp, disc, vols = _inputs(product, trades, m)
-    wrt = _ACTIVE + ([] if product in _USES_VOL else _PRICING[product][1])
+    slice_labels = inp.pop("_labels", None)
+    wrt = _ACTIVE + ([] if product in _USES_VOL else
+                     [k for k in _PRICING[product][1] if k.startswith("h_")])
     res = program(product).hvp(inp, {"spot": 1.0}, wrt=wrt)
     g, h = res.grad, res.hvp
     n = len(trades)
@@ -389,12 +470,23 @@ def _evaluate(product, trades, m: MarketData) -> Evaluation:
     rows.add(idx, spot, "gamma", h["spot"])
     rows.add(idx, div, "div", g["div"])
     rows.add(idx, div, "cross_gamma", h["div"])
+    rows.add(idx, "time", "theta", -np.asarray(g["expiry"], dtype=float))
     if product in MODEL_PRODUCTS:
         model, params = MODEL_PRODUCTS[product]
+        l0, l1 = slice_labels
+        same = l0 == l1
+        two = ~same
         for p in params:
-            lab = np.array([f"model/{model}/{u}/{p}" for u in und], dtype=object)
-            rows.add(idx, lab, "model", g[f"h_{p}"])
-            rows.add(idx, lab, "cross_gamma", h[f"h_{p}"])
+            g0, g1 = g[f"h_{p}0"], g[f"h_{p}1"]
+            h0, h1 = h[f"h_{p}0"], h[f"h_{p}1"]
+            lab0 = np.array([f"{x}/{p}" for x in l0], dtype=object)
+            lab1 = np.array([f"{x}/{p}" for x in l1], dtype=object)
+            rows.add(idx[same], lab0[same], "model", (g0 + g1)[same])
+            rows.add(idx[same], lab0[same], "cross_gamma", (h0 + h1)[same])
+            rows.add(idx[two], lab0[two], "model", g0[two])
+            rows.add(idx[two], lab1[two], "model", g1[two])
+            rows.add(idx[two], lab0[two], "cross_gamma", h0[two])
+            rows.add(idx[two], lab1[two], "cross_gamma", h1[two])
     for src, ix, iL, iR in disc:
         discount_rows(rows, zero_rows, src, ix, iL, iR, g["zl"][ix], g["zr"][ix],
                       h["zl"][ix], h["zr"][ix])
@@ -407,6 +499,7 @@ def _evaluate(product, trades, m: MarketData) -> Evaluation:
 
 def _price(product, trades, m: MarketData) -> np.ndarray:
     inp, _, _ = _inputs(product, trades, m)
+    inp.pop("_labels", None)
     return np.asarray(program(product).value(inp).value, dtype=float)
 
 
@@ -418,4 +511,5 @@ for _product, (_fn, _extra, _build, _model) in _PRICING.items():
     register_engine(ProductEngine(
         product=_product, instrument=_CLASSES[_product], model=_model, check=_check,
         evaluate=functools.partial(_evaluate, _product),
-        price=functools.partial(_price, _product)))
+        price=functools.partial(_price, _product),
+        units={"theta": UNITS["theta"]}))
