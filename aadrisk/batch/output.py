@@ -19,6 +19,8 @@ __all__ = ["atomic_write_bytes", "atomic_write_json", "frame_to_bytes", "frame_f
            "write_frame", "read_frame", "FORMATS"]
 
 FORMATS = ("parquet", "csv")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -30,6 +32,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -259,16 +259,19 @@ def aggregates(prices: pd.DataFrame, greeks: pd.DataFrame, book: str) -> pd.Data
         u["level"], u["book"], u["greek"], u["unit"] = "underlying", book, "price", "ccy"
         parts.append(u)
     if not greeks.empty:
-        g = greeks.groupby(["underlying", "currency", "greek", "unit"], sort=True).agg(
-            value=("value", "sum"), value_per_bp=("value_per_bp", lambda s: s.sum(min_count=1)),
-            value_per_vol_point=("value_per_vol_point", lambda s: s.sum(min_count=1)),
-            n_trades=("trade", "nunique")).reset_index()
+        vals = ["value", "value_per_bp", "value_per_vol_point"]
+        keys = ["underlying", "currency", "greek", "unit"]
+        grp = greeks.groupby(keys, sort=True)
+        g = grp[vals].sum(min_count=1)
+        g["n_trades"] = grp["trade"].nunique()
+        g = g.reset_index()
         g["level"], g["book"] = "underlying", book
         parts.append(g)
-        r = greeks.groupby(["label", "greek", "currency", "unit"], sort=True).agg(
-            value=("value", "sum"), value_per_bp=("value_per_bp", lambda s: s.sum(min_count=1)),
-            value_per_vol_point=("value_per_vol_point", lambda s: s.sum(min_count=1)),
-            n_trades=("trade", "size")).reset_index()
+        keys = ["label", "greek", "currency", "unit"]
+        grp = greeks.groupby(keys, sort=True)
+        r = grp[vals].sum(min_count=1)
+        r["n_trades"] = grp.size()
+        r = r.reset_index()
         r["level"], r["book"] = "risk_factor", book
         parts.append(r)
     if not parts:
