@@ -10,11 +10,14 @@ from typer.testing import CliRunner
 
 import aadrisk
 from aadrisk.cli import app
-from aadrisk.risk import compute_risk, load_book
+from aadrisk.market.snapshot import MarketData
+from aadrisk.risk.greeks import greek_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "portfolios" / "demo.json"
 DEMO_MARKET = ROOT / "portfolios" / "demo_market.json"
+FULL_BOOK = ROOT / "portfolios" / "demo_full.json"
+FULL_MARKET = ROOT / "portfolios" / "market_full.json"
 
 runner = CliRunner()
 
@@ -43,15 +46,18 @@ def test_demo_exits_zero_and_shows_every_trade_with_units():
         assert header in res.stdout
     assert "TOTAL USD" in res.stdout and "TOTAL EUR" in res.stdout
     assert "Total SPX" in res.stdout and "2024-06-28" in res.stdout
+    assert "10 of 10 trade(s) priced, 0 rejected" in res.stdout
     assert res.stderr == ""
 
 
 def test_demo_totals_printed_match_the_library():
-    book = load_book(DEMO)
-    totals = compute_risk(book.trades, book.market).totals
+    doc = json.loads(DEMO.read_text())
+    rep = greek_vectors(doc["trades"], MarketData.from_mapping(doc["market"]))
     res = invoke("risk", DEMO)
-    assert f"{totals.loc['EUR', 'price']:,.2f}" in res.stdout
-    assert f"{totals.loc['USD', 'theta_per_day']:,.2f}" in res.stdout
+    eur = rep.prices.loc[rep.prices["currency"] == "EUR", "price"].sum()
+    assert f"{eur:,.2f}" in res.stdout
+    vega_usd = rep.greeks.query("greek == 'vega' and currency == 'USD'")["value"].sum() * 1e-2
+    assert f"{vega_usd:,.2f}" in res.stdout
 
 
 def test_bad_trade_file_exits_non_zero_after_printing_the_good_ones(bad_book):
@@ -76,30 +82,49 @@ def test_quiet_prints_nothing_on_success_and_one_line_per_error(bad_book):
     res = invoke("risk", path, "-q")
     assert res.exit_code == 1 and res.stdout == ""
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 2 and all(line.startswith("error: trade ") for line in lines)
+    assert len(lines) == 2 and all(line.startswith(f"error: {path}: trade ") for line in lines)
     assert doc["trades"][1]["trade_id"] in lines[0] and "'strike'" in lines[0]
 
 
-def test_out_writes_per_trade_csv(tmp_path):
-    out = tmp_path / "risk.csv"
-    res = invoke("risk", DEMO, "--out", out)
-    assert res.exit_code == 0 and out.exists() and "Wrote 10 trade(s)" in res.stdout
-    df = pd.read_csv(out)
-    book = load_book(DEMO)
-    lib = compute_risk(book.trades, book.market).trades
-    assert list(df["trade_id"]) == list(lib["trade_id"])
-    for col in ("price", "delta", "gamma", "vega", "theta", "rho", "vega_per_vol_point",
-                "theta_per_day", "rho_per_bp", "unit_price", "years_to_expiry"):
-        pd.testing.assert_series_equal(df[col], lib[col].astype(float), rtol=1e-15,
-                                       check_names=False)
+def test_out_dir_holds_every_result_file_and_the_manifest(tmp_path):
+    out = tmp_path / "run"
+    res = invoke("risk", FULL_BOOK, "-m", FULL_MARKET, "--out", out, "--quiet")
+    assert res.exit_code == 0, res.output
+    for name in ("trades", "greeks", "zero_greeks", "aggregates", "errors"):
+        assert (out / f"{name}.parquet").exists()
+    man = json.loads((out / "manifest.json").read_text())
+    n = len(json.loads(FULL_BOOK.read_text())["trades"])
+    assert man["counts"]["priced"] == n and man["status"] == "ok"
+    assert man["inputs"]["market"]["sha256"] and man["versions"]["numba"]
+    trades = pd.read_parquet(out / "trades.parquet")
+    assert list(trades["position"]) == list(range(n))
+    assert {"price", "stderr", "model", "product"} <= set(trades.columns)
+    greeks = pd.read_parquet(out / "greeks.parquet")
+    assert {"trade", "label", "value", "unit"} <= set(greeks.columns)
+
+
+def test_csv_format_and_first_order_depth(tmp_path):
+    out = tmp_path / "run"
+    res = invoke("risk", FULL_BOOK, "-m", FULL_MARKET, "--out", out, "--format", "csv",
+                 "--greeks", "first", "-q")
+    assert res.exit_code == 0, res.output
+    g = pd.read_csv(out / "greeks.csv")
+    assert not g["greek"].isin(["gamma", "cross_gamma"]).any()
+    assert g["greek"].isin(["delta", "vega", "par", "model"]).all() or len(g) > 0
+    assert (out / "trades.csv").exists() and not (out / "trades.parquet").exists()
 
 
 def test_out_with_bad_trades_still_writes_the_good_ones(tmp_path, bad_book):
     path, doc = bad_book
-    out = tmp_path / "partial.csv"
+    out = tmp_path / "partial"
     res = invoke("risk", path, "--out", out, "--quiet")
     assert res.exit_code == 1
-    assert len(pd.read_csv(out)) == len(doc["trades"]) - 2
+    assert len(pd.read_parquet(out / "trades.parquet")) == len(doc["trades"]) - 2
+    err = pd.read_parquet(out / "errors.parquet")
+    assert list(err["position"]) == [1, 4]
+    assert list(err["field"]) == ["strike", "quantity"]
+    assert (err["file"] == str(path)).all()
+    assert json.loads((out / "manifest.json").read_text())["status"] == "errors"
 
 
 def test_market_override(tmp_path):
@@ -120,6 +145,10 @@ def test_unusable_input_files_exit_2(tmp_path):
     assert invoke("risk", broken).exit_code == 2
     res = invoke("risk", DEMO, "--market", broken)
     assert res.exit_code == 2 and "not valid JSON" in res.stderr
+    notmarket = tmp_path / "m.json"
+    notmarket.write_text(json.dumps({"valuation_date": "2024-06-28", "spots": {}}))
+    res = invoke("risk", DEMO, "--market", notmarket)
+    assert res.exit_code == 2 and "spots" in res.stderr
 
 
 def test_help_shows_examples_and_subcommands():
@@ -128,7 +157,9 @@ def test_help_shows_examples_and_subcommands():
     res = invoke("risk", "--help")
     assert res.exit_code == 0
     assert "aadrisk risk portfolios/demo.json" in res.stdout
-    assert "--market" in res.stdout and "--out" in res.stdout and "--quiet" in res.stdout
+    for opt in ("--market", "--out", "--quiet", "--format", "--chunk-size", "--workers",
+                "--scheduler", "--greeks"):
+        assert opt in res.stdout
 
 
 def test_version():

@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["InProcess", "LocalPool", "DaskExecutor", "make_executor", "cpu_count"]
+__all__ = ["SchedulerError", "InProcess", "LocalPool", "DaskExecutor", "make_executor", "cpu_count"]
 
 
 def cpu_count() -> int:
@@ -29,6 +29,10 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover  (not Linux)
         return os.cpu_count() or 1
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler given with ``--scheduler`` cannot be reached."""
 
 
 def _init_worker(threads: int) -> None:
@@ -99,11 +103,17 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str, timeout: float = 30.0):
+    def __init__(self, address: str, timeout: float | None = None):
         from distributed import Client
 
         self.address = address
-        self.client = Client(address, timeout=timeout, set_as_default=False)
+        if timeout is None:
+            timeout = float(os.environ.get("AADRISK_DASK_TIMEOUT", "30"))
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(f"cannot reach the Dask scheduler at {address}: {exc}") \
+                from None
         info = self.client.scheduler_info()
         self.workers = len(info.get("workers", {}))
 
@@ -114,7 +124,7 @@ class DaskExecutor:
         futures = [self.client.submit(fn, t, pure=False, key=f"aadrisk-chunk-{t.index}-{t.key[:12]}")
                    for t in tasks]
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=self.client.loop):
                 res = fut.result()
                 fut.release()
                 yield res

@@ -227,6 +227,7 @@ def risk(
     aadrisk risk big.json -m market.json --out run/ --scheduler tcp://10.0.0.5:8786
     ```
     """
+    from ..batch.executors import SchedulerError
     from ..batch.run import RunOptions, run_batch
 
     err = _console(stderr=True)
@@ -239,7 +240,8 @@ def risk(
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                             MofNCompleteColumn(), TextColumn("trades"), _Rate(),
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                            console=err, transient=False, disable=n_valid < 1)
+                            console=err, transient=False,
+                            disable=n_valid <= chunk_size)  # one chunk: no bar
     try:
         if progress is not None:
             with progress:
@@ -248,6 +250,9 @@ def risk(
                                 progress=lambda n, _i: progress.advance(task, n))
         else:
             res = run_batch(pf, raw, opts, market_file=info, read_seconds=read_s)
+    except SchedulerError as exc:
+        _error(err, str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except OSError as exc:
         _error(err, f"cannot write the results: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
