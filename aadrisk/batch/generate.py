@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["TEMPLATES", "register_template", "generate_book", "write_csv", "write_json", "main"]
+__all__ = ["TEMPLATES", "register_template", "generate_book", "write_csv", "write_json", "scenario_file", "main"]
 
 #: product -> function(rng, base fields, context) -> extra fields of the trade, or None when
 #: the market lacks what the product needs for that underlying
@@ -147,6 +147,54 @@ def generate_book(n: int, market_raw: Mapping, *, products=None, seed: int = 0,
     return doc, skipped
 
 
+def scenario_file(market_raw: Mapping, n_days: int = 250, seed: int = 0,
+                  confidence: float = 0.99) -> dict:
+    """A sample scenario document for ``market_raw``: a few named stress scenarios and
+    ``n_days`` *synthetic* dated one-day historical shift vectors (correlated spot returns,
+    vol moves against spot, parallel + bucketed curve moves).  Illustrative, not real data."""
+    from ..market.snapshot import MarketData
+
+    m = MarketData.from_mapping(market_raw)
+    rng = np.random.default_rng(seed)
+    unds = sorted(m.spots)
+    quotes = [lab for lab in m.labels if lab.startswith(("curve/", "rate/"))]
+    named = [
+        {"name": "rates +100bp parallel", "curve_bp": 100},
+        {"name": "rates -50bp parallel", "curve_bp": -50},
+        {"name": "equities -20%", "spot": {"*": -0.20}},
+        {"name": "equities +10%", "spot": {"*": 0.10}},
+        {"name": "vols +5 points", "vol_points": 5},
+        {"name": "crash: spots -15%, vols +10, rates -75bp", "spot": {"*": -0.15},
+         "vol_points": {"*": 10}, "curve_bp": -75},
+    ]
+    if quotes:
+        named.append({"name": f"{quotes[-1]} +25bp", "bucket_bp": {quotes[-1]: 25}})
+    days, d = [], m.valuation_date
+    corr = 0.6 * np.ones((len(unds), len(unds))) + 0.4 * np.eye(len(unds))
+    chol = np.linalg.cholesky(corr)
+    for _ in range(n_days):
+        d -= dt.timedelta(days=1)
+        while d.weekday() >= 5:
+            d -= dt.timedelta(days=1)
+        fat = 1.0 if rng.random() > 0.05 else 2.5          # a few stressed days
+        ret = fat * 0.012 * (chol @ rng.standard_normal(len(unds)))
+        par = fat * 6.0 * rng.standard_normal()
+        day = {"date": d.isoformat(),
+               "spot": {u: round(float(r), 6) for u, r in zip(unds, ret)},
+               "vol_points": {u: round(float(-40.0 * r + 0.3 * rng.standard_normal()), 4)
+                              for u, r in zip(unds, ret) if u in m.vols},
+               "bucket_bp": {q: round(float(par + 2.0 * rng.standard_normal()), 3)
+                             for q in quotes}}
+        days.append(day)
+    return {"name": "sample scenarios",
+            "description": "Named stresses and SYNTHETIC one-day historical shift vectors "
+                           f"(aadrisk.batch.generate, seed {seed}); illustrative, not real "
+                           "market history.",
+            "scenarios": named,
+            "historical": {"confidence": confidence, "horizon": "1 day",
+                           "scenarios": days[::-1]}}
+
+
 def write_csv(path, trades) -> None:
     cols = []
     for t in trades:
@@ -184,10 +232,26 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default=None)
     ap.add_argument("--csv", action="store_true", help="write CSV (vanilla products)")
+    ap.add_argument("--scenarios", type=int, default=0, metavar="DAYS",
+                    help="write a scenario file with DAYS synthetic historical days instead")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     with open(a.market, encoding="utf-8") as fh:
         raw = json.load(fh)
+    if a.scenarios:
+        doc = scenario_file(raw, a.scenarios, a.seed)
+        with open(a.out, "w", encoding="utf-8") as fh:
+            fh.write("{\n")
+            for k in ("name", "description", "scenarios"):
+                fh.write(f"  {json.dumps(k)}: {json.dumps(doc[k])},\n")
+            h = doc["historical"]
+            fh.write('  "historical": {"confidence": %s, "horizon": %s, "scenarios": [\n'
+                     % (json.dumps(h["confidence"]), json.dumps(h["horizon"])))
+            fh.write(",\n".join("    " + json.dumps(x) for x in h["scenarios"]))
+            fh.write("\n  ]}\n}\n")
+        print(f"wrote {len(doc['scenarios'])} named and {a.scenarios} historical scenarios "
+              f"to {a.out}", file=sys.stderr)
+        return 0
     prods = [p.strip() for p in a.products.split(",") if p.strip()] or None
     doc, skipped = generate_book(a.trades, raw, products=prods, seed=a.seed, name=a.name)
     if skipped:
