@@ -165,3 +165,33 @@ def test_help_shows_examples_and_subcommands():
 def test_version():
     res = invoke("version")
     assert res.exit_code == 0 and res.stdout.strip() == aadrisk.__version__
+
+
+def test_explain_demo_to_the_later_market(tmp_path):
+    res = invoke("explain", DEMO, "--to", DEMO_MARKET, "--out", tmp_path / "x")
+    assert res.exit_code == 0, res.output
+    assert "2024-06-28 -> 2024-07-31" in res.stdout and "Unexplained" in res.stdout
+    assert "TOTAL USD" in res.stdout and "spot/SPX" in res.stdout
+    t = pd.read_parquet(tmp_path / "x" / "explain_trades.parquet")
+    assert len(t) == 10
+    assert (t["actual"] - t["predicted"] - t["unexplained"]).abs().max() < 1e-9
+    assert (tmp_path / "x" / "explain_by_factor.parquet").exists()
+
+
+def test_explain_and_scenarios_bad_inputs_exit_2(tmp_path):
+    assert invoke("explain", DEMO, "--to", tmp_path / "none.json").exit_code == 2
+    bad = tmp_path / "s.json"
+    bad.write_text(json.dumps({"scenarios": [{"name": "x", "spot": {"NOPE": 0.1}}]}))
+    res = invoke("scenarios", DEMO, bad)
+    assert res.exit_code == 2 and "NOPE" in res.stderr
+
+
+def test_scenarios_demo_prints_pnl_and_var(tmp_path):
+    scen = ROOT / "portfolios" / "scenarios_demo.json"
+    res = invoke("scenarios", DEMO, scen, "--confidence", "0.975", "--out", tmp_path / "s")
+    assert res.exit_code == 0, res.output
+    assert "rates +100bp parallel" in res.stdout and "VaR" in res.stdout
+    assert "97.50%" in res.stdout
+    var = pd.read_parquet(tmp_path / "s" / "var.parquet")
+    assert list(var["currency"]) == ["EUR", "USD"] and (var["k_tail"] == 7).all()
+    assert (var["es"] >= var["var"]).all()
