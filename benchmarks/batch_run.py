@@ -80,6 +80,7 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
     raw, _ = load_market_file(MARKET)
     clusters = {}
     times = {1: [], 2: []}
+    compute = {1: [], 2: []}
     try:
         for n in (1, 2):
             clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
@@ -89,25 +90,66 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
         def one(n, tag):
             out = Path(tmp) / f"dask{n}-{tag}"
             t0 = time.perf_counter()
-            run_batch(pf, raw, RunOptions(out=out, chunk_size=chunk, resume=False,
-                                          scheduler=clusters[n].scheduler_address))
+            r = run_batch(pf, raw, RunOptions(out=out, chunk_size=chunk, resume=False,
+                                              scheduler=clusters[n].scheduler_address))
             sec = time.perf_counter() - t0
             shutil.rmtree(out, ignore_errors=True)
-            return sec
+            return sec, r.manifest["timings"]["compute_s"]
 
         for n in (1, 2):
-            print(f"  warm-up dask {n} worker(s): {one(n, 'warm'):.2f} s", flush=True)
+            print(f"  warm-up dask {n} worker(s): {one(n, 'warm')[0]:.2f} s", flush=True)
         for r in range(repeats):
             for n in ((1, 2) if r % 2 == 0 else (2, 1)):
-                s = one(n, r)
+                s, cs = one(n, r)
                 times[n].append(s)
-                print(f"  repeat {r}: {n} worker(s) {s:.2f} s ({trades / s:,.0f} trades/s)",
-                      flush=True)
+                compute[n].append(cs)
+                print(f"  repeat {r}: {n} worker(s) {s:.2f} s ({trades / s:,.0f} trades/s; "
+                      f"chunk phase {cs:.2f} s)", flush=True)
     finally:
         for c in clusters.values():
             c.close()
     med = {n: statistics.median(v) for n, v in times.items()}
-    return med, times
+    cmed = {n: statistics.median(v) for n, v in compute.items()}
+    return med, times, cmed
+
+
+def end_to_end(a, tmp, big, small):
+    """The 100k run and the mixed-book run (fresh CLI processes)."""
+    w, _ = cli_run(small, Path(tmp) / "warm", "--chunk-size", 250)
+    print(f"warm-up (mixed book, kernels from the cache): {w:.2f} s", flush=True)
+
+    load0 = _load()
+    sec, man = cli_run(big, Path(tmp) / "big", "--chunk-size", a.chunk_size)
+    t, c = man["timings"], man["counts"]
+    gv = sum(ch["seconds"]["greek_vectors"] for ch in t["chunks"])
+    size = sum(f.stat().st_size for f in (Path(tmp) / "big").glob("*.parquet"))
+    print(f"\n{a.trades:,} trades end to end: {sec:.2f} s wall ({a.trades / sec:,.0f} trades/s), "
+          f"load before {load0}", flush=True)
+    print(f"  executor {man['options']['executor']} x{man['options']['executor_workers']}; "
+          f"read {t['read_s']:.2f} s, compute {t['compute_s']:.2f} s (sum of greek_vectors "
+          f"over chunks {gv:.2f} s), merge {t['merge_s']:.2f} s, write {t['write_s']:.2f} "
+          f"s; the rest is process start and imports", flush=True)
+    print(f"  {c['priced']:,} trades priced, {c['greek_rows']:,} Greek rows, "
+          f"{c['zero_greek_rows']:,} zero-rate rows, {size / 2**20:.1f} MiB Parquet",
+          flush=True)
+
+    msec, mman = cli_run(MIXED, Path(tmp) / "mixed")
+    print(f"\nmixed_1000 end to end: {msec:.2f} s wall "
+          f"(products {mman['counts']['by_product']}; executor "
+          f"{mman['options']['executor']} x{mman['options']['executor_workers']})",
+          flush=True)
+
+    return {"trades": a.trades,
+            "seconds_end_to_end": round(sec, 3), "trades_per_s": round(a.trades / sec, 1),
+            "greeks_rows": c["greek_rows"], "zero_greek_rows": c["zero_greek_rows"],
+            "read_s": t["read_s"], "compute_s": t["compute_s"],
+            "greek_vectors_s_sum": round(gv, 3), "merge_s": t["merge_s"],
+            "write_s": t["write_s"], "parquet_mib": round(size / 2**20, 2),
+            "executor": man["options"]["executor"],
+            "workers": man["options"]["executor_workers"],
+            "chunk_size": a.chunk_size, "mixed_trades": mman["counts"]["trades_in_file"],
+            "mixed_seconds": round(msec, 3),
+            "mixed_products": mman["counts"]["by_product"], "load_avg_before": load0}
 
 
 def main(argv=None):
@@ -118,6 +160,7 @@ def main(argv=None):
     ap.add_argument("--dask-chunk", type=int, default=2500)
     ap.add_argument("--repeats", type=int, default=3, help="Dask timed repeats per cluster")
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--only-dask", action="store_true", help="skip the 100k and mixed runs")
     a = ap.parse_args(argv)
 
     from aadrisk.batch.generate import generate_book, write_json
@@ -136,54 +179,28 @@ def main(argv=None):
         print(f"book: {a.trades:,} european options ({big.stat().st_size / 2**20:.1f} MiB "
               "JSON) on portfolios/market_full.json", flush=True)
 
-        w, _ = cli_run(small, Path(tmp) / "warm", "--chunk-size", 250)
-        print(f"warm-up (mixed book, kernels from the cache): {w:.2f} s", flush=True)
-
-        load0 = _load()
-        sec, man = cli_run(big, Path(tmp) / "big", "--chunk-size", a.chunk_size)
-        t, c = man["timings"], man["counts"]
-        gv = sum(ch["seconds"]["greek_vectors"] for ch in t["chunks"])
-        size = sum(f.stat().st_size for f in (Path(tmp) / "big").glob("*.parquet"))
-        print(f"\n100k end to end: {sec:.2f} s wall ({a.trades / sec:,.0f} trades/s), "
-              f"load before {load0}", flush=True)
-        print(f"  executor {man['options']['executor']} x{man['options']['executor_workers']}; "
-              f"read {t['read_s']:.2f} s, compute {t['compute_s']:.2f} s (sum of greek_vectors "
-              f"over chunks {gv:.2f} s), merge {t['merge_s']:.2f} s, write {t['write_s']:.2f} "
-              f"s; the rest is process start and imports", flush=True)
-        print(f"  {c['priced']:,} trades priced, {c['greek_rows']:,} Greek rows, "
-              f"{c['zero_greek_rows']:,} zero-rate rows, {size / 2**20:.1f} MiB Parquet",
-              flush=True)
-
-        msec, mman = cli_run(MIXED, Path(tmp) / "mixed")
-        print(f"\nmixed_1000 end to end: {msec:.2f} s wall "
-              f"(products {mman['counts']['by_product']}; executor "
-              f"{mman['options']['executor']} x{mman['options']['executor_workers']})",
-              flush=True)
-
-        res = {"workload": "batch", "cores": cores, "trades": a.trades,
-               "seconds_end_to_end": round(sec, 3), "trades_per_s": round(a.trades / sec, 1),
-               "greeks_rows": c["greek_rows"], "zero_greek_rows": c["zero_greek_rows"],
-               "read_s": t["read_s"], "compute_s": t["compute_s"],
-               "greek_vectors_s_sum": round(gv, 3), "merge_s": t["merge_s"],
-               "write_s": t["write_s"], "parquet_mib": round(size / 2**20, 2),
-               "executor": man["options"]["executor"],
-               "workers": man["options"]["executor_workers"],
-               "chunk_size": a.chunk_size, "mixed_trades": mman["counts"]["trades_in_file"],
-               "mixed_seconds": round(msec, 3),
-               "mixed_products": mman["counts"]["by_product"], "load_avg_before": load0}
+        res = {"workload": "batch", "cores": cores, "load_avg_start": _load()}
+        if not a.only_dask:
+            res.update(end_to_end(a, tmp, big, small))
         if not a.skip_dask:
             dbook = Path(tmp) / "dask.json"
             write_json(dbook, {"name": "dask", "trades": doc["trades"][:a.dask_trades]})
             print(f"\nDask LocalCluster 1 vs 2 workers ({a.dask_trades:,} trades, chunks of "
                   f"{a.dask_chunk}, 1 thread and NUMBA_NUM_THREADS=1 per worker):", flush=True)
-            med, times = dask_ratio(dbook, a.dask_trades, a.dask_chunk, a.repeats, tmp)
+            med, times, cmed = dask_ratio(dbook, a.dask_trades, a.dask_chunk, a.repeats, tmp)
             ratio = med[1] / med[2]
-            print(f"  median: 1 worker {med[1]:.2f} s ({a.dask_trades / med[1]:,.0f} "
+            cratio = cmed[1] / cmed[2]
+            print(f"  median end to end: 1 worker {med[1]:.2f} s ({a.dask_trades / med[1]:,.0f} "
                   f"trades/s), 2 workers {med[2]:.2f} s ({a.dask_trades / med[2]:,.0f} "
                   f"trades/s): ratio {ratio:.2f}x", flush=True)
+            print(f"  median chunk phase (workers pricing, client writing chunks): 1 worker "
+                  f"{cmed[1]:.2f} s, 2 workers {cmed[2]:.2f} s: ratio {cratio:.2f}x", flush=True)
             res.update({"dask_trades": a.dask_trades, "dask_chunk": a.dask_chunk,
                         "dask_1_worker_s": round(med[1], 3), "dask_2_workers_s": round(med[2], 3),
                         "dask_ratio": round(ratio, 3),
+                        "dask_chunk_phase_1_worker_s": round(cmed[1], 3),
+                        "dask_chunk_phase_2_workers_s": round(cmed[2], 3),
+                        "dask_chunk_phase_ratio": round(cratio, 3),
                         "dask_times_s": {str(k): [round(x, 3) for x in v]
                                          for k, v in times.items()}})
         res["load_avg_after"] = _load()
