@@ -45,7 +45,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["ScenarioError", "Scenario", "load_scenarios", "scenario_bumps", "run_scenarios",
+__all__ = ["ScenarioError", "Scenario", "ScenarioTask", "reprice_group", "scenario_market", "load_scenarios", "scenario_bumps", "run_scenarios",
            "var_es", "ScenarioResult"]
 
 _FIELDS = {"name", "description", "date", "curve_bp", "bucket_bp", "spot", "vol_points",
@@ -231,9 +231,81 @@ def _safe_prices(trades, m):
     return out, why
 
 
-def run_scenarios(book, market_raw: Mapping, scenarios, settings=None) -> ScenarioResult:
+@dataclasses.dataclass(frozen=True)
+class ScenarioTask:
+    """A group of scenarios to reprice the book in (picklable; runs on an executor)."""
+
+    index: int
+    key: str
+    market: Mapping
+    trades: tuple
+    specs: tuple          # ((name, bumps), ...)
+
+
+_CURVE_KEYS = ("curves", "discount_curves")
+_BASES: dict = {}
+
+
+def scenario_market(raw: Mapping, bumps: Mapping, base=None):
+    """``MarketData.from_mapping(raw, bumps=bumps)``, without re-bootstrapping the curves
+    when no bump touches a par quote (``curve/...``): the base market's bootstrapped
+    curves are reused (bootstrapping is ~2/3 of a scenario's cost on market_full.json).
+    Falls back to the full parse whenever the shortcut could differ."""
+    from ..market.snapshot import MarketData
+
+    if base is None or not raw.get("curves") or \
+            any(str(lab).startswith("curve/") for lab in bumps):
+        return MarketData.from_mapping(raw, bumps=bumps)
+    light = {k: v for k, v in raw.items() if k not in _CURVE_KEYS}
+    try:
+        m = MarketData.from_mapping(light, bumps=bumps)
+    except (KeyError, ValueError):
+        return MarketData.from_mapping(raw, bumps=bumps)
+    curve_prob = {k: v for k, v in base.problems.items()
+                  if k.startswith(("curve/", "discount/"))}
+    other = {k for k in m.problems if not k.startswith(("curve/", "discount/"))}
+    if other != {k for k in base.problems if not k.startswith(("curve/", "discount/"))}:
+        return MarketData.from_mapping(raw, bumps=bumps)
+    for ccy in list(m.discounts):
+        if ccy in base.curve_of or ccy not in base.discounts:
+            m.discounts.pop(ccy)
+    for ccy, d in base.discounts.items():
+        if ccy in base.curve_of:
+            m.discounts[ccy] = d
+    m.curve_of = dict(base.curve_of)
+    m.curve_sets = dict(base.curve_sets)
+    m.problems = {**{k: v for k, v in m.problems.items()
+                     if not k.startswith(("curve/", "discount/"))}, **curve_prob}
+    return m
+
+
+def reprice_group(task: ScenarioTask) -> list:
+    """[(scenario name, unit prices, {trade index: reason})] of one group (worker side)."""
+    from ..market.snapshot import MarketData
+
+    from .portfolio import canonical_hash
+
+    h = canonical_hash(task.market)
+    if h not in _BASES:
+        _BASES.clear()
+        _BASES[h] = MarketData.from_mapping(task.market)
+    base = _BASES[h]
+    out = []
+    for name, bumps in task.specs:
+        m = scenario_market(task.market, bumps, base)
+        u, why = _safe_prices(list(task.trades), m)
+        out.append((name, u, why))
+    return out
+
+
+def run_scenarios(book, market_raw: Mapping, scenarios, settings=None, *, workers: int = 1,
+                  scheduler: str | None = None, group_size: int = 16) -> ScenarioResult:
     """Reprice ``book`` (raw trades) in every scenario of ``scenarios``; VaR / ES over the
-    historical ones (over all scenarios when there are none historical)."""
+    historical ones (over all scenarios when there are none historical).
+
+    Scenarios run in groups of ``group_size`` on the executor of ``workers`` /
+    ``scheduler`` (:func:`aadrisk.batch.executors.make_executor`; 0 = every core);
+    the numbers do not depend on it (each scenario is priced on its own)."""
     from ..market.snapshot import MarketData
     from ..risk.greeks import parse_greek_trade
 
@@ -268,19 +340,38 @@ def run_scenarios(book, market_raw: Mapping, scenarios, settings=None) -> Scenar
                     for t in keep], dtype=object)
     base = pd.DataFrame({"position": kpos, "trade": [t.trade_id for t in keep],
                          "product": [t.product_type for t in keep],
-                         "underlying": [getattr(t, "underlying", "") for t in keep], "currency": ccy,
+                         "underlying": [getattr(t, "underlying", "") for t in keep],
+                         "currency": ccy,
                          "quantity": qty, "price": qty * u0})
-    cols = {}
-    for s in scenarios:
+    specs = []
+    for sc in scenarios:
         try:
-            m = MarketData.from_mapping(market_raw, bumps=scenario_bumps(s.spec, base_m))
+            specs.append((sc.name, scenario_bumps(sc.spec, base_m)))
         except (ScenarioError, KeyError, ValueError) as exc:
-            raise ScenarioError(f"scenario {s.name!r}: {exc}") from None
-        u, why = _safe_prices(keep, m)
-        for i, r in why.items():
-            errors.append({"position": kpos[i], "trade_id": keep[i].trade_id,
-                           "scenario": s.name, "message": f"trade {keep[i].trade_id!r}: {r}"})
-        cols[s.name] = qty * (u - u0)
+            raise ScenarioError(f"scenario {sc.name!r}: {exc}") from None
+    size = max(1, int(group_size))
+    tasks = [ScenarioTask(k, f"{k:05d}", market_raw, tuple(keep), tuple(specs[i:i + size]))
+             for k, i in enumerate(range(0, len(specs), size))]
+    cols = {}
+    if tasks and keep:
+        from .executors import make_executor
+
+        ex = make_executor(workers, scheduler, len(tasks))
+        try:
+            for res in ex.run(reprice_group, tasks):
+                for name, u, why in res:
+                    for i, r in why.items():
+                        errors.append({"position": kpos[i], "trade_id": keep[i].trade_id,
+                                       "scenario": name,
+                                       "message": f"trade {keep[i].trade_id!r}: {r}"})
+                    cols[name] = qty * (u - u0)
+        finally:
+            ex.close()
+    else:
+        cols = {name: np.zeros(len(keep)) for name, _ in specs}
+    if errors:
+        order = {sc.name: j for j, sc in enumerate(scenarios)}
+        errors.sort(key=lambda e: (order.get(e["scenario"], -1), e["position"]))
     names = [s.name for s in scenarios]
     pnl = pd.DataFrame({"trade": np.repeat(base["trade"].to_numpy(object), len(names)),
                         "currency": np.repeat(ccy, len(names)),

@@ -46,6 +46,12 @@ def scenarios(
         "--out", "-o", help="Write scenario_pnl (trade x scenario), scenario_book, var, "
         "scenario_errors here.", metavar="DIR", show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet or csv.")] = "parquet",
+    workers: Annotated[int, typer.Option(
+        "--workers", "-w", help="Local worker processes (0: every core; 1: in this "
+        "process).", min=0)] = 0,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Address of a Dask distributed scheduler to run the scenario "
+        "groups on.", metavar="ADDRESS", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
 ) -> None:
     """Reprice the book under every scenario; historical-simulation VaR and ES.
@@ -58,6 +64,7 @@ def scenarios(
         -m portfolios/market_full.json --out scen/
     ```
     """
+    from ..batch.executors import SchedulerError
     from ..batch.output import write_frame
     from ..batch.scenarios import ScenarioError, load_scenarios, run_scenarios
     from .risk import load_inputs, print_errors
@@ -72,7 +79,8 @@ def scenarios(
         scen, settings = load_scenarios(doc)
         if confidence is not None:
             settings["confidence"] = confidence
-        res = run_scenarios([pf.trades[i] for i in pf.valid_positions], raw, scen, settings)
+        res = run_scenarios([pf.trades[i] for i in pf.valid_positions], raw, scen, settings,
+                            workers=workers, scheduler=scheduler)
     except FileNotFoundError:
         _error(err, f"scenario file not found: {scenario_file}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -81,6 +89,9 @@ def scenarios(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except ScenarioError as exc:
         _error(err, f"{scenario_file}: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except SchedulerError as exc:
+        _error(err, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if out is not None:
         for name, df in (("scenario_pnl", res.pnl), ("scenario_book", res.by_scenario),

@@ -100,3 +100,38 @@ def test_a_trade_that_breaks_in_a_scenario_is_reported(market_raw):
     r = run_scenarios(book, market_raw, sc, st)
     assert list(r.errors["scenario"]) == ["vol wipe"]
     assert np.isfinite(r.pnl[r.pnl["scenario"] == "ok"]["pnl"]).all()
+
+
+def test_scenario_numbers_do_not_depend_on_workers_or_grouping(market_raw, mixed_doc, warm):
+    doc = json.loads((ROOT / "portfolios" / "scenarios_full.json").read_text())
+    doc["historical"]["scenarios"] = doc["historical"]["scenarios"][:20]
+    sc, st = load_scenarios(doc)
+    book = mixed_doc["trades"][:50]
+    a = run_scenarios(book, market_raw, sc, st, workers=1, group_size=100)
+    b = run_scenarios(book, market_raw, sc, st, workers=2, group_size=3)
+    import pandas as pd
+    pd.testing.assert_frame_equal(a.pnl, b.pnl, check_exact=True)
+    pd.testing.assert_frame_equal(a.var, b.var, check_exact=True)
+
+
+def test_scenario_market_shortcut_equals_the_full_parse(market_raw, mixed_doc, warm):
+    """Markets of scenarios that leave the curves alone reuse the base bootstrap: the prices
+    must be exactly those of a full MarketData.from_mapping with the bumps."""
+    from aadrisk.batch.scenarios import _safe_prices, scenario_market
+    from aadrisk.risk.greeks import parse_greek_trade
+
+    base = MarketData.from_mapping(market_raw)
+    trades = [parse_greek_trade(t, i)[0] for i, t in enumerate(mixed_doc["trades"][:120])]
+    doc = json.loads((ROOT / "portfolios" / "scenarios_full.json").read_text())
+    specs = doc["scenarios"] + doc["historical"]["scenarios"][:3] + \
+        [{"name": "div", "shifts": {"div/SPX": 0.01}}, {"name": "flat", "spot": {"SPX": 0.0}}]
+    shortcut = 0
+    for spec in specs:
+        b = scenario_bumps(spec, base)
+        fast = scenario_market(market_raw, b, base)
+        full = MarketData.from_mapping(market_raw, bumps=b)
+        shortcut += fast.curve_sets["USD-SOFR"] is base.curve_sets["USD-SOFR"]
+        assert sorted(fast.labels) == sorted(full.labels)
+        assert fast.problems == full.problems
+        np.testing.assert_array_equal(_safe_prices(trades, fast)[0], _safe_prices(trades, full)[0])
+    assert shortcut >= 4
