@@ -386,6 +386,11 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
 
     vdates = sorted({i.get("valuation_date") for i in infos.values() if i.get("valuation_date")})
     valuation_date = dt.date.fromisoformat(vdates[0]) if vdates else None
+    if valuation_date is None:
+        try:
+            valuation_date = dt.date.fromisoformat(str(market_raw.get("valuation_date")))
+        except ValueError:
+            pass
     outputs = {}
     if out is not None:
         ext = "csv" if opts.fmt == "csv" else "parquet"
@@ -416,7 +421,7 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
                    "market": dict(market_file or {}, canonical_sha256=market_hash)},
         "options": {"chunk_size": opts.chunk_size, "greeks": opts.depth, "format": opts.fmt,
                     "workers": opts.workers, "scheduler": opts.scheduler,
-                    "executor": getattr(executor, "name", "none (all chunks reused)"),
+                    "executor": getattr(executor, "name", "none (no chunk to compute)"),
                     "executor_workers": getattr(executor, "workers", 0)},
         "versions": _versions(),
         "seeds": _seeds(pf.trades),
