@@ -81,6 +81,7 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
     clusters = {}
     times = {1: [], 2: []}
     compute = {1: [], 2: []}
+    busy = {1: [], 2: []}
     try:
         for n in (1, 2):
             clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
@@ -94,22 +95,27 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
                                               scheduler=clusters[n].scheduler_address))
             sec = time.perf_counter() - t0
             shutil.rmtree(out, ignore_errors=True)
-            return sec, r.manifest["timings"]["compute_s"]
+            tm = r.manifest["timings"]
+            busy = sum(ch["seconds"]["chunk"] for ch in tm["chunks"])
+            return sec, tm["compute_s"], busy
 
         for n in (1, 2):
             print(f"  warm-up dask {n} worker(s): {one(n, 'warm')[0]:.2f} s", flush=True)
         for r in range(repeats):
             for n in ((1, 2) if r % 2 == 0 else (2, 1)):
-                s, cs = one(n, r)
+                s, cs, b = one(n, r)
                 times[n].append(s)
                 compute[n].append(cs)
+                busy[n].append(b)
                 print(f"  repeat {r}: {n} worker(s) {s:.2f} s ({trades / s:,.0f} trades/s; "
-                      f"chunk phase {cs:.2f} s)", flush=True)
+                      f"chunk phase {cs:.2f} s; sum of chunk times in the workers {b:.2f} s, "
+                      f"concurrency {b / cs:.2f}; load {_load()})", flush=True)
     finally:
         for c in clusters.values():
             c.close()
     med = {n: statistics.median(v) for n, v in times.items()}
     cmed = {n: statistics.median(v) for n, v in compute.items()}
+    cmed["busy"] = {n: statistics.median(v) for n, v in busy.items()}
     return med, times, cmed
 
 
@@ -201,6 +207,8 @@ def main(argv=None):
                         "dask_chunk_phase_1_worker_s": round(cmed[1], 3),
                         "dask_chunk_phase_2_workers_s": round(cmed[2], 3),
                         "dask_chunk_phase_ratio": round(cratio, 3),
+                        "dask_worker_busy_s": {str(k): round(v, 3)
+                                               for k, v in cmed["busy"].items()},
                         "dask_times_s": {str(k): [round(x, 3) for x in v]
                                          for k, v in times.items()}})
         res["load_avg_after"] = _load()

@@ -195,3 +195,17 @@ def test_scenarios_demo_prints_pnl_and_var(tmp_path):
     var = pd.read_parquet(tmp_path / "s" / "var.parquet")
     assert list(var["currency"]) == ["EUR", "USD"] and (var["k_tail"] == 7).all()
     assert (var["es"] >= var["var"]).all()
+
+
+def test_csv_portfolio_with_progress_rate_and_eta(tmp_path):
+    book = ROOT / "portfolios" / "vanilla_200.csv"
+    res = invoke("risk", book, "-m", FULL_MARKET, "--chunk-size", "50", "--workers", "1",
+                 "--out", tmp_path / "o")
+    assert res.exit_code == 0, res.output
+    assert "200/200" in res.stderr and "trades/s" in res.stderr and "ETA" in res.stderr
+    assert "200 of 200 trade(s) priced, 0 rejected" in res.stdout and "4 chunk(s)" in res.stdout
+    assert "Total SPX" in res.stdout          # > 50 trades: totals only, no per-trade rows
+    assert "BARRIER_OPTION-000000" not in res.stdout
+    t = pd.read_parquet(tmp_path / "o" / "trades.parquet")
+    assert len(t) == 200 and set(t["product"]) == {"european_option", "digital_option",
+                                                   "barrier_option", "geometric_asian"}
