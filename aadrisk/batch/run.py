@@ -331,6 +331,9 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
     t_split = time.perf_counter()
     out = Path(opts.out) if opts.out is not None else None
     chunks_dir = out / "chunks" if out is not None else None
+    if out is not None:
+        # a directory holding manifest.json is complete: the manifest goes first, comes last
+        (out / "manifest.json").unlink(missing_ok=True)
     results: dict = {}
     infos: dict = {}
     todo = []
