@@ -209,3 +209,14 @@ def test_csv_portfolio_with_progress_rate_and_eta(tmp_path):
     t = pd.read_parquet(tmp_path / "o" / "trades.parquet")
     assert len(t) == 200 and set(t["product"]) == {"european_option", "digital_option",
                                                    "barrier_option", "geometric_asian"}
+
+
+def test_deprecated_csv_flags_still_write_files(tmp_path):
+    res = invoke("risk", DEMO, "--out", tmp_path / "risk.csv", "--greeks", tmp_path / "g.csv")
+    assert res.exit_code == 0, res.output
+    assert "deprecated" in res.stderr
+    t = pd.read_csv(tmp_path / "risk.csv")
+    assert list(t.columns[:3]) == ["trade", "product", "model"] and len(t) == 10
+    assert list(pd.read_csv(tmp_path / "g.csv").columns[:2]) == ["trade", "product"]
+    res = invoke("risk", DEMO, "--greeks", "third")
+    assert res.exit_code == 2 and "expected 'first' or 'second'" in res.stderr

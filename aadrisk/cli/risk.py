@@ -47,11 +47,6 @@ _CAPTION = ("Greeks scaled by quantity, from the full labelled Greek vectors sum
             "add up per underlying only.")
 
 
-class Depth(str, Enum):
-    first = "first"
-    second = "second"
-
-
 class Format(str, Enum):
     parquet = "parquet"
     csv = "csv"
@@ -199,9 +194,10 @@ def risk(
         "--scheduler", help="Address of a running Dask distributed scheduler, e.g. "
         "tcp://10.0.0.5:8786: the chunks run on its workers.", metavar="ADDRESS",
         show_default=False)] = None,
-    greeks: Annotated[Depth, typer.Option(
+    greeks: Annotated[str, typer.Option(
         "--greeks", "-g", help="Greek depth written: 'first' (delta, vega, par, ...) or "
-        "'second' (also gamma and spot cross-gammas).")] = Depth.second,
+        "'second' (also gamma and spot cross-gammas). (Deprecated: a FILE.csv writes the "
+        "long Greek vector there, as before.)", metavar="first|second")] = "second",
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Ignore finished chunks in DIR/chunks (default: resume).")] = False,
     quiet: Annotated[bool, typer.Option(
@@ -231,9 +227,20 @@ def risk(
     from ..batch.run import RunOptions, run_batch
 
     err = _console(stderr=True)
+    legacy_greeks = legacy_out = None
+    if greeks not in ("first", "second"):
+        if not greeks.lower().endswith(".csv"):
+            _error(err, f"--greeks {greeks!r}: expected 'first' or 'second'")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        legacy_greeks, greeks = Path(greeks), "second"
+    if out is not None and out.suffix.lower() == ".csv":
+        legacy_out, out = out, None
+    if (legacy_greeks or legacy_out) and not quiet:
+        err.print("note: '--greeks FILE.csv' and '--out FILE.csv' are deprecated; use "
+                  "'--out DIR' (docs/batch.md)", markup=False, highlight=False, soft_wrap=True)
     pf, raw, info, read_s = load_inputs(err, book, market)
     opts = RunOptions(out=out, fmt=fmt.value, chunk_size=chunk_size, workers=workers,
-                      scheduler=scheduler, depth=greeks.value, resume=not fresh)
+                      scheduler=scheduler, depth=greeks, resume=not fresh)
     n_valid = len(pf.valid_positions)
     progress = None
     if not quiet:
@@ -260,6 +267,16 @@ def risk(
         _error(err, f"run failed: {type(exc).__name__}: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
+    try:
+        from ..batch.output import write_frame
+
+        if legacy_greeks is not None:
+            write_frame(res.greeks.drop(columns="position"), legacy_greeks, "csv")
+        if legacy_out is not None:
+            write_frame(res.prices.drop(columns="position"), legacy_out, "csv")
+    except OSError as exc:
+        _error(err, f"cannot write: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if not quiet:
         con = _console()
         _print_table(con, _summary_table(res, pf.name,
