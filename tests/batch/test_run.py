@@ -124,3 +124,29 @@ def test_manifest_records_inputs_versions_counts_timings(tmp_path, small_book, m
     assert m["counts"]["chunks"] == 3 and len(m["timings"]["chunks"]) == 3
     assert m["outputs"]["greeks"]["rows"] == m["counts"]["greek_rows"]
     assert m["valuation_date"] == "2024-06-28"
+
+
+def test_an_engine_failing_on_one_trade_never_sinks_the_run(small_book, market_raw, warm,
+                                                             monkeypatch):
+    import dataclasses
+
+    from aadrisk.risk.registry import ENGINES
+
+    pf = load_portfolio(small_book)
+    victim = next(t for t in pf.trades if t.get("product") == "digital_option")
+    eng = ENGINES["digital_option"]
+
+    def evaluate(trades, market):
+        if any(t.trade_id == victim["trade_id"] for t in trades):
+            raise FloatingPointError("boom")
+        return eng.evaluate(trades, market)
+
+    monkeypatch.setitem(ENGINES, "digital_option", dataclasses.replace(eng, evaluate=evaluate))
+    r = _run(pf, market_raw, chunk_size=30, workers=1)
+    bad = r.errors[r.errors["trade_id"] == victim["trade_id"]]
+    assert len(bad) == 1 and "boom" in bad["message"].iloc[0]
+    assert bad["position"].iloc[0] == pf.trades.index(victim)
+    assert len(r.prices) == 55 and victim["trade_id"] not in set(r.prices["trade"])
+    assert (r.prices["product"] == "digital_option").sum() == \
+        sum(t.get("product") == "digital_option" for i, t in enumerate(pf.trades)
+            if i not in (7, 23, 41, 50)) - 1
