@@ -8,9 +8,11 @@ file): underlyings of the market, expiries between one month and two years
 +-25 % of spot, quantities in [-500, 500] (never 0).
 
 The products are those of :data:`aadrisk.risk.greeks.GREEK_PRODUCTS` that have
-a template in :data:`TEMPLATES` (a product registered without a template is
-reported as skipped; :func:`register_template` adds one) and whose market data
-is present (``heston_option`` needs ``models.heston.<U>``, ``sabr_option``
+a template in :data:`TEMPLATES` (:func:`register_template` adds one), plus the
+option products (subclasses of ``EuropeanOption``) whose extra fields all have
+defaults, generated from the option fields and kept when their engine accepts
+them on the market; any other product is reported as skipped.  Market data
+must be present (``heston_option`` needs ``models.heston.<U>``, ``sabr_option``
 ``models.sabr.<U>``).
 
 Examples
@@ -87,6 +89,36 @@ def _sabr(rng, base, ctx):
     return {} if ctx["has_model"]("sabr") else None
 
 
+def _option_like(cls) -> bool:
+    """An option product whose extra fields all have defaults: generated from the European
+    option's fields alone (e.g. a Monte Carlo option registered later)."""
+    import dataclasses
+
+    from ..risk.instruments import EuropeanOption
+
+    if not (isinstance(cls, type) and issubclass(cls, EuropeanOption)):
+        return False
+    base = {f.name for f in dataclasses.fields(EuropeanOption)}
+    return all(f.default is not dataclasses.MISSING or f.default_factory is not
+               dataclasses.MISSING for f in dataclasses.fields(cls) if f.name not in base)
+
+
+def _valid(raw, m) -> bool:
+    """The trade parses and its engine accepts the market (generic products only)."""
+    from ..risk.errors import TradeError
+    from ..risk.greeks import parse_greek_trade
+    from ..risk.registry import ENGINES
+
+    t, errs = parse_greek_trade(raw)
+    if errs:
+        return False
+    try:
+        ENGINES[t.product_type].check(t, m)
+    except TradeError:
+        return False
+    return True
+
+
 def _market_context(market_raw: Mapping):
     from ..market.snapshot import MarketData
 
@@ -102,7 +134,10 @@ def generate_book(n: int, market_raw: Mapping, *, products=None, seed: int = 0,
 
     m, unds = _market_context(market_raw)
     wanted = list(products) if products else sorted(GREEK_PRODUCTS)
-    skipped = [p for p in wanted if p not in TEMPLATES or p not in GREEK_PRODUCTS]
+    generic = {p for p in wanted if p in GREEK_PRODUCTS and p not in TEMPLATES
+               and _option_like(GREEK_PRODUCTS[p])}
+    skipped = [p for p in wanted if p not in generic and
+               (p not in TEMPLATES or p not in GREEK_PRODUCTS)]
     prods = [p for p in wanted if p not in skipped]
     if not prods or not unds:
         raise ValueError(f"nothing to generate: products {prods}, underlyings {unds}")
@@ -134,10 +169,12 @@ def generate_book(n: int, market_raw: Mapping, *, products=None, seed: int = 0,
         ctx = {"spot": spot, "market": m,
                "has_model": lambda model, u=u: any(k.startswith(f"model/{model}/{u}/")
                                                    for k in m.models)}
-        extra = TEMPLATES[p](rng, base, ctx)
+        extra = TEMPLATES[p](rng, base, ctx) if p in TEMPLATES else {}
         if extra is None:
             continue
         base.update(extra)
+        if p in generic and not _valid(dict(base, trade_id="probe"), m):
+            continue
         base["trade_id"] = f"{p.upper()}-{counter[p]:06d}"
         counter[p] += 1
         trades.append(base)
