@@ -121,7 +121,8 @@ class DaskExecutor:
         from distributed import as_completed
 
         tasks = list(tasks)
-        futures = [self.client.submit(fn, t, pure=False, key=f"aadrisk-chunk-{t.index}-{t.key[:12]}")
+        futures = [self.client.submit(fn, t, pure=False,
+                                      key=f"aadrisk-{fn.__name__}-{t.index}-{t.key[:12]}")
                    for t in tasks]
         try:
             for fut in as_completed(futures, loop=self.client.loop):

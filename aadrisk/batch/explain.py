@@ -186,12 +186,13 @@ def explain_pnl(book, market0, market1, *, file: str = "") -> ExplainResult:
     trades["predicted"] = trades[list(TERMS)].sum(axis=1)
     trades["unexplained"] = trades["actual"] - trades["predicted"]
     trades = trades.reset_index(drop=True)
-    by_factor = (factors.groupby(["label", "term", "currency"], sort=True)["contribution"]
-                 .sum().reset_index()) if len(factors) else \
+    by_factor = (factors.groupby(["label", "term", "currency"], sort=True, dropna=False)
+                 ["contribution"].sum().reset_index()) if len(factors) else \
         pd.DataFrame(columns=["label", "term", "currency", "contribution"])
-    totals = trades.groupby("currency", sort=True)[["v0", "v1", "actual", *TERMS, "predicted",
-                                                     "unexplained"]].sum().reset_index()
-    totals.insert(1, "n_trades", trades.groupby("currency", sort=True).size().to_numpy())
+    by_ccy = trades.groupby("currency", sort=True, dropna=False)
+    totals = by_ccy[["v0", "v1", "actual", *TERMS, "predicted", "unexplained"]].sum()
+    totals = totals.reset_index()
+    totals.insert(1, "n_trades", by_ccy.size().to_numpy())
     def _pos(t):
         if t in pos_of:
             return pos_of[t]

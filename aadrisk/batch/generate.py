@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["TEMPLATES", "register_template", "generate_book", "write_csv", "write_json", "scenario_file", "main"]
+__all__ = ["TEMPLATES", "register_template", "generate_book", "write_csv", "write_json",
+           "scenario_file", "main"]
 
 #: product -> function(rng, base fields, context) -> extra fields of the trade, or None when
 #: the market lacks what the product needs for that underlying

@@ -40,8 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .output import (atomic_write_bytes, atomic_write_json, frame_from_bytes, frame_to_bytes,
-                     write_frame)
+from .output import atomic_write_bytes, atomic_write_json, frame_from_bytes, frame_to_bytes
 from .portfolio import PROBLEM_COLUMNS, Portfolio, canonical_hash
 
 __all__ = ["RunOptions", "RunResult", "ChunkTask", "compute_chunk", "run_batch",
@@ -250,25 +249,25 @@ def aggregates(prices: pd.DataFrame, greeks: pd.DataFrame, book: str) -> pd.Data
     risk factor (label, greek); deterministic (sorted groups, book-ordered input)."""
     parts = []
     if not prices.empty:
-        b = prices.groupby("currency", sort=True).agg(value=("price", "sum"),
+        b = prices.groupby("currency", sort=True, dropna=False).agg(value=("price", "sum"),
                                                       n_trades=("trade", "size")).reset_index()
         b["level"], b["book"], b["greek"], b["unit"] = "book", book, "price", "ccy"
         parts.append(b)
-        u = prices.groupby(["underlying", "currency"], sort=True).agg(
+        u = prices.groupby(["underlying", "currency"], sort=True, dropna=False).agg(
             value=("price", "sum"), n_trades=("trade", "size")).reset_index()
         u["level"], u["book"], u["greek"], u["unit"] = "underlying", book, "price", "ccy"
         parts.append(u)
     if not greeks.empty:
         vals = ["value", "value_per_bp", "value_per_vol_point"]
         keys = ["underlying", "currency", "greek", "unit"]
-        grp = greeks.groupby(keys, sort=True)
+        grp = greeks.groupby(keys, sort=True, dropna=False)
         g = grp[vals].sum(min_count=1)
         g["n_trades"] = grp["trade"].nunique()
         g = g.reset_index()
         g["level"], g["book"] = "underlying", book
         parts.append(g)
         keys = ["label", "greek", "currency", "unit"]
-        grp = greeks.groupby(keys, sort=True)
+        grp = greeks.groupby(keys, sort=True, dropna=False)
         r = grp[vals].sum(min_count=1)
         r["n_trades"] = grp.size()
         r = r.reset_index()

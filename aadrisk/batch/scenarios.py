@@ -45,8 +45,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["ScenarioError", "Scenario", "ScenarioTask", "reprice_group", "scenario_market", "load_scenarios", "scenario_bumps", "run_scenarios",
-           "var_es", "ScenarioResult"]
+__all__ = ["ScenarioError", "Scenario", "ScenarioTask", "reprice_group", "scenario_market",
+           "load_scenarios", "scenario_bumps", "run_scenarios", "var_es", "ScenarioResult"]
 
 _FIELDS = {"name", "description", "date", "curve_bp", "bucket_bp", "spot", "vol_points",
            "shifts"}

@@ -106,13 +106,13 @@ def _summary_table(res, book_name: str, *, per_trade: bool) -> Table:
     if s.empty:
         return table
     cols = [c for c, _, _ in _COLS]
-    by_u = s.groupby(["underlying", "currency"], sort=True)
+    by_u = s.groupby(["underlying", "currency"], sort=True, dropna=False)
     for (u, ccy), grp in by_u:
         sums = grp[cols].sum(min_count=1)
         table.add_row(*_cells(f"Total {u}", "", u, ccy, f"{len(grp)} trades",
                               *(_fmt(sums[c], f) for c, _, f in _COLS)), style="italic")
     table.add_section()
-    for ccy, grp in s.groupby("currency", sort=True):
+    for ccy, grp in s.groupby("currency", sort=True, dropna=False):
         sums = grp[cols].sum(min_count=1)
         table.add_row(*_cells(f"TOTAL {ccy}", "", "", ccy, f"{len(grp)} trades",
                               _fmt(sums["price"], "{:,.2f}"), "", "",

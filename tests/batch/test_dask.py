@@ -30,8 +30,7 @@ def test_dask_run_matches_the_local_run_byte_for_byte(tmp_path, cluster, small_b
     pf = load_portfolio(small_book)
     rd = run_batch(pf, market_raw, RunOptions(out=tmp_path / "dask", chunk_size=10,
                                               scheduler=cluster.scheduler_address))
-    rl = run_batch(pf, market_raw, RunOptions(out=tmp_path / "local", chunk_size=10,
-                                              workers=1))
+    run_batch(pf, market_raw, RunOptions(out=tmp_path / "local", chunk_size=10, workers=1))
     assert rd.manifest["options"]["executor"] == "dask"
     assert rd.manifest["options"]["executor_workers"] == 2
     assert len({c["worker"] for c in rd.manifest["timings"]["chunks"]}) == 2
@@ -62,4 +61,5 @@ def test_unreachable_scheduler_exits_2(tmp_path, small_book, market_raw, monkeyp
     m.write_text(json.dumps(market_raw))
     res = CliRunner().invoke(app, ["risk", str(small_book), "-m", str(m), "-q",
                                    "--scheduler", "tcp://127.0.0.1:9"])
-    assert res.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in res.stderr
+    assert res.exit_code == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in res.stderr

@@ -1,7 +1,6 @@
 """Scenario revaluation and historical VaR / ES."""
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
