@@ -1,0 +1,146 @@
+"""Where chunks run: in this process, a local process pool, or a Dask distributed cluster.
+
+Every executor has ``run(fn, tasks)`` yielding ``fn(task)`` results *as they finish*
+(any order; the run orders them by chunk index), and ``close()``.
+
+* :class:`InProcess` -- one chunk after the other (small books; no start-up cost);
+* :class:`LocalPool` -- ``concurrent.futures.ProcessPoolExecutor`` with N worker
+  processes (``forkserver`` start method, preloading the library so that workers
+  start in a fraction of a second); each worker limits Numba's threads to
+  ``cores // N`` so that N workers do not oversubscribe the machine;
+* :class:`DaskExecutor` -- ``distributed.Client(address)`` of an existing scheduler
+  (``--scheduler tcp://host:8786``): chunks are submitted as tasks, results come
+  back to this process, which writes them (no shared file system needed).
+
+Results never depend on the executor or the number of workers: a chunk's
+output is a function of its trades, the market and the options only.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+
+__all__ = ["SchedulerError", "InProcess", "LocalPool", "DaskExecutor", "make_executor", "cpu_count"]
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover  (not Linux)
+        return os.cpu_count() or 1
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler given with ``--scheduler`` cannot be reached."""
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["AADRISK_BATCH_WORKER"] = "1"
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    except Exception:  # noqa: BLE001  (thread count is a hint)
+        pass
+
+
+class InProcess:
+    name = "in-process"
+    workers = 1
+
+    def run(self, fn: Callable, tasks: Iterable) -> Iterator:
+        for t in tasks:
+            yield fn(t)
+
+    def close(self) -> None:
+        pass
+
+
+class LocalPool:
+    """N worker processes on this machine."""
+
+    name = "local-processes"
+
+    def __init__(self, workers: int):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = int(workers)
+        if sys.platform.startswith("linux"):
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["aadrisk.risk.greeks", "aadrisk.batch.run"])
+        else:  # pragma: no cover
+            ctx = mp.get_context("spawn")
+        threads = max(1, cpu_count() // self.workers)
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                         initializer=_init_worker, initargs=(threads,))
+
+    def run(self, fn: Callable, tasks: Iterable) -> Iterator:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        tasks = iter(tasks)
+        pending = set()
+        limit = 2 * self.workers        # bounded: never all chunks' inputs in flight
+        while True:
+            while len(pending) < limit:
+                try:
+                    pending.add(self._pool.submit(fn, next(tasks)))
+                except StopIteration:
+                    break
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Chunks as tasks on an existing Dask distributed scheduler."""
+
+    name = "dask"
+
+    def __init__(self, address: str, timeout: float | None = None):
+        from distributed import Client
+
+        self.address = address
+        if timeout is None:
+            timeout = float(os.environ.get("AADRISK_DASK_TIMEOUT", "30"))
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(f"cannot reach the Dask scheduler at {address}: {exc}") \
+                from None
+        info = self.client.scheduler_info()
+        self.workers = len(info.get("workers", {}))
+
+    def run(self, fn: Callable, tasks: Iterable) -> Iterator:
+        from distributed import as_completed
+
+        tasks = list(tasks)
+        futures = [self.client.submit(fn, t, pure=False,
+                                      key=f"aadrisk-{fn.__name__}-{t.index}-{t.key[:12]}")
+                   for t in tasks]
+        try:
+            for fut in as_completed(futures, loop=self.client.loop):
+                res = fut.result()
+                fut.release()
+                yield res
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def make_executor(workers: int, scheduler: str | None, n_chunks: int):
+    """The executor for ``--workers`` / ``--scheduler`` (``workers=0``: every core)."""
+    if scheduler:
+        return DaskExecutor(scheduler)
+    n = cpu_count() if workers <= 0 else workers
+    n = max(1, min(n, n_chunks))
+    return InProcess() if n == 1 else LocalPool(n)

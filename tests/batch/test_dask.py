@@ -1,0 +1,65 @@
+"""Chunks on a Dask distributed scheduler (a LocalCluster of this machine)."""
+from __future__ import annotations
+
+import filecmp
+
+import pytest
+from typer.testing import CliRunner
+
+from aadrisk.batch.portfolio import load_portfolio
+from aadrisk.batch.run import FINAL_FILES, RunOptions, run_batch
+from aadrisk.cli import app
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                     silence_logs=40, death_timeout=60)
+    try:
+        yield c
+    finally:
+        c.close(timeout=60)
+
+
+def test_dask_run_matches_the_local_run_byte_for_byte(tmp_path, cluster, small_book,
+                                                      market_raw, warm):
+    pf = load_portfolio(small_book)
+    rd = run_batch(pf, market_raw, RunOptions(out=tmp_path / "dask", chunk_size=10,
+                                              scheduler=cluster.scheduler_address))
+    run_batch(pf, market_raw, RunOptions(out=tmp_path / "local", chunk_size=10, workers=1))
+    assert rd.manifest["options"]["executor"] == "dask"
+    assert rd.manifest["options"]["executor_workers"] == 2
+    assert len({c["worker"] for c in rd.manifest["timings"]["chunks"]}) == 2
+    for name in FINAL_FILES:
+        assert filecmp.cmp(tmp_path / "dask" / f"{name}.parquet",
+                           tmp_path / "local" / f"{name}.parquet", shallow=False), name
+    assert list(rd.errors["position"]) == [7, 23, 41, 50]
+
+
+def test_cli_scheduler_option(tmp_path, cluster, small_book, market_raw):
+    import json
+
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps(market_raw))
+    res = CliRunner().invoke(app, ["risk", str(small_book), "-m", str(m), "--out",
+                                   str(tmp_path / "o"), "--chunk-size", "20", "--scheduler",
+                                   cluster.scheduler_address])
+    assert res.exit_code == 1, res.output          # the book has 4 bad trades
+    assert "56 of 60 trade(s) priced, 4 rejected" in res.stdout
+    assert "on dask" in res.stdout
+
+
+def test_unreachable_scheduler_exits_2(tmp_path, small_book, market_raw, monkeypatch):
+    import json
+
+    monkeypatch.setenv("AADRISK_DASK_TIMEOUT", "3")
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps(market_raw))
+    res = CliRunner().invoke(app, ["risk", str(small_book), "-m", str(m), "-q",
+                                   "--scheduler", "tcp://127.0.0.1:9"])
+    assert res.exit_code == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in res.stderr
