@@ -80,7 +80,10 @@ class CalibrationResult:
                 "message": self.message}
 
     def model_section(self) -> dict:
-        """``{model: {name: params}}`` for the market snapshot's ``models`` section."""
+        """``{model: {name: params}}`` for the market snapshot's ``models`` section
+        (per-expiry SABR as ``{"expiries": {EXPIRY: params}}``, the parser's layout)."""
+        if self.model == "sabr":
+            return {self.model: {self.name: {"expiries": self.params}}}
         return {self.model: {self.name: self.params}}
 
 

@@ -8,7 +8,7 @@ iteration evaluates all quotes of all expiries in **one** reverse sweep of the r
 :func:`aadrisk.models.sabr_vol`, with each quote carrying its own expiry's parameters as
 per-element inputs (so the per-element gradients are the rows of each expiry's Jacobian).
 
-Output layout (market snapshot): ``models.sabr.<U>.<EXPIRY-ISO> = {alpha, beta, nu, rho}``,
+Output layout (market snapshot): ``models.sabr.<U>.expiries.<EXPIRY-ISO> = {alpha, beta, nu, rho}``,
 labels ``model/sabr/<U>/<EXPIRY-ISO>/<param>``.
 """
 from __future__ import annotations

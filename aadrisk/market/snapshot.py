@@ -150,6 +150,9 @@ class MarketData:
         ``model/<MODEL>/<UND>/<EXPIRY>/<PARAM>`` for per-expiry slices)
     model_slices : dict (model, underlying) -> (expiry labels, expiry times in years) of a
         model given per expiry (``models.<MODEL>.<UND>.expiries``)
+    local_vols : dict underlying -> (times, spots, vols) of a calibrated local-vol grid
+        (``models.local_vol``; not risk factors: Monte Carlo local vol is built from the
+        implied surface so that vega lands on its nodes)
     rate_vols : dict name -> :class:`~aadrisk.market.rate_vols.RateVolSurface`
     rate_vol_meta : dict rate_vols name -> (kind ``'swaption'`` | ``'caplet'``, currency), as
         written (also for entries that failed): how trades find their vols
@@ -172,6 +175,7 @@ class MarketData:
     problems: dict = field(default_factory=dict)
     curve_sets: dict = field(default_factory=dict)
     rate_vols: dict = field(default_factory=dict)
+    local_vols: dict = field(default_factory=dict)
     model_slices: dict = field(default_factory=dict)
     curve_discount: dict = field(default_factory=dict)
     rate_vol_meta: dict = field(default_factory=dict)
@@ -330,6 +334,12 @@ class MarketData:
                     m.problems[f"model/{model}/{u}"] = (f"models.{model}.{u} must map "
                                                         "parameter -> number")
                     continue
+                if model == "local_vol":
+                    try:
+                        m.local_vols[u] = _local_vol_grid(u, params)
+                    except ValueError as exc:
+                        m.problems[f"model/{model}/{u}"] = str(exc)
+                    continue
                 if "expiries" in params:
                     try:
                         _model_slices(m, model, u, params, val, bumped)
@@ -363,6 +373,30 @@ class MarketData:
         if missing:
             raise KeyError(f"bump label(s) not in the market: {missing}")
         return m
+
+
+def _local_vol_grid(u, g):
+    """``models.local_vol.<U> = {times, spots, vols}`` (as ``aadrisk calibrate local-vol``
+    writes it) -> ``(times, spots, vols)`` arrays, validated."""
+    where = f"models.local_vol.{u}"
+    if set(g) != {"times", "spots", "vols"}:
+        raise ValueError(f"{where} must have exactly times, spots, vols; got {sorted(g)}")
+    try:
+        t = np.asarray(g["times"], dtype=float)
+        sp = np.asarray(g["spots"], dtype=float)
+        v = np.asarray(g["vols"], dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: times, spots and vols must be numbers") from None
+    if t.ndim != 1 or sp.ndim != 1 or v.shape != (t.size, sp.size):
+        raise ValueError(f"{where}: vols must be len(times) x len(spots) = {t.size} x "
+                         f"{sp.size}, got shape {v.shape}")
+    for name, a in (("times", t), ("spots", sp)):
+        if a.size == 0 or np.any(~np.isfinite(a)) or np.any(a <= 0) or np.any(np.diff(a) <= 0):
+            raise ValueError(f"{where}.{name} must be positive and increasing")
+    if np.any(~np.isfinite(v)) or np.any(v <= 0):
+        i, j = map(int, np.argwhere(~np.isfinite(v) | (v <= 0))[0])
+        raise ValueError(f"{where}.vols[{i}][{j}] = {v[i, j]!r} must be a positive number")
+    return t, sp, v
 
 
 def _model_slices(m, model, u, params, val, bumped):

@@ -53,9 +53,14 @@ def test_sabr_per_expiry_layout(tmp_path):
     res = invoke("sabr", "-q", SPX, "-m", MARKET, "--out", out, "--beta", "1", "--quiet")
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
-    per = doc["models"]["sabr"]["SPX"]
+    per = doc["models"]["sabr"]["SPX"]["expiries"]
     assert len(per) == 10 and set(per["2025-06-20"]) == {"alpha", "beta", "nu", "rho"}
     assert doc["models"]["sabr"]["AAPL"]["beta"] == 0.7
+    # the market parser reads the calibrated smiles as they are written
+    from aadrisk.market.snapshot import MarketData
+    m = MarketData.from_mapping(doc)
+    assert not [k for k in m.problems if k.startswith("model/sabr")]
+    assert m.models["model/sabr/SPX/2025-06-20/alpha"] == per["2025-06-20"]["alpha"]
     rmse = float(res.stdout.split("RMSE ")[1].split()[0])
     assert rmse < 0.3                                     # vol points; 0.16 measured
 
@@ -69,6 +74,10 @@ def test_local_vol_grid(tmp_path):
     assert len(lv["times"]) == 8 and len(lv["spots"]) == 5
     assert len(lv["vols"]) == 8 and all(len(r) == 5 for r in lv["vols"])
     assert all(0.03 < v < 1.0 for r in lv["vols"] for v in r)
+    from aadrisk.market.snapshot import MarketData
+    m = MarketData.from_mapping(json.loads(out.read_text()))
+    assert not [k for k in m.problems if k.startswith("model/local_vol")]
+    assert m.local_vols["SPX"][2].shape == (8, 5)
 
 
 @pytest.mark.parametrize("quotes,limit", [(SWAPTIONS, 4.0), (CAPS, 1.0)])
