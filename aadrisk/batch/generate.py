@@ -90,6 +90,83 @@ def _sabr(rng, base, ctx):
     return {} if ctx["has_model"]("sabr") else None
 
 
+#: templates whose trades are checked against the market before they are kept
+CHECKED = {"swap", "fra", "cap_floor", "swaption", "bond", "mc_option"}
+
+
+def _currencies(ctx):
+    m = ctx["market"]
+    return sorted(c for c in m.curve_of if not m.discount_problem(c))
+
+
+def _rates_trade(rng, ctx, fields):
+    """A whole rates trade (no underlying / strike / expiry of an option) on a currency
+    with a bootstrapped curve, or None when the market has none."""
+    ccys = _currencies(ctx)
+    if not ccys:
+        return None
+    ccy = str(rng.choice(ccys))
+    notional = float(rng.choice([1e6, 5e6, 1e7, 2.5e7]))
+    return {"_replace": True, "currency": ccy, "notional": notional,
+            "quantity": 1.0 if rng.random() < 0.6 else -1.0, **fields(ccy)}
+
+
+@register_template("swap")
+def _swap(rng, base, ctx):
+    return _rates_trade(rng, ctx, lambda c: {
+        "tenor": str(rng.choice(["2Y", "3Y", "5Y", "7Y", "10Y"])),
+        "fixed_rate": round(float(rng.uniform(0.02, 0.05)), 4), "payer": bool(rng.random() < 0.5)})
+
+
+@register_template("fra")
+def _fra(rng, base, ctx):
+    return _rates_trade(rng, ctx, lambda c: {
+        "tenor": str(rng.choice(["1x4", "3x6", "6x9", "6x12"])),
+        "rate": round(float(rng.uniform(0.02, 0.055)), 4), "payer": bool(rng.random() < 0.5)})
+
+
+@register_template("cap_floor")
+def _cap(rng, base, ctx):
+    return _rates_trade(rng, ctx, lambda c: {
+        "option_type": str(rng.choice(["cap", "floor"])),
+        "tenor": str(rng.choice(["2Y", "3Y", "5Y"])),
+        "strike": round(float(rng.uniform(0.025, 0.055)), 4), "float_tenor": "3M"})
+
+
+@register_template("swaption")
+def _swaption(rng, base, ctx):
+    return _rates_trade(rng, ctx, lambda c: {
+        "expiry": str(rng.choice(["6M", "1Y", "2Y"])), "tenor": str(rng.choice(["2Y", "5Y"])),
+        "strike": round(float(rng.uniform(0.03, 0.05)), 4), "payer": bool(rng.random() < 0.5)})
+
+
+@register_template("bond")
+def _bond(rng, base, ctx):
+    val = ctx["market"].valuation_date
+    years = int(rng.integers(2, 11))
+    issue = val - dt.timedelta(days=int(rng.integers(0, 365)))
+    issue = issue.replace(day=min(issue.day, 28))          # a maturity date in every year
+    return _rates_trade(rng, ctx, lambda c: {
+        "issue": issue.isoformat(),
+        "maturity": issue.replace(year=issue.year + years).isoformat(),
+        "coupon": round(float(rng.uniform(0.01, 0.06)), 4), "frequency": "6M",
+        "day_count": "ACT/365F"})
+
+
+@register_template("mc_option")
+def _mc(rng, base, ctx):
+    """Monte Carlo options kept light (5,000 paths, 26 steps a year) so that a mixed book
+    of 1,000 trades stays a quick run."""
+    models = ["gbm", "local_vol"] + (["heston"] if ctx["has_model"]("heston") else [])
+    payoff = str(rng.choice(["european", "asian", "barrier", "lookback", "digital"]))
+    out = {"payoff": payoff, "model": str(rng.choice(models)), "paths": 5000,
+           "steps_per_year": 26, "seed": int(rng.integers(1, 1000))}
+    if payoff == "barrier":
+        out.update(_barrier(rng, base, ctx))
+        out.pop("rebate", None)
+    return out
+
+
 def _option_like(cls) -> bool:
     """An option product whose extra fields all have defaults: generated from the European
     option's fields alone (e.g. a Monte Carlo option registered later)."""
@@ -137,6 +214,7 @@ def generate_book(n: int, market_raw: Mapping, *, products=None, seed: int = 0,
     wanted = list(products) if products else sorted(GREEK_PRODUCTS)
     generic = {p for p in wanted if p in GREEK_PRODUCTS and p not in TEMPLATES
                and _option_like(GREEK_PRODUCTS[p])}
+    CHECKED.update(generic)
     skipped = [p for p in wanted if p not in generic and
                (p not in TEMPLATES or p not in GREEK_PRODUCTS)]
     prods = [p for p in wanted if p not in skipped]
@@ -173,8 +251,11 @@ def generate_book(n: int, market_raw: Mapping, *, products=None, seed: int = 0,
         extra = TEMPLATES[p](rng, base, ctx) if p in TEMPLATES else {}
         if extra is None:
             continue
-        base.update(extra)
-        if p in generic and not _valid(dict(base, trade_id="probe"), m):
+        if extra.pop("_replace", False):      # a whole trade of another shape (rates)
+            base = {"trade_id": "", "product": p, **extra}
+        else:
+            base.update(extra)
+        if p in CHECKED and not _valid(dict(base, trade_id="probe"), m):
             continue
         base["trade_id"] = f"{p.upper()}-{counter[p]:06d}"
         counter[p] += 1

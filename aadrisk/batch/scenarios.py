@@ -274,6 +274,7 @@ def scenario_market(raw: Mapping, bumps: Mapping, base=None):
             m.discounts[ccy] = d
     m.curve_of = dict(base.curve_of)
     m.curve_sets = dict(base.curve_sets)
+    m.curve_discount = dict(base.curve_discount)
     m.problems = {**{k: v for k, v in m.problems.items()
                      if not k.startswith(("curve/", "discount/"))}, **curve_prob}
     return m

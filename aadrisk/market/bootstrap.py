@@ -189,6 +189,14 @@ def _check_spec(spec: CurveSpec, built: list, val: date):
         raise BootstrapError(f"curve {spec.name}: valuation date {val} is not a business day")
 
 
+def rowwise_matmul(a, b) -> np.ndarray:
+    """``a @ b`` computed row by row in a fixed order (``einsum`` without BLAS), so that a
+    trade's row never depends on how many other rows are in the batch -- BLAS may sum in
+    another order for another shape, changing the last bits (and chunked batch runs must
+    be bit-identical)."""
+    return np.einsum("...j,jk->...k", a, b, optimize=False)
+
+
 @dataclass
 class CurveSet:
     """Bootstrapped curves with their quote Jacobian.
@@ -246,7 +254,7 @@ class CurveSet:
     def par_sensitivities(self, dv_dz) -> np.ndarray:
         """Chain zero sensitivities ``(..., P)`` to par-quote sensitivities ``(..., Q)``:
         ``dV/dq = dV/dz . dz/dq`` (value units per 1.00 of rate)."""
-        return np.asarray(dv_dz) @ self.dzdq
+        return rowwise_matmul(np.asarray(dv_dz), self.dzdq)
 
     def depends_on(self, names) -> list:
         """The curves whose quotes can move curves ``names``: themselves and, transitively,

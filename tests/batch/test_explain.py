@@ -54,8 +54,14 @@ def test_spot_only_move_leaves_a_third_order_remainder(market_raw):
     assert res[0] / res[1] > 6.0      # O(dS^3)
 
 
+#: products whose Greek vectors carry every second-order term a mixed move needs (the
+#: rates products have no curve convexity rows, Monte Carlo options no volga)
+SECOND_ORDER_COMPLETE = {"european_option", "digital_option", "barrier_option",
+                         "geometric_asian", "heston_option", "sabr_option"}
+
+
 def test_mixed_move_is_explained_to_second_order(market_raw, mixed_doc, warm):
-    book = mixed_doc["trades"][:200]
+    book = [t for t in mixed_doc["trades"] if t["product"] in SECOND_ORDER_COMPLETE][:200]
     un = []
     for h in (1.0, 0.5):
         r = explain_pnl(book, market_raw, _moved(market_raw, h))

@@ -23,6 +23,7 @@ import numpy as np
 
 from ... import math as am
 from ... import tape
+from ...market.bootstrap import rowwise_matmul
 from ...market.snapshot import MarketData
 from ...market.vol_surface import CORNERS, interpolated_vol
 from ...models.asian import geometric_asian_discrete_price, geometric_asian_price
@@ -431,12 +432,12 @@ def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=N
     kind = "rate" if src.labels[0].startswith("rate/") else "par"
     qm = None if src.quote_mask is None else np.broadcast_to(src.quote_mask, (n, len(src.labels)))
     zm = None if src.zero_mask is None else np.broadcast_to(src.zero_mask, (n, P))
-    rows.add_matrix(idx, src.labels, kind, dvdz @ src.dzdq, qm)
+    rows.add_matrix(idx, src.labels, kind, rowwise_matmul(dvdz, src.dzdq), qm)
     if h_l is not None:
         d2z = np.zeros((n, P))
         np.add.at(d2z, (r, iL), h_l)
         np.add.at(d2z, (r, iR), h_r)
-        rows.add_matrix(idx, src.labels, "cross_gamma", d2z @ src.dzdq, qm)
+        rows.add_matrix(idx, src.labels, "cross_gamma", rowwise_matmul(d2z, src.dzdq), qm)
     if kind == "par":
         zero_rows.add_matrix(idx, src.zero_labels, "zero", dvdz, zm)
 

@@ -59,6 +59,9 @@ MC_MODELS = ("gbm", "heston", "local_vol")
 #: local-vol grid of a ``local_vol`` trade: times per year (to expiry) and spot levels
 #: (spots equally spaced over +-LV_WIDTH_SD standard deviations at LV_GRID_VOL in log-spot)
 LV_TIMES_PER_YEAR, LV_SPOTS, LV_WIDTH_SD, LV_GRID_VOL = 12, 31, 4.0, 0.3
+#: paths per block, fixed: a trade's mean over paths is then summed in the same order
+#: whatever other trades share its program (so results never depend on the chunking)
+MC_BLOCK = 256
 #: relative spot bump of the gamma / cross-gamma central differences of AAD Greeks
 GAMMA_BUMP = 0.005
 
@@ -109,6 +112,12 @@ class MonteCarloOption(EuropeanOption):
 
 def _check(trade, m: MarketData):
     check_spot_market(trade, m, needs_vol=trade.model in ("gbm", "local_vol"))
+    if trade.model == "local_vol":
+        surf = m.vols[trade.underlying].surface
+        if len(surf.expiries) < 2 or len(surf.strikes) < 3:
+            raise TradeError(trade.trade_id, "model", "local_vol", f"the vol surface of "
+                             f"{trade.underlying} needs >= 2 expiries and >= 3 strikes for "
+                             f"Dupire (has {len(surf.expiries)} x {len(surf.strikes)})")
     if trade.model == "heston":
         check_model_params(trade, m, "heston", HESTON_PARAMS)
 
@@ -286,7 +295,7 @@ def _evaluate_group(trades, m, rows, zero_rows, idx):
         direct.update({f"{pre}{k}": (vsrc.labels[k], "vega") for k in touched})
     zeros = {f"dz{p}": lab for p, lab in enumerate(src.zero_labels)} if kind == "par" else {}
     wrt = [*direct, *zeros]
-    run = functools.partial(mc.grad, paths=t0.paths, seed=t0.seed, wrt=wrt)
+    run = functools.partial(mc.grad, paths=t0.paths, seed=t0.seed, wrt=wrt, block=MC_BLOCK)
     res = run(inp)
     h = GAMMA_BUMP * inp["spot"]
     up, dn = run({**inp, "spot": inp["spot"] + h}), run({**inp, "spot": inp["spot"] - h})
@@ -331,7 +340,7 @@ def _price(trades, m: MarketData) -> np.ndarray:
     for members in groups.values():
         ts = [trades[i] for i in members]
         mc, inp, _, _, _ = _group_program(ts, m)
-        res = mc.value(inp, paths=ts[0].paths, seed=ts[0].seed)
+        res = mc.value(inp, paths=ts[0].paths, seed=ts[0].seed, block=MC_BLOCK)
         out[members] = [res.value[f"t{k}"] for k in range(len(ts))]
     return out
 
