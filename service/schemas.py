@@ -20,14 +20,22 @@ import functools
 import typing
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints,
+from pydantic import (AfterValidator, AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints,
                       create_model)
 
 #: A finite JSON number (int or float; never a bool, a numeric string, NaN or Infinity).
 Number = Annotated[float, Strict(), AllowInfNan(False)]
 PositiveNumber = Annotated[Number, Field(gt=0)]
-#: An ISO calendar date ``YYYY-MM-DD`` given as a JSON string.
-Date = Annotated[dt.date, Strict()]
+
+
+def _iso_date(value: str) -> str:
+    dt.date.fromisoformat(value)  # ValueError -> 422 naming the field
+    return value
+
+
+#: An ISO calendar date ``YYYY-MM-DD`` given as a JSON string (kept as the string).
+Date = Annotated[str, Strict(), StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                 AfterValidator(_iso_date), Field(json_schema_extra={"format": "date"})]
 Text = Annotated[str, Strict()]
 Tenor = Annotated[str, StringConstraints(pattern=r"^([0-9]+[DWMYdwmy]|[0-9]+[xX][0-9]+)$")]
 MarketId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

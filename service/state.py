@@ -1,0 +1,41 @@
+"""The per-app service state: settings, store, executor, market cache, batcher, metrics."""
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+from .batcher import MicroBatcher
+from .markets import MarketCache
+from .metrics import Metrics
+from .settings import Settings
+from .store import MarketStore
+
+
+@dataclasses.dataclass
+class ServiceState:
+    """Everything a request handler needs (``request.app.state.svc``)."""
+
+    settings: Settings
+    store: MarketStore
+    executor: ThreadPoolExecutor
+    markets: MarketCache
+    batcher: MicroBatcher
+    metrics: Metrics
+    ready: bool = False
+    warmup_seconds: float | None = None
+
+    @classmethod
+    def build(cls, settings: Settings) -> "ServiceState":
+        """Open the store and create the executor, cache, batcher and metrics."""
+        metrics = Metrics()
+        executor = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="aadrisk")
+        return cls(settings=settings, store=MarketStore(settings.db_path), executor=executor,
+                   markets=MarketCache(executor, settings.market_cache),
+                   batcher=MicroBatcher(executor, settings.batch_window_ms / 1000.0,
+                                        settings.max_batch_trades, metrics),
+                   metrics=metrics)
+
+    def close(self) -> None:
+        """Stop the executor and close the store."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
