@@ -57,8 +57,10 @@ def _safe(x, depth: int = 0):
     """A JSON-safe, size-bounded echo of client input in error messages."""
     if depth > 3:
         return "..."
-    if x is None or isinstance(x, (bool, int)):
+    if x is None or isinstance(x, bool):
         return x
+    if isinstance(x, int):
+        return x if -2**63 <= x < 2**63 else str(x)
     if isinstance(x, float):
         return x if math.isfinite(x) else str(x)
     if isinstance(x, str):

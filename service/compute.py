@@ -83,8 +83,10 @@ def owner(tid: str, offsets: Sequence[int]) -> tuple[int, str]:
 
 def json_value(x):
     """A JSON-safe copy of an error's offending value (client input or a library label)."""
-    if x is None or isinstance(x, (bool, int, str)):
+    if x is None or isinstance(x, (bool, str)):
         return x
+    if isinstance(x, int):
+        return x if -2**63 <= x < 2**63 else str(x)  # JSON encoders stop at 64 bits
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, (list, tuple)):

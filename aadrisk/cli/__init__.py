@@ -16,6 +16,7 @@ import typer
 from .. import __version__
 from ._app import EXIT_BAD_INPUT, EXIT_TRADE_ERRORS, app
 from . import risk as _risk  # noqa: F401  (registers the command)
+from . import serve as _serve  # noqa: F401
 
 __all__ = ["app", "EXIT_BAD_INPUT", "EXIT_TRADE_ERRORS"]
 
