@@ -9,6 +9,9 @@ from fastapi.testclient import TestClient
 
 from _svc_helpers import vanilla
 
+FLAT = {"valuation_date": "2024-06-28", "rate": 0.05,
+        "underlyings": {"SPX": {"spot": 5000.0, "vol": 0.2}}}
+
 
 @pytest.fixture
 def keyed(make_app):
@@ -49,14 +52,12 @@ def test_body_over_the_limit_is_413(make_app, market_full):
                 yield b" " * 500
         r = c.post("/v1/risk", content=chunks(), headers={"content-type": "application/json"})
         assert r.status_code == 413
-        small = {"portfolio": {"trades": vanilla(1)}, "market": {
-            "valuation_date": "2024-06-28", "rate": 0.05,
-            "underlyings": {"SPX": {"spot": 5000.0, "vol": 0.2}}}}
+        small = {"portfolio": {"trades": vanilla(1)}, "market": FLAT}
         assert c.post("/v1/risk", json=small).status_code == 200
 
 
-def test_slow_request_is_504(make_app, market_full):
-    app = make_app(request_timeout_s=0.2)
+def test_slow_request_is_504(make_app):
+    app = make_app(request_timeout_s=0.5)
     batcher = app.state.svc.batcher
     real = batcher.run
 
@@ -65,10 +66,11 @@ def test_slow_request_is_504(make_app, market_full):
         return real(market, jobs)
     batcher.run = slow
     with TestClient(app) as c:
-        r = c.post("/v1/risk", json={"portfolio": {"trades": vanilla(1)}, "market": market_full})
+        body = {"portfolio": {"trades": vanilla(1)}, "market": FLAT}
+        r = c.post("/v1/risk", json=body)
         assert r.status_code == 504 and "time limit" in r.json()["detail"]
         batcher.run = real
-        r = c.post("/v1/risk", json={"portfolio": {"trades": vanilla(1)}, "market": market_full})
+        r = c.post("/v1/risk", json=body)
         assert r.status_code == 200
 
 
