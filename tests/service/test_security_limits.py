@@ -57,7 +57,7 @@ def test_body_over_the_limit_is_413(make_app, market_full):
 
 
 def test_slow_request_is_504(make_app):
-    app = make_app(request_timeout_s=0.5)
+    app = make_app(request_timeout_s=1.0)
     batcher = app.state.svc.batcher
     real = batcher.run
 
