@@ -92,6 +92,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _lifespan(state: ServiceState):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        state.reopen()
         if state.settings.warmup:
             from .warmup import warmup
 

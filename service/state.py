@@ -23,6 +23,7 @@ class ServiceState:
     metrics: Metrics
     ready: bool = False
     warmup_seconds: float | None = None
+    closed: bool = False
 
     @classmethod
     def build(cls, settings: Settings) -> "ServiceState":
@@ -35,7 +36,19 @@ class ServiceState:
                                         settings.max_batch_trades, metrics),
                    metrics=metrics)
 
+    def reopen(self) -> None:
+        """After :meth:`close` (a second lifespan of the same app): open everything again."""
+        if not self.closed:
+            return
+        fresh = ServiceState.build(self.settings)
+        fresh.metrics = self.metrics
+        fresh.batcher.metrics = self.metrics
+        for f in ("store", "executor", "markets", "batcher"):
+            setattr(self, f, getattr(fresh, f))
+        self.closed = False
+
     def close(self) -> None:
         """Stop the executor and close the store."""
+        self.closed = True
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()

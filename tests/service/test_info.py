@@ -35,6 +35,10 @@ def test_health_and_readiness(make_app):
     with TestClient(app) as c:               # lifespan: warm-up, then ready
         r = c.get("/v1/ready")
         assert r.status_code == 200 and r.json()["warm"] and r.json()["warmup_seconds"] > 0
+    assert app.state.svc.closed
+    with TestClient(app) as c:               # a second lifespan of the same app reopens
+        assert c.get("/v1/ready").status_code == 200
+        assert c.get("/v1/markets").json() == []
 
 
 def test_metrics_count_requests_by_route(client, market_full):
