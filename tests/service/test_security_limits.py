@@ -62,7 +62,7 @@ def test_slow_request_is_504(make_app):
     real = batcher.run
 
     def slow(market, jobs):
-        time.sleep(0.6)
+        time.sleep(3.0)
         return real(market, jobs)
     batcher.run = slow
     with TestClient(app) as c:
