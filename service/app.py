@@ -89,6 +89,21 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response({"detail": "internal error"}, 500)
 
 
+async def _preload_markets(state: ServiceState) -> None:
+    """Parse the most recently stored markets into the cache (first requests after a
+    restart then skip the curve bootstrap)."""
+    rows = await asyncio.to_thread(state.store.list)
+    rows.sort(key=lambda r: r["updated_at"], reverse=True)
+    for row in rows[:state.settings.market_cache]:
+        stored = await asyncio.to_thread(state.store.get, row["id"])
+        if stored is None:
+            continue
+        try:
+            await state.markets.get(stored.sha256, stored.document)
+        except Exception:  # a market the library no longer accepts: 422 on use
+            log.warning("stored market %r cannot be parsed", row["id"])
+
+
 def _lifespan(state: ServiceState):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -99,6 +114,7 @@ def _lifespan(state: ServiceState):
             loop = asyncio.get_running_loop()
             state.warmup_seconds = await loop.run_in_executor(state.executor, warmup)
             log.info("kernels warm in %.2f s", state.warmup_seconds)
+            await _preload_markets(state)
         state.ready = True
         try:
             yield

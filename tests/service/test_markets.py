@@ -52,6 +52,15 @@ def test_restart_keeps_stored_markets(make_app, market_full):
         assert r.status_code == 200 and r.json()["n_priced"] == 1
 
 
+def test_stored_markets_are_parsed_at_startup(make_app, market_full):
+    with TestClient(make_app()) as c1:
+        c1.put("/v1/markets/eod", json=market_full)
+    app = make_app(warmup=True)
+    with TestClient(app):
+        from service.store import content_hash
+        assert content_hash(market_full) in app.state.svc.markets._cache
+
+
 def test_memory_database_keeps_nothing(make_app, market_full):
     with TestClient(make_app(db_path=":memory:")) as c:
         c.put("/v1/markets/eod", json=market_full)
