@@ -57,8 +57,10 @@ def test_stored_markets_are_parsed_at_startup(make_app, market_full):
         c1.put("/v1/markets/eod", json=market_full)
     app = make_app(warmup=True)
     with TestClient(app):
+        from service.schemas import Market
         from service.store import content_hash
-        assert content_hash(market_full) in app.state.svc.markets._cache
+        key = content_hash(Market.model_validate(market_full).document())
+        assert list(app.state.svc.markets._cache) == [key]
 
 
 def test_memory_database_keeps_nothing(make_app, market_full):
