@@ -3,9 +3,10 @@
 A request is queued under its market key (the SHA-256 of the market's
 content). The first request of a key opens a window of
 ``Settings.batch_window_ms``; every request of the same key arriving before it
-closes joins the batch, which is then evaluated by ONE ``greek_vectors`` call
-in a worker thread (:func:`service.compute.evaluate`) and split back per
-request. A batch holding ``max_batch_trades`` trades is evaluated at once.
+closes -- or, while all evaluation slots are busy, until a slot frees up --
+joins the batch, which is then evaluated by ONE ``greek_vectors`` call in a
+worker thread (:func:`service.compute.evaluate`) and split back per request.
+A batch holding ``max_batch_trades`` trades is closed and dispatched at once.
 With a window of 0 every request is evaluated alone (batching disabled).
 The event loop only queues and wakes futures; all CPU work runs in the
 executor.
@@ -21,17 +22,25 @@ from concurrent.futures import Executor
 from .compute import Failure, Job, evaluate
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class _Pending:
+    key: str
     market: object
     jobs: list = dataclasses.field(default_factory=list)
     futures: list = dataclasses.field(default_factory=list)
     n_trades: int = 0
     timer: asyncio.TimerHandle | None = None
+    dispatched: bool = False
 
 
 class MicroBatcher:
-    """Collects jobs per market key for ``window_s`` and evaluates them together.
+    """Collects jobs per market key and evaluates each batch with one call.
+
+    A batch opens with its first job and is dispatched when the window closes
+    (or at once when it holds ``max_trades`` trades). A dispatched batch waits
+    for one of ``slots`` free evaluation slots and keeps accepting jobs until it
+    gets one, so under load batches grow to what arrives while the workers are
+    busy (adaptive batching) instead of queueing many small evaluations.
 
     Parameters
     ----------
@@ -40,20 +49,24 @@ class MicroBatcher:
     window_s : float
         Collection window in seconds; 0 disables merging.
     max_trades : int
-        Flush a batch as soon as it holds this many trades.
+        A batch holding this many trades is closed and dispatched at once.
     metrics : service.metrics.Metrics, optional
         Observes requests and trades per evaluation and its duration.
     run : callable, optional
         ``run(market, jobs) -> list of bytes | Failure`` (default :func:`evaluate`).
+    slots : int
+        Evaluations running at the same time (the executor's thread count).
     """
 
     def __init__(self, executor: Executor, window_s: float, max_trades: int, metrics=None,
-                 run: Callable = evaluate):
+                 run: Callable = evaluate, slots: int = 1):
         self.executor = executor
         self.window_s = window_s
         self.max_trades = max_trades
         self.metrics = metrics
         self.run = run
+        self.slots = slots
+        self._sem: asyncio.Semaphore | None = None
         self._pending: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -65,31 +78,42 @@ class MicroBatcher:
         fut = loop.create_future()
         pend = self._pending.get(key)
         if pend is None:
-            pend = self._pending[key] = _Pending(market)
-            pend.timer = loop.call_later(self.window_s, self._flush, key)
+            pend = self._pending[key] = _Pending(key, market)
+            pend.timer = loop.call_later(self.window_s, self._dispatch, pend)
         pend.jobs.append(job)
         pend.futures.append(fut)
         pend.n_trades += len(job.trades)
         if pend.n_trades >= self.max_trades:
-            pend.timer.cancel()
-            self._flush(key)
+            self._close(pend)
+            self._dispatch(pend)
         return await fut
 
-    def _flush(self, key: str) -> None:
-        pend = self._pending.pop(key, None)
-        if pend is None:
+    def _close(self, pend: _Pending) -> None:
+        """No more jobs join ``pend``."""
+        if self._pending.get(pend.key) is pend:
+            del self._pending[pend.key]
+
+    def _dispatch(self, pend: _Pending) -> None:
+        if pend.dispatched:
             return
+        pend.dispatched = True
+        if pend.timer is not None:
+            pend.timer.cancel()
         task = asyncio.get_running_loop().create_task(self._run(pend))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, pend: _Pending) -> None:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.slots)
         loop = asyncio.get_running_loop()
-        try:
-            results = await loop.run_in_executor(self.executor, self._timed, pend.market,
-                                                 pend.jobs)
-        except Exception as exc:  # executor shut down, ...: answer every waiter
-            results = [exc] * len(pend.jobs)
+        async with self._sem:
+            self._close(pend)
+            try:
+                results = await loop.run_in_executor(self.executor, self._timed, pend.market,
+                                                     pend.jobs)
+            except Exception as exc:  # executor shut down, ...: answer every waiter
+                results = [exc] * len(pend.jobs)
         for fut, res in zip(pend.futures, results):
             if fut.done():  # the client gave up (timeout, disconnect)
                 continue
@@ -109,10 +133,7 @@ class MicroBatcher:
 
     async def drain(self) -> None:
         """Flush every pending batch and wait for the running ones (shutdown)."""
-        for key in list(self._pending):
-            pend = self._pending.get(key)
-            if pend is not None and pend.timer is not None:
-                pend.timer.cancel()
-            self._flush(key)
+        for pend in list(self._pending.values()):
+            self._dispatch(pend)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -33,7 +33,8 @@ class ServiceState:
         return cls(settings=settings, store=MarketStore(settings.db_path), executor=executor,
                    markets=MarketCache(executor, settings.market_cache),
                    batcher=MicroBatcher(executor, settings.batch_window_ms / 1000.0,
-                                        settings.max_batch_trades, metrics),
+                                        settings.max_batch_trades, metrics,
+                                        slots=settings.compute_threads),
                    metrics=metrics)
 
     def reopen(self) -> None:
