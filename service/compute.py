@@ -120,19 +120,40 @@ def _split_rows(frame: pd.DataFrame, offsets):
 
 
 def _by_label(greeks: pd.DataFrame, book: np.ndarray, n_books: int) -> list[dict]:
-    """Per book: sums of the value columns by (label, greek, currency, unit), columnar."""
+    """Per book: sums of the value columns by (label, greek, currency, unit), columnar.
+
+    Same result as ``GreekReport.by_label`` (sorted keys; a sum over only NaN is
+    NaN), computed with integer keys and ``np.bincount`` (a pandas groupby on
+    string columns costs several times more).
+    """
     keys = ["label", "greek", "currency", "unit"]
     sums = [c for c in _SUM_COLS if c in greeks.columns]
-    empty = {k: [] for k in keys + sums}
     if greeks.empty:
-        return [dict(empty) for _ in range(n_books)]
-    g = greeks[keys + sums].assign(_book=book)
-    agg = g.groupby(["_book", *keys], sort=True)[sums].sum(min_count=1).reset_index()
-    out = []
-    for i, part in agg.groupby("_book", sort=True):
-        out.append((int(i), _columns(part, keys + sums)))
-    found = dict(out)
-    return [found.get(i, dict(empty)) for i in range(n_books)]
+        return [{k: [] for k in keys + sums} for _ in range(n_books)]
+    codes, uniques = [], []
+    for k in keys:
+        c, u = pd.factorize(greeks[k].to_numpy(object), sort=True)
+        codes.append(c.astype(np.int64))
+        uniques.append(np.asarray(u, dtype=object))
+    combined = np.asarray(book, dtype=np.int64)
+    for c, u in zip(codes, uniques):
+        combined = combined * max(len(u), 1) + c
+    groups, inverse = np.unique(combined, return_inverse=True)
+    # decode the group keys (lexicographic order of (book, label, greek, currency, unit))
+    parts, rest = [], groups
+    for u in reversed(uniques):
+        parts.append(rest % max(len(u), 1))
+        rest = rest // max(len(u), 1)
+    gbook = rest
+    cols = {k: u[p].tolist() for k, u, p in zip(keys, uniques, reversed(parts))}
+    for c in sums:
+        v = greeks[c].to_numpy(float)
+        ok = ~np.isnan(v)
+        total = np.bincount(inverse, weights=np.where(ok, v, 0.0), minlength=len(groups))
+        count = np.bincount(inverse, weights=ok.astype(float), minlength=len(groups))
+        cols[c] = np.where(count > 0, total, np.nan).tolist()
+    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
+    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
 
 
 def _prices_per_book(prices: pd.DataFrame, offsets, n_books):
