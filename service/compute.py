@@ -32,7 +32,8 @@ _SUM_COLS = ("value", "value_per_bp", "value_per_vol_point")
 
 @dataclasses.dataclass
 class Job:
-    """One book to evaluate: its trades (JSON-like), response metadata, options."""
+    """One book to evaluate: its trades (JSON-like mappings, or the request's validated
+    trade models, turned into mappings in the worker thread), response metadata, options."""
 
     trades: list
     meta: dict
@@ -54,12 +55,15 @@ def _valid_id(tid) -> bool:
 
 
 def tag_trades(jobs: Sequence[Job]) -> tuple[list, list[int]]:
-    """Concatenate the books, tagging valid trade ids ``"<i>|<id>"``; return (trades, offsets)."""
+    """Concatenate the books as mappings, tagging valid trade ids ``"<i>|<id>"``;
+    return (trades, offsets)."""
     trades, offsets = [], []
     for i, job in enumerate(jobs):
         offsets.append(len(trades))
         tag = f"{i}|"
         for t in job.trades:
+            if hasattr(t, "model_dump"):  # a validated schema object: dumped here, off the loop
+                t = t.model_dump(mode="json", exclude_unset=True)
             tid = t.get("trade_id") if isinstance(t, dict) else None
             trades.append({**t, "trade_id": tag + str(tid).strip()} if _valid_id(tid) else t)
     return trades, offsets

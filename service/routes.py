@@ -90,7 +90,7 @@ async def _market_of(svc, req: RiskRequest, loc: list):
 
 async def _risk_one(svc, req: RiskRequest, loc: list) -> bytes | Failure:
     key, market, ref = await _market_of(svc, req, loc)
-    job = Job(req.portfolio.trade_documents(),
+    job = Job(req.portfolio.trades,
               {"portfolio": req.portfolio.name, "market": ref}, req.include_zero_greeks)
     return await svc.batcher.submit(key, market, job)
 
