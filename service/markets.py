@@ -51,6 +51,13 @@ class MarketCache:
         while len(self._cache) > self.size:
             self._cache.popitem(last=False)
 
+    def cached(self, key: str) -> MarketData | None:
+        """The parsed market of content hash ``key`` if it is in the cache."""
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+        return hit
+
     async def get(self, key: str, document: dict) -> MarketData:
         """The parsed market of ``document`` (whose content hash is ``key``).
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hmac
 import inspect
 from typing import Annotated
@@ -68,6 +67,11 @@ async def _market_of(svc, req: RiskRequest, loc: list):
         raise _problem(422, loc, "give exactly one of 'market', 'market_id' or "
                        f"'portfolio.market' (got {given or 'none'})", "market_choice")
     if req.market_id is not None:
+        head = svc.store.head(req.market_id)        # primary-key lookup, no document
+        if head is not None and svc.markets.cached(head[1]) is not None:
+            version, key = head
+            ref = {"source": "stored", "id": req.market_id, "version": version, "sha256": key}
+            return key, svc.markets.cached(key), ref
         stored = await asyncio.to_thread(svc.store.get, req.market_id)
         if stored is None:
             raise _problem(404, [*loc, "market_id"], f"no stored market {req.market_id!r}",
@@ -237,7 +241,7 @@ async def ready(request: Request):
     ok = svc.ready and store_ok
     body = {"ready": ok, "warm": svc.ready, "store": store_ok,
             "warmup_seconds": svc.warmup_seconds,
-            "batching": dataclasses.asdict(svc.settings)["batch_window_ms"]}
+            "batch_window_ms": svc.settings.batch_window_ms}
     return _json(body, 200 if ok else 503)
 
 

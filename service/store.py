@@ -105,6 +105,14 @@ class MarketStore:
             return None
         return StoredMarket(row[0], row[1], row[2], row[3], json.loads(row[4]))
 
+    def head(self, market_id: str) -> tuple[int, str] | None:
+        """(version, sha256) of ``market_id`` without its document (a primary-key lookup,
+        tens of microseconds: cheap enough to call on the event loop), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT version, sha256 FROM markets WHERE id = ?",
+                                   (market_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def delete(self, market_id: str) -> bool:
         """Remove ``market_id``; False when it was not there."""
         with self._lock:
