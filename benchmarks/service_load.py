@@ -207,7 +207,7 @@ def phase_throughput(db: str, q: bool) -> dict:
     body = body_of(book(10))
     seconds = 5.0 if q else 15.0
     out = {}
-    for name, window in (("batched", 2), ("unbatched", 0)):
+    for name, window in (("batched", 5), ("unbatched", 0)):
         srv = Server(db, batch_window_ms=window)
         try:
             srv.wait_ready()

@@ -6,7 +6,8 @@ variable                       default                     meaning
 ``AADRISK_API_KEYS``           (unset: no auth)            comma-separated accepted API keys
 ``AADRISK_DB_PATH``            ``aadrisk-markets.sqlite3``  SQLite file of stored markets
                                                            (``:memory:`` keeps nothing)
-``AADRISK_BATCH_WINDOW_MS``    ``2``                       micro-batch window; 0 disables batching
+``AADRISK_BATCH_WINDOW_MS``    ``5``                       micro-batch window; 0 disables batching
+``AADRISK_BATCH_CONCURRENCY``  ``1``                       batches evaluated at the same time
 ``AADRISK_MAX_BATCH_TRADES``   ``20000``                   a batch is flushed at once beyond this
 ``AADRISK_MAX_BODY_BYTES``     ``10000000``                larger request bodies get 413
 ``AADRISK_REQUEST_TIMEOUT_S``  ``30``                      slower requests get 504
@@ -56,6 +57,10 @@ class Settings:
     batch_window_ms : float
         Requests on the same market arriving within this window share one
         ``greek_vectors`` call; ``0`` disables batching.
+    batch_concurrency : int
+        Batches evaluated at the same time; a dispatched batch keeps collecting
+        requests until one of these slots is free. The evaluation is mostly Python
+        holding the GIL, so 1 (the default) gives the largest batches.
     max_batch_trades : int
         A pending batch is evaluated at once when it holds this many trades.
     max_body_bytes : int
@@ -76,7 +81,8 @@ class Settings:
 
     api_keys: tuple[str, ...] = ()
     db_path: str = "aadrisk-markets.sqlite3"
-    batch_window_ms: float = 2.0
+    batch_window_ms: float = 5.0
+    batch_concurrency: int = 1
     max_batch_trades: int = 20_000
     max_body_bytes: int = 10_000_000
     request_timeout_s: float = 30.0
@@ -91,7 +97,7 @@ class Settings:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("max_batch_trades", "max_body_bytes", "compute_threads", "workers",
-                     "market_cache"):
+                     "market_cache", "batch_concurrency"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)!r}")
 

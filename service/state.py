@@ -34,7 +34,7 @@ class ServiceState:
                    markets=MarketCache(executor, settings.market_cache),
                    batcher=MicroBatcher(executor, settings.batch_window_ms / 1000.0,
                                         settings.max_batch_trades, metrics,
-                                        slots=settings.compute_threads),
+                                        slots=settings.batch_concurrency),
                    metrics=metrics)
 
     def reopen(self) -> None:
