@@ -136,11 +136,11 @@ async def drive(url: str, body: bytes, clients: int, *, per_client: int | None =
                 try:
                     r = await c.post("/v1/risk", content=body, headers=headers)
                     if r.status_code != 200:
-                        errors.append(r.status_code)
+                        errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
                     else:
                         lat.append(time.perf_counter() - t0)
                 except httpx.HTTPError as exc:
-                    errors.append(type(exc).__name__)
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 n += 1
 
         async def sampler():
@@ -199,7 +199,8 @@ def phase_latency(db: str, q: bool) -> dict:
         out[name] = {"single_client_p50_ms": 1e3 * pct(one["latencies"], 50),
                      "p50_ms": 1e3 * pct(res["latencies"], 50),
                      "p99_ms": 1e3 * pct(res["latencies"], 99),
-                     "requests": len(res["latencies"]), "errors": len(res["errors"])}
+                     "requests": len(res["latencies"]), "errors": len(res["errors"]),
+                     "error_kinds": sorted(set(res["errors"]))}
     return out
 
 
@@ -242,7 +243,7 @@ def phase_soak_restart(db: str, q: bool) -> dict:
             "errors": len(res["errors"]), "rps": len(res["latencies"]) / res["wall_s"],
             "p50_ms": 1e3 * pct(res["latencies"], 50), "p99_ms": 1e3 * pct(res["latencies"], 99),
             "rss_start_mib": rss[0], "rss_end_mib": rss[-1], "rss_max_mib": max(rss),
-            "rss_samples_mib": [round(x, 1) for x in rss]}
+            "rss_samples_mib": [round(x, 1) for x in rss], "error_kinds": sorted(set(res["errors"]))}
     # restart on the same database: stored market kept, kernels from the disk cache
     srv = Server(db)
     try:
@@ -286,6 +287,8 @@ def main() -> None:
           f"{s['errors']} errors, {s['rps']:.0f} req/s; server RSS {s['rss_start_mib']:.0f} -> "
           f"{s['rss_end_mib']:.0f} MiB (max {s['rss_max_mib']:.0f}; samples "
           f"{s['rss_samples_mib']})")
+    if s["errors"]:
+        print(f"    soak errors: {s['error_kinds']}")
     print(f"[4] restart: ready {r['spawn_to_ready_s']:.2f} s after spawn; first risk request "
           f"{r['first_request_s'] * 1e3:.0f} ms (spawn to first answer "
           f"{r['spawn_to_first_answer_s']:.2f} s)")
