@@ -7,7 +7,9 @@ closes -- or, while all evaluation slots are busy, until a slot frees up --
 joins the batch, which is then evaluated by ONE ``greek_vectors`` call in a
 worker thread (:func:`service.compute.evaluate`) and split back per request.
 A batch holding ``max_batch_trades`` trades is closed and dispatched at once.
-With a window of 0 every request is evaluated alone (batching disabled).
+With a window of 0 every request is evaluated alone (batching disabled), and so
+is a request with more than ``batch_max_request`` trades (large books gain
+nothing from merging and would only wait for each other).
 The event loop only queues and wakes futures; all CPU work runs in the
 executor.
 """
@@ -55,17 +57,20 @@ class MicroBatcher:
     run : callable, optional
         ``run(market, jobs) -> list of bytes | Failure`` (default :func:`evaluate`).
     slots : int
-        Evaluations running at the same time (the executor's thread count).
+        Batches evaluated at the same time.
+    max_request : int, optional
+        Jobs with more trades than this skip batching (evaluated alone, at once).
     """
 
     def __init__(self, executor: Executor, window_s: float, max_trades: int, metrics=None,
-                 run: Callable = evaluate, slots: int = 1):
+                 run: Callable = evaluate, slots: int = 1, max_request: int | None = None):
         self.executor = executor
         self.window_s = window_s
         self.max_trades = max_trades
         self.metrics = metrics
         self.run = run
         self.slots = slots
+        self.max_request = max_request
         self._sem: asyncio.Semaphore | None = None
         self._pending: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -73,7 +78,8 @@ class MicroBatcher:
     async def submit(self, key: str, market, job: Job) -> bytes | Failure:
         """Evaluate ``job`` on ``market`` (identified by ``key``), possibly with others."""
         loop = asyncio.get_running_loop()
-        if self.window_s <= 0:
+        alone = self.max_request is not None and len(job.trades) > self.max_request
+        if self.window_s <= 0 or alone:
             return (await loop.run_in_executor(self.executor, self._timed, market, [job]))[0]
         fut = loop.create_future()
         pend = self._pending.get(key)

@@ -8,6 +8,7 @@ variable                       default                     meaning
                                                            (``:memory:`` keeps nothing)
 ``AADRISK_BATCH_WINDOW_MS``    ``5``                       micro-batch window; 0 disables batching
 ``AADRISK_BATCH_CONCURRENCY``  ``1``                       batches evaluated at the same time
+``AADRISK_BATCH_MAX_REQUEST``  ``250``                     larger requests are evaluated alone
 ``AADRISK_MAX_BATCH_TRADES``   ``20000``                   a batch is flushed at once beyond this
 ``AADRISK_MAX_BODY_BYTES``     ``10000000``                larger request bodies get 413
 ``AADRISK_REQUEST_TIMEOUT_S``  ``30``                      slower requests get 504
@@ -61,6 +62,9 @@ class Settings:
         Batches evaluated at the same time; a dispatched batch keeps collecting
         requests until one of these slots is free. The evaluation is mostly Python
         holding the GIL, so 1 (the default) gives the largest batches.
+    batch_max_request : int
+        A request with more trades than this is evaluated alone, at once (merging
+        gains nothing for large books and would make them wait for each other).
     max_batch_trades : int
         A pending batch is evaluated at once when it holds this many trades.
     max_body_bytes : int
@@ -83,6 +87,7 @@ class Settings:
     db_path: str = "aadrisk-markets.sqlite3"
     batch_window_ms: float = 5.0
     batch_concurrency: int = 1
+    batch_max_request: int = 250
     max_batch_trades: int = 20_000
     max_body_bytes: int = 10_000_000
     request_timeout_s: float = 30.0
@@ -97,7 +102,7 @@ class Settings:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("max_batch_trades", "max_body_bytes", "compute_threads", "workers",
-                     "market_cache", "batch_concurrency"):
+                     "market_cache", "batch_concurrency", "batch_max_request"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)!r}")
 

@@ -34,7 +34,8 @@ class ServiceState:
                    markets=MarketCache(executor, settings.market_cache),
                    batcher=MicroBatcher(executor, settings.batch_window_ms / 1000.0,
                                         settings.max_batch_trades, metrics,
-                                        slots=settings.batch_concurrency),
+                                        slots=settings.batch_concurrency,
+                                        max_request=settings.batch_max_request),
                    metrics=metrics)
 
     def reopen(self) -> None:

@@ -119,3 +119,20 @@ def test_batch_flushes_at_max_trades(make_app, market_full):
     with TestClient(app) as c:                           # 10 s window, flushed by size
         r = c.post("/v1/risk", json={"portfolio": {"trades": vanilla(5)}, "market": market_full})
         assert r.status_code == 200 and r.elapsed.total_seconds() < 5
+
+
+def test_large_requests_are_not_merged(make_app, market_full):
+    app = make_app(batch_window_ms=200, batch_max_request=4)
+    calls = []
+    batcher = app.state.svc.batcher
+    real = batcher.run
+    batcher.run = lambda market, jobs: (calls.append(len(jobs)), real(market, jobs))[1]
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await asyncio.gather(*(c.post("/v1/risk", json={
+                "portfolio": {"trades": vanilla(n)}, "market": market_full})
+                for n in (5, 6, 2, 3)))
+    assert all(r.status_code == 200 for r in asyncio.run(go()))
+    assert sorted(calls) == [1, 1, 2]                    # 5 and 6 alone; 2 and 3 merged
