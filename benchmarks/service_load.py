@@ -92,7 +92,8 @@ class Server:
         self.spawned = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+             "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+             "--timeout-keep-alive", "75"],
             env=e, cwd=str(ROOT))
 
     def wait_ready(self, timeout: float = 300.0) -> float:

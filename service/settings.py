@@ -15,6 +15,7 @@ variable                       default                     meaning
 ``AADRISK_CORS_ORIGINS``       (unset: CORS off)           comma-separated allowed origins
 ``AADRISK_COMPUTE_THREADS``    ``2``                       threads running the pricing
 ``AADRISK_WORKERS``            ``1``                       uvicorn worker processes (serve)
+``AADRISK_KEEP_ALIVE_S``       ``75``                      idle keep-alive timeout (serve)
 ``AADRISK_WARMUP``             ``1``                       price a tiny book at startup
 ``AADRISK_MARKET_CACHE``       ``32``                      parsed markets kept in memory
 =============================  ==========================  =====================================
@@ -77,6 +78,9 @@ class Settings:
         Size of the thread pool running market parsing and pricing.
     workers : int
         Uvicorn worker processes (``aadrisk serve``).
+    keep_alive_s : float
+        Idle keep-alive timeout of ``aadrisk serve`` (uvicorn's default of 5 s lets a
+        busy client's reused connection be closed under it: ``ReadError``).
     warmup : bool
         Price a tiny book in the lifespan so the compiled kernels are loaded.
     market_cache : int
@@ -94,11 +98,12 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     compute_threads: int = 2
     workers: int = 1
+    keep_alive_s: float = 75.0
     warmup: bool = True
     market_cache: int = 32
 
     def __post_init__(self):
-        for name in ("batch_window_ms", "request_timeout_s"):
+        for name in ("batch_window_ms", "request_timeout_s", "keep_alive_s"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("max_batch_trades", "max_body_bytes", "compute_threads", "workers",

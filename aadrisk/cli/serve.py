@@ -26,7 +26,8 @@ def serve(
     Settings come from `AADRISK_*` variables: `AADRISK_API_KEYS` (comma-separated;
     unset: no auth), `AADRISK_DB_PATH` (stored markets, SQLite),
     `AADRISK_BATCH_WINDOW_MS` (0 disables batching), `AADRISK_MAX_BODY_BYTES`,
-    `AADRISK_REQUEST_TIMEOUT_S`, `AADRISK_CORS_ORIGINS`, `AADRISK_COMPUTE_THREADS`.
+    `AADRISK_REQUEST_TIMEOUT_S`, `AADRISK_CORS_ORIGINS`, `AADRISK_COMPUTE_THREADS`,
+    `AADRISK_KEEP_ALIVE_S`.
     See service/README.md.
 
     **Examples**
@@ -51,4 +52,5 @@ def serve(
     if n < 1:
         _error(_console(stderr=True), f"--workers must be >= 1, got {n}")
         raise typer.Exit(EXIT_BAD_INPUT)
-    uvicorn.run("service.app:app", host=host, port=port, workers=n, log_level=log_level)
+    uvicorn.run("service.app:app", host=host, port=port, workers=n, log_level=log_level,
+                timeout_keep_alive=int(settings.keep_alive_s))

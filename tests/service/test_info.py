@@ -91,5 +91,6 @@ def test_serve_command(monkeypatch):
     r = runner.invoke(app, ["serve", "--port", "9001", "--workers", "2"])
     assert r.exit_code == 0
     assert seen["target"] == "service.app:app" and seen["port"] == 9001 and seen["workers"] == 2
+    assert seen["timeout_keep_alive"] == 75 and seen["host"] == "127.0.0.1"
     monkeypatch.setenv("AADRISK_WORKERS", "x")
     assert runner.invoke(app, ["serve"]).exit_code == 2
