@@ -244,7 +244,8 @@ def phase_soak_restart(db: str, q: bool) -> dict:
             "errors": len(res["errors"]), "rps": len(res["latencies"]) / res["wall_s"],
             "p50_ms": 1e3 * pct(res["latencies"], 50), "p99_ms": 1e3 * pct(res["latencies"], 99),
             "rss_start_mib": rss[0], "rss_end_mib": rss[-1], "rss_max_mib": max(rss),
-            "rss_samples_mib": [round(x, 1) for x in rss], "error_kinds": sorted(set(res["errors"]))}
+            "rss_samples_mib": [round(x, 1) for x in rss],
+            "error_kinds": sorted(set(res["errors"]))}
     # restart on the same database: stored market kept, kernels from the disk cache
     srv = Server(db)
     try:

@@ -20,8 +20,8 @@ import functools
 import typing
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (AfterValidator, AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints,
-                      create_model)
+from pydantic import (AfterValidator, AllowInfNan, BaseModel, ConfigDict, Field, Strict,
+                      StringConstraints, create_model)
 
 #: A finite JSON number (int or float; never a bool, a numeric string, NaN or Infinity).
 Number = Annotated[float, Strict(), AllowInfNan(False)]

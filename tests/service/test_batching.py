@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import httpx
 import numpy as np
 import orjson
-import pytest
 
 from aadrisk.market.snapshot import MarketData
 from aadrisk.risk.greeks import greek_vectors

@@ -1,7 +1,6 @@
 """API keys, body size limit, time limit, CORS, and no 500 for a failing evaluation."""
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
