@@ -205,10 +205,33 @@ def phase_latency(db: str, q: bool) -> dict:
     return out
 
 
+def compute_gain(q: bool) -> dict:
+    """In-process, no HTTP: 32 ten-trade books through the service's compute path,
+    each alone vs merged into one evaluation (median of repeats, round-robin)."""
+    from service.compute import Job, evaluate
+    from service.markets import parse_market
+
+    m = parse_market(MARKET)
+    jobs = [Job(book(10, seed=i), {}) for i in range(32)]
+    alone, merged = [], []
+    evaluate(m, jobs[:1])
+    for _ in range(3 if q else 5):
+        t0 = time.perf_counter()
+        for j in jobs:
+            evaluate(m, [j])
+        t1 = time.perf_counter()
+        evaluate(m, jobs)
+        t2 = time.perf_counter()
+        alone.append(t1 - t0)
+        merged.append(t2 - t1)
+    a, b = statistics.median(alone), statistics.median(merged)
+    return {"alone_ms": 1e3 * a, "merged_ms": 1e3 * b, "ratio": a / b}
+
+
 def phase_throughput(db: str, q: bool) -> dict:
     body = body_of(book(10))
     seconds = 5.0 if q else 15.0
-    out = {}
+    out = {"compute": compute_gain(q)}
     for name, window in (("batched", 5), ("unbatched", 0)):
         srv = Server(db, batch_window_ms=window)
         try:
@@ -283,6 +306,9 @@ def main() -> None:
     print(f"[2] 10-trade requests, 32 clients: batched {thr['batched']['rps']:.0f} req/s "
           f"(p50 {thr['batched']['p50_ms']:.0f} ms), unbatched {thr['unbatched']['rps']:.0f} "
           f"req/s (p50 {thr['unbatched']['p50_ms']:.0f} ms); ratio {thr['ratio']:.2f}x")
+    cg = thr["compute"]
+    print(f"    in-process compute path, 32 x 10-trade books: alone {cg['alone_ms']:.0f} ms, "
+          f"merged {cg['merged_ms']:.0f} ms ({cg['ratio']:.1f}x; no HTTP)")
     sr = phase_soak_restart(db, q)
     s, r = sr["soak"], sr["restart"]
     print(f"[3] soak {s['seconds']:.0f} s at 32 clients: {s['requests']} requests, "
@@ -305,6 +331,7 @@ def main() -> None:
         "rps_10_trades_32_clients_batched": thr["batched"]["rps"],
         "rps_10_trades_32_clients_unbatched": thr["unbatched"]["rps"],
         "throughput_ratio_batched_unbatched": thr["ratio"],
+        "compute_ratio_32x10_alone_vs_merged_in_process": thr["compute"]["ratio"],
         "soak_seconds": s["seconds"], "soak_requests": s["requests"],
         "soak_errors": s["errors"], "rss_start_mib": s["rss_start_mib"],
         "rss_end_mib": s["rss_end_mib"], "rss_max_mib": s["rss_max_mib"],
