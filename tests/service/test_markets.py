@@ -68,3 +68,11 @@ def test_memory_database_keeps_nothing(make_app, market_full):
         c.put("/v1/markets/eod", json=market_full)
     with TestClient(make_app(db_path=":memory:")) as c:
         assert c.get("/v1/markets/eod").status_code == 404
+
+
+def test_store_examples():
+    import doctest
+
+    import service.store
+
+    assert doctest.testmod(service.store).failed == 0
