@@ -23,6 +23,7 @@ from . import risk as _risk  # noqa: F401  (registers the command)
 from . import calibrate as _calibrate  # noqa: F401  (registers the command group)
 from . import explain as _explain  # noqa: F401  (registers the command)
 from . import scenarios as _scenarios  # noqa: F401  (registers the command)
+from . import serve as _serve  # noqa: F401
 
 __all__ = ["app", "EXIT_BAD_INPUT", "EXIT_TRADE_ERRORS"]
 

@@ -1,0 +1,145 @@
+"""Micro-batching: concurrent requests on the same market share one evaluation.
+
+A request is queued under its market key (the SHA-256 of the market's
+content). The first request of a key opens a window of
+``Settings.batch_window_ms``; every request of the same key arriving before it
+closes -- or, while all evaluation slots are busy, until a slot frees up --
+joins the batch, which is then evaluated by ONE ``greek_vectors`` call in a
+worker thread (:func:`service.compute.evaluate`) and split back per request.
+A batch holding ``max_batch_trades`` trades is closed and dispatched at once.
+With a window of 0 every request is evaluated alone (batching disabled), and so
+is a request with more than ``batch_max_request`` trades (large books gain
+nothing from merging and would only wait for each other).
+The event loop only queues and wakes futures; all CPU work runs in the
+executor.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from .compute import Failure, Job, evaluate
+
+
+@dataclasses.dataclass(eq=False)
+class _Pending:
+    key: str
+    market: object
+    jobs: list = dataclasses.field(default_factory=list)
+    futures: list = dataclasses.field(default_factory=list)
+    n_trades: int = 0
+    timer: asyncio.TimerHandle | None = None
+    dispatched: bool = False
+
+
+class MicroBatcher:
+    """Collects jobs per market key and evaluates each batch with one call.
+
+    A batch opens with its first job and is dispatched when the window closes
+    (or at once when it holds ``max_trades`` trades). A dispatched batch waits
+    for one of ``slots`` free evaluation slots and keeps accepting jobs until it
+    gets one, so under load batches grow to what arrives while the workers are
+    busy (adaptive batching) instead of queueing many small evaluations.
+
+    Parameters
+    ----------
+    executor : Executor
+        Where evaluations run (threads: the compiled kernels release the GIL).
+    window_s : float
+        Collection window in seconds; 0 disables merging.
+    max_trades : int
+        A batch holding this many trades is closed and dispatched at once.
+    metrics : service.metrics.Metrics, optional
+        Observes requests and trades per evaluation and its duration.
+    run : callable, optional
+        ``run(market, jobs) -> list of bytes | Failure`` (default :func:`evaluate`).
+    slots : int
+        Batches evaluated at the same time.
+    max_request : int, optional
+        Jobs with more trades than this skip batching (evaluated alone, at once).
+    """
+
+    def __init__(self, executor: Executor, window_s: float, max_trades: int, metrics=None,
+                 run: Callable = evaluate, slots: int = 1, max_request: int | None = None):
+        self.executor = executor
+        self.window_s = window_s
+        self.max_trades = max_trades
+        self.metrics = metrics
+        self.run = run
+        self.slots = slots
+        self.max_request = max_request
+        self._sem: asyncio.Semaphore | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    async def submit(self, key: str, market, job: Job) -> bytes | Failure:
+        """Evaluate ``job`` on ``market`` (identified by ``key``), possibly with others."""
+        loop = asyncio.get_running_loop()
+        alone = self.max_request is not None and len(job.trades) > self.max_request
+        if self.window_s <= 0 or alone:
+            return (await loop.run_in_executor(self.executor, self._timed, market, [job]))[0]
+        fut = loop.create_future()
+        pend = self._pending.get(key)
+        if pend is None:
+            pend = self._pending[key] = _Pending(key, market)
+            pend.timer = loop.call_later(self.window_s, self._dispatch, pend)
+        pend.jobs.append(job)
+        pend.futures.append(fut)
+        pend.n_trades += len(job.trades)
+        if pend.n_trades >= self.max_trades:
+            self._close(pend)
+            self._dispatch(pend)
+        return await fut
+
+    def _close(self, pend: _Pending) -> None:
+        """No more jobs join ``pend``."""
+        if self._pending.get(pend.key) is pend:
+            del self._pending[pend.key]
+
+    def _dispatch(self, pend: _Pending) -> None:
+        if pend.dispatched:
+            return
+        pend.dispatched = True
+        if pend.timer is not None:
+            pend.timer.cancel()
+        task = asyncio.get_running_loop().create_task(self._run(pend))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, pend: _Pending) -> None:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.slots)
+        loop = asyncio.get_running_loop()
+        async with self._sem:
+            self._close(pend)
+            try:
+                results = await loop.run_in_executor(self.executor, self._timed, pend.market,
+                                                     pend.jobs)
+            except Exception as exc:  # executor shut down, ...: answer every waiter
+                results = [exc] * len(pend.jobs)
+        for fut, res in zip(pend.futures, results):
+            if fut.done():  # the client gave up (timeout, disconnect)
+                continue
+            if isinstance(res, Exception):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+
+    def _timed(self, market, jobs):
+        start = time.perf_counter()
+        out = self.run(market, jobs)
+        if self.metrics is not None:
+            self.metrics.batch_seconds.observe(time.perf_counter() - start)
+            self.metrics.batch_requests.observe(len(jobs))
+            self.metrics.batch_trades.observe(sum(len(j.trades) for j in jobs))
+        return out
+
+    async def drain(self) -> None:
+        """Flush every pending batch and wait for the running ones (shutdown)."""
+        for pend in list(self._pending.values()):
+            self._dispatch(pend)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

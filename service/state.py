@@ -1,0 +1,56 @@
+"""The per-app service state: settings, store, executor, market cache, batcher, metrics."""
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+from .batcher import MicroBatcher
+from .markets import MarketCache
+from .metrics import Metrics
+from .settings import Settings
+from .store import MarketStore
+
+
+@dataclasses.dataclass
+class ServiceState:
+    """Everything a request handler needs (``request.app.state.svc``)."""
+
+    settings: Settings
+    store: MarketStore
+    executor: ThreadPoolExecutor
+    markets: MarketCache
+    batcher: MicroBatcher
+    metrics: Metrics
+    ready: bool = False
+    warmup_seconds: float | None = None
+    closed: bool = False
+
+    @classmethod
+    def build(cls, settings: Settings) -> "ServiceState":
+        """Open the store and create the executor, cache, batcher and metrics."""
+        metrics = Metrics()
+        executor = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="aadrisk")
+        return cls(settings=settings, store=MarketStore(settings.db_path), executor=executor,
+                   markets=MarketCache(executor, settings.market_cache),
+                   batcher=MicroBatcher(executor, settings.batch_window_ms / 1000.0,
+                                        settings.max_batch_trades, metrics,
+                                        slots=settings.batch_concurrency,
+                                        max_request=settings.batch_max_request),
+                   metrics=metrics)
+
+    def reopen(self) -> None:
+        """After :meth:`close` (a second lifespan of the same app): open everything again."""
+        if not self.closed:
+            return
+        fresh = ServiceState.build(self.settings)
+        fresh.metrics = self.metrics
+        fresh.batcher.metrics = self.metrics
+        for f in ("store", "executor", "markets", "batcher"):
+            setattr(self, f, getattr(fresh, f))
+        self.closed = False
+
+    def close(self) -> None:
+        """Stop the executor and close the store."""
+        self.closed = True
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
