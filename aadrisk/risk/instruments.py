@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import enum
 from collections.abc import Callable, Mapping
 from typing import ClassVar
@@ -101,13 +102,7 @@ class EuropeanOption:
         "expiry": v.date, "quantity": v.number}
 
     def __post_init__(self):
-        if not isinstance(self.trade_id, str) or not self.trade_id.strip():
-            raise TradeError("#?", "trade_id", self.trade_id, "must be a non-empty string")
-        values = {n: getattr(self, n) for n in self.validators}
-        errors = check_fields(self.trade_id, values, self.validators,
-                              lambda name, val: object.__setattr__(self, name, val))
-        if errors:
-            raise errors[0]
+        validate_fields(self)
 
     @property
     def is_call(self) -> bool:
@@ -118,6 +113,24 @@ class EuropeanOption:
     def fields(cls) -> list[str]:
         """Field names accepted in a book (besides ``product``)."""
         return [f.name for f in dataclasses.fields(cls)]
+
+
+_TRUSTED = threading.local()
+
+
+def validate_fields(inst) -> None:
+    """Validate and convert an instrument's fields on construction (its ``validators``);
+    raise the first :class:`TradeError`.  Skipped while :func:`parse_trade` constructs the
+    instrument from values it has just validated (each field is checked once)."""
+    if getattr(_TRUSTED, "on", False):
+        return
+    if not isinstance(inst.trade_id, str) or not inst.trade_id.strip():
+        raise TradeError("#?", "trade_id", inst.trade_id, "must be a non-empty string")
+    values = {n: getattr(inst, n) for n in inst.validators}
+    errors = check_fields(inst.trade_id, values, inst.validators,
+                          lambda name, val: object.__setattr__(inst, name, val))
+    if errors:
+        raise errors[0]
 
 
 def check_fields(trade_id: str, values: Mapping[str, object],
@@ -200,7 +213,10 @@ def parse_trade(raw: object, position: int | None = None, *,
     errors += check_fields(trade_id, values, cls.validators, converted.__setitem__)
     if errors:
         return None, errors
-    try:   # cross-field rules of the instrument (its __post_init__)
+    _TRUSTED.on = True     # fields validated above; __post_init__ keeps its cross-field rules
+    try:
         return cls(trade_id=trade_id, **converted), []
     except TradeError as exc:
         return None, [exc]
+    finally:
+        _TRUSTED.on = False

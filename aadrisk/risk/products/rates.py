@@ -58,7 +58,7 @@ from ...market.rate_vols import tenor_years
 from ...market.snapshot import MarketData
 from .. import _validate as v
 from ..errors import TradeError
-from ..instruments import check_fields
+from ..instruments import validate_fields
 from ..registry import Evaluation, ProductEngine, Rows, register_engine
 
 __all__ = ["SwapTrade", "FraTrade", "CapFloorTrade", "SwaptionTrade", "BondTrade",
@@ -155,13 +155,7 @@ class _RatesInstrument:
     validators: ClassVar[Mapping[str, Callable]] = {}
 
     def __post_init__(self):
-        if not isinstance(self.trade_id, str) or not self.trade_id.strip():
-            raise TradeError("#?", "trade_id", self.trade_id, "must be a non-empty string")
-        values = {n: getattr(self, n) for n in self.validators}
-        errors = check_fields(self.trade_id, values, self.validators,
-                              lambda name, val: object.__setattr__(self, name, val))
-        if errors:
-            raise errors[0]
+        validate_fields(self)
 
     @classmethod
     def fields(cls) -> list[str]:
