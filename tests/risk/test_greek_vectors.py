@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RAW = json.loads((ROOT / "portfolios" / "market_full.json").read_text())
 # the closed-form products of the sample book (Monte Carlo trades: tests/risk/test_mc_products.py)
 BOOK = [t for t in json.loads((ROOT / "portfolios" / "demo_full.json").read_text())["trades"]
-        if t["product"] != "mc_option"]
+        if t["product"] != "mc_option" and "underlying" in t]   # closed-form options
 TRADES = [parse_greek_trade(t)[0] for t in BOOK]
 QTY = np.array([t.quantity for t in TRADES])
 IDX = {t.trade_id: i for i, t in enumerate(TRADES)}
