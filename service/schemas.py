@@ -98,6 +98,17 @@ class VolSurface(BaseModel):
                     Field(min_length=1)]
 
 
+class RateVols(BaseModel):
+    """Rate vols: an ATM swaption matrix (``tenors`` given) or caplet vols by expiry."""
+
+    model_config = _FORBID
+    model: Literal["black", "bachelier"]
+    currency: Optional[Text] = None
+    expiries: Annotated[list[Tenor], Field(min_length=1)]
+    tenors: Optional[Annotated[list[Tenor], Field(min_length=1)]] = None
+    vols: Annotated[list[Any], Field(min_length=1)]
+
+
 MARKET_EXAMPLE = {
     "valuation_date": "2024-06-28",
     "rates": {"USD": 0.0525},
@@ -120,7 +131,11 @@ class Market(BaseModel):
     curves: Optional[dict[str, Curve]] = None
     discount_curves: Optional[dict[str, Text]] = None
     vol_surfaces: Optional[dict[str, VolSurface]] = None
-    models: Optional[dict[str, dict[str, dict[str, Number]]]] = None
+    # model parameters: numbers per underlying, or per-expiry slices
+    # ({"expiries": {DATE: {param: x}}}), or a local-vol grid ({times, spots, vols});
+    # the library validates the inner layout and names what it refuses (422)
+    models: Optional[dict[str, dict[str, dict[str, Any]]]] = None
+    rate_vols: Optional[dict[str, RateVols]] = None
 
     def document(self) -> dict:
         """The snapshot as the JSON-like mapping the library parses (only given fields)."""
@@ -176,7 +191,12 @@ def trade_model() -> type[BaseModel]:
         for f in product_fields(cls):
             t = {"number": Number, "date": Date, "string": Text}.get(f["type"], Any)
             prev = fields.get(f["name"])
-            fields[f["name"]] = t if prev in (None, t) else Any
+            if prev is None or prev == t:
+                fields[f["name"]] = t
+            elif {prev, t} <= {Date, Text}:      # a date for one product, a tenor for another
+                fields[f["name"]] = Text
+            else:
+                fields[f["name"]] = Any
     definitions = {name: (Optional[t], None) for name, t in fields.items()}
     return create_model(
         "Trade",

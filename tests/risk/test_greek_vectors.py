@@ -325,7 +325,7 @@ def test_cli_greeks_writes_the_long_vector(tmp_path, report):
     g = pd.read_csv(out)
     assert list(g.columns[:8]) == ["trade", "product", "underlying", "currency", "label",
                                    "greek", "value", "unit"]
-    g = g[g["product"] != "mc_option"]   # the report holds the closed-form trades
+    g = g[g["trade"].isin({t["trade_id"] for t in BOOK})]   # the report's (closed-form) trades
     np.testing.assert_allclose(g["value"], report.greeks["value"], rtol=1e-12)
     bad = tmp_path / "bad.json"
     doc = {"trades": [BOOK[0], _trade(trade_id="Z", underlying="NOPE")]}
