@@ -120,17 +120,24 @@ class Path:
         return self._obs(("at", step), lambda a: Observable(
             0.0, lambda acc, s, x: am.where(x["_k"] == float(step - 1), s[a], acc)))
 
-    def survival(self, barrier, *, up: bool, width: float = 0.005, correction: bool = False):
+    def survival(self, barrier, *, up, width: float = 0.005, correction: bool = False):
         """Smoothed probability-like factor that the path never crossed ``barrier``.
 
         Product over the monitoring steps of ``sigmoid(+-log(S / B) / width)`` (a
         smoothed indicator of staying on the safe side; ``width`` in log-spot,
-        0.005 = about 0.5 % of spot).  ``correction=True`` applies the
-        Broadie-Glasserman-Kou continuity correction: the barrier moved towards the spot,
-        ``B exp(+-0.5826 vol sqrt(dt))`` with the model's vol of the step, so that the
-        discretely monitored price approximates continuous monitoring at ``B``.
+        0.005 = about 0.5 % of spot).  ``up`` is True / False, or a 0/1 input (one
+        recorded program then serves up and down barriers).  ``correction=True``
+        applies the Broadie-Glasserman-Kou continuity correction: the barrier moved
+        towards the spot, ``B exp(+-0.5826 vol sqrt(dt))`` with the model's vol of the
+        step, so that the discretely monitored price approximates continuous
+        monitoring at ``B``.
         """
-        sgn = -1.0 if up else 1.0
+        if isinstance(up, (bool, int, float)):
+            sgn = -1.0 if up else 1.0
+            key = bool(up)
+        else:
+            sgn = 1.0 - 2.0 * up          # -1 for an up barrier, +1 for a down barrier
+            key = id(up)
 
         def make(a):
             def update(acc, s, x):
@@ -141,7 +148,7 @@ class Path:
                                          * am.sqrt(x["_dt"]))
                 return acc * am.sigmoid(sgn * am.log(s[a] / b), width)
             return Observable(1.0, update)
-        return self._obs(("surv", id(barrier), bool(up), float(width), bool(correction)), make)
+        return self._obs(("surv", id(barrier), key, float(width), bool(correction)), make)
 
     def discount_to(self, step: int):
         """Discount factor from today to the end of step ``step``."""

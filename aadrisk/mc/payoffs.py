@@ -51,14 +51,9 @@ def geometric_asian(path, *, strike, phi):
 
 def barrier(path, *, strike, phi, barrier, is_up, is_in, width=SMOOTHING_WIDTH,
             correction=False):
-    """Single barrier monitored at every step; ``is_up`` / ``is_in`` are 0/1 inputs.
-
-    Up and down survivals are both accumulated and the flag picks one (so one
-    recorded program serves all four types).
-    """
-    up = path.survival(barrier, up=True, width=width, correction=correction)
-    down = path.survival(barrier, up=False, width=width, correction=correction)
-    alive = is_up * up + (1.0 - is_up) * down
+    """Single barrier monitored at every step; ``is_up`` / ``is_in`` are 0/1 inputs (one
+    recorded program serves all four types)."""
+    alive = path.survival(barrier, up=is_up, width=width, correction=correction)
     hit = is_in * (1.0 - alive) + (1.0 - is_in) * alive
     return path.df * am.maximum(phi * (path.final - strike), 0.0) * hit
 
