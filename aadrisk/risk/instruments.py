@@ -35,15 +35,13 @@ from . import _validate as v
 from .errors import TradeError
 
 
-class OptionType(str, enum.Enum):
-    """Call or put (the string values are what books contain)."""
-
-    CALL = "call"
-    PUT = "put"
+class Choice(str, enum.Enum):
+    """A field with a few allowed string values (subclass with the members)."""
 
     @classmethod
-    def parse(cls, value: object) -> "OptionType":
-        """``"call"``/``"put"`` in any case (or an :class:`OptionType`)."""
+    def parse(cls, value: object):
+        """A member from its value in any case (or a member); ``ValueError`` naming the
+        allowed values otherwise."""
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
@@ -51,7 +49,14 @@ class OptionType(str, enum.Enum):
                 return cls(value.strip().lower())
             except ValueError:
                 pass
-        raise ValueError("must be 'call' or 'put'")
+        raise ValueError("must be " + " or ".join(f"'{m.value}'" for m in cls))
+
+
+class OptionType(Choice):
+    """Call or put (the string values are what books contain)."""
+
+    CALL = "call"
+    PUT = "put"
 
 
 #: Product type name -> instrument class.  Extend with :func:`register_product`.

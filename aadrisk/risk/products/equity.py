@@ -14,7 +14,6 @@ other label, the spot cross-gamma d2V/dS dX.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 from collections.abc import Callable, Mapping
 from typing import ClassVar
@@ -34,7 +33,7 @@ from ...models.heston import heston_price
 from ...models.sabr import sabr_price
 from .. import _validate as v
 from ..errors import TradeError
-from ..instruments import EuropeanOption
+from ..instruments import Choice, EuropeanOption
 from ..registry import UNITS, Evaluation, ProductEngine, Rows, register_engine
 
 __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
@@ -43,22 +42,11 @@ __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption
 
 
 # ----------------------------------------------------------------------------- products
-class PayoffKind(str, enum.Enum):
+class PayoffKind(Choice):
     """Digital payoff: ``cash`` (pays ``cash``) or ``asset`` (pays ``S_T``)."""
 
     CASH = "cash"
     ASSET = "asset"
-
-    @classmethod
-    def parse(cls, value):
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                pass
-        raise ValueError("must be 'cash' or 'asset'")
 
 
 BARRIER_TYPES = ("down_in", "down_out", "up_in", "up_out")
