@@ -28,9 +28,16 @@ import numpy as np
 from .._numba import jit
 from . import _generated as gen
 from .primitives import CONST, GATHER, INPUT, N_PRIM, NORMAL, STEP_INPUT
-from .scalar import counter_normal_pair
+from .rng import normal_block
 
 LANES = 16
+
+
+@jit
+def _workspace(block):
+    m = block // 2 + 2
+    return (np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m, np.uint64),
+            np.empty(m, np.uint64), np.empty(m, np.uint64), np.empty(m, np.uint64))
 
 
 @jit
@@ -126,18 +133,7 @@ def _eval_range(lo, hi, t, ev, zm, T, PM, IN, XS, seed, j0, n, W, dbg):
                 for j in range(n):
                     tan[i, j] = 0.0
         elif o == NORMAL:
-            d = C[i]
-            j = 0
-            if j0 & 1:  # odd first element: the sine half of its pair
-                vals[i, 0] = counter_normal_pair(seed, j0 >> 1, t, d)[1]
-                j = 1
-            while j + 1 < n:
-                z0, z1 = counter_normal_pair(seed, (j0 + j) >> 1, t, d)
-                vals[i, j] = z0
-                vals[i, j + 1] = z1
-                j += 2
-            if j < n:
-                vals[i, j] = counter_normal_pair(seed, (j0 + j) >> 1, t, d)[0]
+            normal_block(seed, j0, n, t, C[i], vals[i], W[9])
             if zm == 1 and zidx[i] >= 0:
                 row = zidx[i] + t * znz[i]
                 zc = W[8]
@@ -330,7 +326,8 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     adjs = np.empty((G, r_adj, block))
     adjts = np.empty((G if second_mode else 1, r_adj if second_mode else 1, block))
     zcache = np.empty((max(zrows, 1) if (mode & 1) == 1 else 1, block))
-    W = (vals, pa, pb, tan, tpa, tpb, adjs[0], adjts[0], zcache)
+    ws = _workspace(block)
+    W = (vals, pa, pb, tan, tpa, tpb, adjs[0], adjts[0], zcache, ws)
     ck = np.empty((max(ck_rows, 1), block))
     ckt = np.empty((max(ck_rows, 1) if mode >= 2 else 1, block))
     seg = np.empty((max(seg_rows, 1), block))
@@ -407,7 +404,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
             for s in range(nsc - 1, -1, -1):
                 h, e, ns, k, N = hdr[s], end[s], S[s], kck[s], nst[s]
                 for q in range(ng):
-                    Wq = (vals, pa, pb, tan, tpa, tpb, adjs[q], adjts[q], zcache)
+                    Wq = (vals, pa, pb, tan, tpa, tpb, adjs[q], adjts[q], zcache, ws)
                     _reverse_range(e + ns, hi, m1, second, T, PM, XS, Wq, g0 + q, acc_x,
                                    n_prev, n)
                     _copy_rows(sadjs[q], 0, adjs[q], e, ns, n)
@@ -443,7 +440,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                                 if second:
                                     for j in range(n):
                                         adjt[r, j] += sadjts[q, slot, j]
-                            Wq = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache)
+                            Wq = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache, ws)
                             _reverse_range(h + 1 + ns, e, t, second, T, PM, XS, Wq, g0 + q,
                                            acc_x, n_prev, n)
                             _copy_rows(sadjs[q], 0, adj, h + 1, ns, n)
@@ -462,7 +459,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                 oi = g0 + q
                 adj = adjs[q]
                 adjt = adjts[q]
-                Wq = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache)
+                Wq = (vals, pa, pb, tan, tpa, tpb, adj, adjt, zcache, ws)
                 _reverse_range(m1 + 1, hi, m1, second, T, PM, XS, Wq, oi, acc_x, n_prev, n)
                 for kk in range(in_node.shape[0]):
                     r = in_node[kk]

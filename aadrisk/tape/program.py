@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from . import kernels
+from . import fused, kernels
 from .inputs import InputError, check_names, prepare  # noqa: F401 (re-exported)
 from .primitives import (GATHER, N_PRIM, NORMAL, SCAN_RES, STATE_IN, STEP_INPUT, TABLE, op_name,
                          partial_modes)
@@ -221,8 +221,29 @@ class Program:
 
     # -- input handling -------------------------------------------------------------
     # -- evaluation -------------------------------------------------------------------
+    def _fused(self, engine, mode, reduce, debug, IN, XS, nb, nmax, seed, n_workers, block):
+        """Accumulators from the fused kernels (:mod:`.fused`), or None for the interpreter."""
+        if engine not in ("auto", "fused", "interpreter"):
+            raise ValueError(f"engine must be 'auto', 'fused' or 'interpreter', got {engine!r}")
+        if engine == "interpreter":
+            return None
+        steps = sum(s.n_steps for s in self.scans)
+        fblock = fused.FUSED_BLOCK if block is None else int(block)
+        if engine == "auto" and (nb * steps < fused.MIN_WORK
+                                 or nb < fused.MIN_BLOCKS * fblock):
+            return None
+        try:
+            if mode not in (0, 1) or not reduce or debug:
+                raise fused.Unsupported("fused: values or reverse gradients reduced over the "
+                                        "batch, without debug")
+            return fused.evaluate(self, mode, IN, XS, nb, nmax, seed, n_workers, fblock)
+        except fused.Unsupported:
+            if engine == "fused":
+                raise
+            return None
+
     def _run(self, mode, inputs, *, tangents=None, wrt=None, reduce=None, seed=0, batch=None,
-             block=DEFAULT_BLOCK, threads=None, debug=False):
+             block=DEFAULT_BLOCK, threads=None, debug=False, engine="auto"):
         if reduce not in (None, "sum", "mean"):
             raise ValueError(f"reduce must be None, 'sum' or 'mean', got {reduce!r}")
         IN, XS, nb, nmax = prepare(self, inputs, tangents, batch)
@@ -236,10 +257,19 @@ class Program:
             raise TapeError(f"{self.name}: node {i} ({op_name(self.op[i])}, recorded at "
                             f"{self.site[i]}) has no derivative of its own; differentiate it "
                             "through aadrisk.custom_derivative (or implied_vol_black / _bachelier) instead")
-        block = self.default_block if block is None else int(block)
-        if block < 1:
+        for n in self.step_input_names:
+            if n in wrt and (mode & 1) and XS[0][self.step_input_names.index(n)] == 1:
+                raise InputError(f"{self.name}: gradients with respect to the per-element step "
+                                 f"input {n!r} are not supported; pass it as shape (n_steps,)")
+        if block is not None and int(block) < 1:
             raise ValueError("block must be >= 1")
         n_workers = int(threads or numba.get_num_threads())
+        accs = self._fused(engine, mode, reduce, debug, IN, XS, nb, nmax, seed, n_workers, block)
+        if accs is not None:
+            one = np.empty((1, 1))
+            return collect(self, mode, reduce, nb, IN, XS, wrt, [], one, one, one[None],
+                           one[None], *accs)
+        block = self.default_block if block is None else int(block)
         in_kind = IN[0]
         n_in = len(self.input_names)
         in_want = np.array([n in wrt for n in self.input_names] or [False], dtype=np.bool_)
@@ -247,10 +277,6 @@ class Program:
         el_wrt = [n for k, n in enumerate(self.input_names) if n in wrt and in_kind[k] == 1]
         for g, n in enumerate(el_wrt):
             gpos[self.input_names.index(n)] = g
-        for n in self.step_input_names:
-            if n in wrt and (mode & 1) and XS[0][self.step_input_names.index(n)] == 1:
-                raise InputError(f"{self.name}: gradients with respect to the per-element step "
-                                 f"input {n!r} are not supported; pass it as shape (n_steps,)")
         n_out = len(self.outs)
         per = not reduce
         res_val = np.empty((n_out, nb)) if per else np.empty((1, 1))
@@ -310,16 +336,26 @@ class Program:
             f"recorded at {self.site[node]}) for element {elem}{where}; arguments {args}")
 
     def value(self, inputs, *, reduce=None, seed=0, batch=None, block=DEFAULT_BLOCK,
-              threads=None, debug=False) -> Result:
-        """Values only (pricing).  ``debug=True`` names the first op giving NaN/inf."""
+              threads=None, debug=False, engine="auto") -> Result:
+        """Values only (pricing).  ``debug=True`` names the first op giving NaN/inf.
+
+        ``engine``: ``"interpreter"`` (any tape), ``"fused"`` (one-loop programs with
+        shared inputs, reduced: the tape compiled to straight-line code, see
+        :mod:`aadrisk.tape.fused`) or ``"auto"``: fused for large reduced loop
+        evaluations it supports, else the interpreter.
+        """
         return self._run(0, inputs, reduce=reduce, seed=seed, batch=batch, block=block,
-                         threads=threads, debug=debug)
+                         threads=threads, debug=debug, engine=engine)
 
     def grad(self, inputs, *, wrt=None, reduce=None, seed=0, batch=None,
-             block=DEFAULT_BLOCK, threads=None, debug=False) -> Result:
-        """Values and gradients with respect to ``wrt`` (default all inputs), reverse mode."""
+             block=DEFAULT_BLOCK, threads=None, debug=False, engine="auto") -> Result:
+        """Values and gradients with respect to ``wrt`` (default all inputs), reverse mode.
+
+        ``engine`` as in :meth:`value`; the fused engine estimates gradient standard
+        errors from batch means (blocks of ``block`` elements).
+        """
         return self._run(1, inputs, wrt=wrt, reduce=reduce, seed=seed, batch=batch, block=block,
-                         threads=threads, debug=debug)
+                         threads=threads, debug=debug, engine=engine)
 
     def jvp(self, inputs, tangents, *, reduce=None, seed=0, batch=None, block=DEFAULT_BLOCK,
             threads=None, debug=False) -> Result:

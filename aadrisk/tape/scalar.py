@@ -69,58 +69,8 @@ def sign(x):
     return 0.0
 
 
-# --------------------------------------------------------------------------
-# Counter-based random numbers (Philox-4x32-10, Salmon et al., SC'11).
-# The numbers of element ``i`` at step ``t`` for draw ``d`` depend only on
-# (seed, i, t, d): never on the batch size, block layout or thread count.
-# --------------------------------------------------------------------------
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
-_MASK = np.uint64(0xFFFFFFFF)
-_S32 = np.uint64(32)
-
-
-@jit
-def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox-4x32 with 10 rounds; all arguments uint64 holding 32-bit words."""
-    for _ in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        hi0 = p0 >> _S32
-        lo0 = p0 & _MASK
-        hi1 = p1 >> _S32
-        lo1 = p1 & _MASK
-        c0 = (hi1 ^ c1 ^ k0) & _MASK
-        c1 = lo1
-        c2 = (hi0 ^ c3 ^ k1) & _MASK
-        c3 = lo0
-        k0 = (k0 + _W0) & _MASK
-        k1 = (k1 + _W1) & _MASK
-    return c0, c1, c2, c3
-
-
-@jit
-def counter_normal_pair(seed, pair, step, draw):
-    """Two independent standard normals for elements ``2 pair`` and ``2 pair + 1``.
-
-    One Philox call gives two 53-bit uniforms; Box-Muller turns them into the
-    pair ``(r cos, r sin)``.  ``step`` is -1 outside a time-stepping loop.
-    """
-    s = np.uint64(seed)
-    e = np.uint64(pair)
-    c0 = e & _MASK
-    c1 = e >> _S32
-    c2 = np.uint64(step + 1) & _MASK
-    c3 = np.uint64(draw) & _MASK
-    x0, x1, x2, x3 = philox4x32(c0, c1, c2, c3, s & _MASK, (s >> _S32) & _MASK)
-    # two 53-bit uniforms strictly inside (0, 1)
-    u1 = (float((x0 << np.uint64(21)) ^ (x1 >> np.uint64(11))) + 0.5) * 2.0 ** -53
-    u2 = (float((x2 << np.uint64(21)) ^ (x3 >> np.uint64(11))) + 0.5) * 2.0 ** -53
-    r = math.sqrt(-2.0 * math.log(u1))
-    a = 2.0 * math.pi * u2
-    return r * math.cos(a), r * math.sin(a)
+# Counter-based random numbers live in :mod:`aadrisk.tape.rng` (re-exported here).
+from .rng import counter_normal_pair, philox4x32  # noqa: E402,F401
 
 
 @jit
