@@ -254,7 +254,7 @@ def compile_plan(P):
 # evaluation
 # ---------------------------------------------------------------------------------------
 #: paths per block of the fused kernels (also the batch-means unit of gradient errors)
-FUSED_BLOCK = 128
+FUSED_BLOCK = 256
 #: ``engine="auto"`` fuses from this many element-steps (compilation pays for itself)
 MIN_WORK = 2**22
 #: and only with enough blocks for a batch-means standard error
