@@ -37,7 +37,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
