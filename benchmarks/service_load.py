@@ -115,6 +115,9 @@ def rss_mib(pid: int) -> float | None:
 class Server:
     """``uvicorn service.app:app`` in a subprocess on a free loopback port."""
 
+    #: uvicorn worker processes of every server (``--workers``)
+    workers = 1
+
     def __init__(self, db_path: str, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -124,7 +127,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-             "--timeout-keep-alive", "75"],
+             "--timeout-keep-alive", "75", "--workers", str(self.workers)],
             env=e, cwd=str(ROOT))
 
     def wait_ready(self, timeout: float = 300.0) -> float:
@@ -328,12 +331,16 @@ def phase_soak_restart(db: str, q: bool) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short run (smaller counts, 10-s soak)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="uvicorn worker processes per server (default 1)")
     args = ap.parse_args()
+    Server.workers = args.workers
     q = args.quick
     tmp = tempfile.mkdtemp(prefix="aadrisk-bench-")
     db = os.path.join(tmp, "markets.sqlite3")
     print(f"aadrisk service load benchmark ({'quick' if q else 'full'}), "
-          f"cores={os.cpu_count()}, loopback only; db {db}")
+          f"cores={os.cpu_count()}, server workers={args.workers}, loopback only (the load "
+          f"clients share the machine's cores); db {db}")
     lat = phase_latency(db, q)
     print(f"[1] 1,000-trade book ({lat['greek_rows_1000']} Greek rows): library greek_vectors "
           f"{lat['library_greek_vectors_1000_ms']:.0f} ms (median, in-process)")
@@ -361,7 +368,7 @@ def main() -> None:
           f"{r['first_request_s'] * 1e3:.0f} ms (spawn to first answer "
           f"{r['spawn_to_first_answer_s']:.2f} s)")
     print_json_last({
-        "workload": "service", "quick": q,
+        "workload": "service", "quick": q, "server_workers": args.workers,
         "p50_ms_1000_trades_8_clients": lat["batched"]["p50_ms"],
         "p99_ms_1000_trades_8_clients": lat["batched"]["p99_ms"],
         "p50_ms_1000_trades_8_clients_unbatched": lat["unbatched"]["p50_ms"],
