@@ -6,9 +6,14 @@ clients. Every phase is bounded in request count and time.
 
 Phases
 ------
-1. latency: 1,000-trade European book with full Greeks, 8 concurrent clients
-   (p50/p99 client-side), plus the library's own ``greek_vectors`` time for
-   the same book measured in this process, for comparison;
+1. latency: 1,000-trade European books with full Greeks, 8 concurrent clients
+   (p50/p99 client-side), in the default per-trade layout and in the
+   ``columnar`` layout (batched server), and unbatched; plus the library's own
+   ``greek_vectors`` time for the same book measured in this process;
+
+Every request sends a portfolio of its own (strikes and quantities perturbed per
+request, :class:`Bodies`): the server computes every answer. The load clients
+run on the same machine as the server and share its cores.
 2. batching: 10-trade requests at 32 concurrent clients, throughput with the
    batch window on vs off (``AADRISK_BATCH_WINDOW_MS=0``), servers started in
    the same run;
@@ -48,19 +53,45 @@ MARKET = json.loads((ROOT / "portfolios" / "market_full.json").read_text())
 SPOTS = {"SPX": 5460.48, "AAPL": 210.62, "SX5E": 4894.02}
 
 
-def book(n: int, seed: int = 0) -> list[dict]:
-    """``n`` European options on the three underlyings of market_full.json."""
+def book(n: int, seed: int = 0, variant: int = 0) -> list[dict]:
+    """``n`` European options on the three underlyings of market_full.json.
+
+    ``variant`` perturbs every strike (x (1 + 1e-5 variant)) and the quantities, so
+    that each request of a run sends a portfolio of its own (nothing a server could
+    answer from a cache of earlier requests)."""
     unds = list(SPOTS)
     out = []
+    bump = 1.0 + 1e-5 * variant
     for i in range(n):
         k = (i * 7919 + seed) % 1000
         u = unds[k % 3]
         out.append({"trade_id": f"T{i}", "underlying": u,
                     "option_type": "call" if k % 2 else "put",
-                    "strike": round(SPOTS[u] * (0.8 + 0.4 * (k % 97) / 96), 2),
+                    "strike": round(SPOTS[u] * (0.8 + 0.4 * (k % 97) / 96) * bump, 4),
                     "expiry": ["2024-12-20", "2025-03-21", "2025-06-20", "2025-09-19"][k % 4],
-                    "quantity": (k % 11) - 5 or 1})
+                    "quantity": ((k + variant) % 11) - 5 or 1})
     return out
+
+
+class Bodies:
+    """Request bodies, each one a distinct portfolio: ``next()`` returns the body of the
+    next variant of ``book(n)``; ``pool`` bodies are encoded up front (1,000-trade books)
+    or each is built when it is sent (small books, ``pool=0``)."""
+
+    def __init__(self, n: int, pool: int = 0, **extra):
+        self.n, self.extra, self.i = n, extra, 0
+        self.pool = [self.make(v) for v in range(pool)]
+
+    def make(self, variant: int) -> bytes:
+        return body_of(book(self.n, variant=variant), **self.extra)
+
+    def next(self) -> bytes:
+        self.i += 1
+        if self.pool:
+            if self.i > len(self.pool):
+                raise RuntimeError("body pool exhausted (every request gets its own book)")
+            return self.pool[self.i - 1]
+        return self.make(self.i)
 
 
 # ----------------------------------------------------------------------------- server
@@ -84,6 +115,9 @@ def rss_mib(pid: int) -> float | None:
 class Server:
     """``uvicorn service.app:app`` in a subprocess on a free loopback port."""
 
+    #: uvicorn worker processes of every server (``--workers``)
+    workers = 1
+
     def __init__(self, db_path: str, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -93,7 +127,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-             "--timeout-keep-alive", "75"],
+             "--timeout-keep-alive", "75", "--workers", str(self.workers)],
             env=e, cwd=str(ROOT))
 
     def wait_ready(self, timeout: float = 300.0) -> float:
@@ -120,11 +154,12 @@ class Server:
 
 
 # ----------------------------------------------------------------------------- clients
-async def drive(url: str, body: bytes, clients: int, *, per_client: int | None = None,
+async def drive(url: str, bodies: Bodies, clients: int, *, per_client: int | None = None,
                 seconds: float | None = None, sample=None) -> dict:
-    """``clients`` concurrent loops posting ``body`` to /v1/risk until ``per_client``
-    requests each or ``seconds`` elapsed; latencies (s), errors, wall time."""
-    lat, errors = [], []
+    """``clients`` concurrent loops posting ``bodies.next()`` to /v1/risk until
+    ``per_client`` requests each or ``seconds`` elapsed; latencies (s), errors, wall time,
+    response sizes."""
+    lat, errors, sizes = [], [], []
     stop_at = None if seconds is None else time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"content-type": "application/json"}
@@ -133,6 +168,7 @@ async def drive(url: str, body: bytes, clients: int, *, per_client: int | None =
             n = 0
             while (per_client is None or n < per_client) and \
                     (stop_at is None or time.perf_counter() < stop_at):
+                body = bodies.next()
                 t0 = time.perf_counter()
                 try:
                     r = await c.post("/v1/risk", content=body, headers=headers)
@@ -140,6 +176,7 @@ async def drive(url: str, body: bytes, clients: int, *, per_client: int | None =
                         errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
                     else:
                         lat.append(time.perf_counter() - t0)
+                        sizes.append(len(r.content))
                 except httpx.HTTPError as exc:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 n += 1
@@ -153,7 +190,7 @@ async def drive(url: str, body: bytes, clients: int, *, per_client: int | None =
         tasks = [one() for _ in range(clients)] + ([sampler()] if sample else [])
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - t0
-    return {"latencies": lat, "errors": errors, "wall_s": wall}
+    return {"latencies": lat, "errors": errors, "wall_s": wall, "sizes": sizes}
 
 
 def pct(xs, q):
@@ -161,8 +198,8 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else None
 
 
-def body_of(trades, market_id="bench") -> bytes:
-    return orjson.dumps({"portfolio": {"trades": trades}, "market_id": market_id})
+def body_of(trades, market_id="bench", **extra) -> bytes:
+    return orjson.dumps({"portfolio": {"trades": trades}, "market_id": market_id, **extra})
 
 
 def put_market(url: str) -> None:
@@ -185,23 +222,31 @@ def phase_latency(db: str, q: bool) -> dict:
         lib.append(time.perf_counter() - t0)
     out = {"library_greek_vectors_1000_ms": 1e3 * statistics.median(lib),
            "greek_rows_1000": int(len(rep.greeks))}
-    body = body_of(trades)
-    for name, window in (("batched", None), ("unbatched", 0)):
-        env = {} if window is None else {"batch_window_ms": window}
+    n_one, n_each = (5, 3) if q else (15, 12)
+    # (name, server settings, request layout): the batched server answers both layouts
+    runs = (("batched", {}, ("trades", "columnar")), ("unbatched", {"batch_window_ms": 0},
+                                                       ("trades",)))
+    for name, env, layouts in runs:
         srv = Server(db, **env)
         try:
             srv.wait_ready()
             put_market(srv.url)
-            asyncio.run(drive(srv.url, body, 1, per_client=3))                 # warm
-            one = asyncio.run(drive(srv.url, body, 1, per_client=5 if q else 15))
-            res = asyncio.run(drive(srv.url, body, 8, per_client=3 if q else 12))
+            for layout in layouts:
+                # every request of the phase gets its own portfolio (distinct strikes)
+                bodies = Bodies(1000, pool=3 + n_one + 8 * n_each, layout=layout)
+                asyncio.run(drive(srv.url, bodies, 1, per_client=3))           # warm
+                one = asyncio.run(drive(srv.url, bodies, 1, per_client=n_one))
+                res = asyncio.run(drive(srv.url, bodies, 8, per_client=n_each))
+                key = name if layout == "trades" else f"{name}_{layout}"
+                out[key] = {"layout": layout,
+                            "single_client_p50_ms": 1e3 * pct(one["latencies"], 50),
+                            "p50_ms": 1e3 * pct(res["latencies"], 50),
+                            "p99_ms": 1e3 * pct(res["latencies"], 99),
+                            "requests": len(res["latencies"]), "errors": len(res["errors"]),
+                            "response_bytes": statistics.median(res["sizes"] or [0]),
+                            "error_kinds": sorted(set(res["errors"]))}
         finally:
             srv.stop()
-        out[name] = {"single_client_p50_ms": 1e3 * pct(one["latencies"], 50),
-                     "p50_ms": 1e3 * pct(res["latencies"], 50),
-                     "p99_ms": 1e3 * pct(res["latencies"], 99),
-                     "requests": len(res["latencies"]), "errors": len(res["errors"]),
-                     "error_kinds": sorted(set(res["errors"]))}
     return out
 
 
@@ -229,7 +274,6 @@ def compute_gain(q: bool) -> dict:
 
 
 def phase_throughput(db: str, q: bool) -> dict:
-    body = body_of(book(10))
     seconds = 5.0 if q else 15.0
     out = {"compute": compute_gain(q)}
     for name, window in (("batched", 5), ("unbatched", 0)):
@@ -237,8 +281,8 @@ def phase_throughput(db: str, q: bool) -> dict:
         try:
             srv.wait_ready()
             put_market(srv.url)
-            asyncio.run(drive(srv.url, body, 32, seconds=2.0))                 # warm
-            res = asyncio.run(drive(srv.url, body, 32, seconds=seconds))
+            asyncio.run(drive(srv.url, Bodies(10), 32, seconds=2.0))           # warm
+            res = asyncio.run(drive(srv.url, Bodies(10), 32, seconds=seconds))
         finally:
             srv.stop()
         out[name] = {"rps": len(res["latencies"]) / res["wall_s"],
@@ -250,15 +294,14 @@ def phase_throughput(db: str, q: bool) -> dict:
 
 
 def phase_soak_restart(db: str, q: bool) -> dict:
-    body = body_of(book(10))
     seconds = 10.0 if q else 60.0
     srv = Server(db)
     rss = []
     try:
         srv.wait_ready()
         put_market(srv.url)
-        asyncio.run(drive(srv.url, body, 32, seconds=3.0))                     # warm
-        res = asyncio.run(drive(srv.url, body, 32, seconds=seconds,
+        asyncio.run(drive(srv.url, Bodies(10), 32, seconds=3.0))               # warm
+        res = asyncio.run(drive(srv.url, Bodies(10), 32, seconds=seconds,
                                 sample=lambda: rss.append(rss_mib(srv.proc.pid))))
         rss.append(rss_mib(srv.proc.pid))
     finally:
@@ -274,7 +317,7 @@ def phase_soak_restart(db: str, q: bool) -> dict:
     try:
         ready_s = srv.wait_ready()
         t0 = time.perf_counter()
-        r = httpx.post(srv.url + "/v1/risk", content=body_of(book(10)),
+        r = httpx.post(srv.url + "/v1/risk", content=body_of(book(10, variant=-1)),
                        headers={"content-type": "application/json"}, timeout=60)
         first = time.perf_counter() - t0
         assert r.status_code == 200, r.text
@@ -288,20 +331,24 @@ def phase_soak_restart(db: str, q: bool) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short run (smaller counts, 10-s soak)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="uvicorn worker processes per server (default 1)")
     args = ap.parse_args()
+    Server.workers = args.workers
     q = args.quick
     tmp = tempfile.mkdtemp(prefix="aadrisk-bench-")
     db = os.path.join(tmp, "markets.sqlite3")
     print(f"aadrisk service load benchmark ({'quick' if q else 'full'}), "
-          f"cores={os.cpu_count()}, loopback only; db {db}")
+          f"cores={os.cpu_count()}, server workers={args.workers}, loopback only (the load "
+          f"clients share the machine's cores); db {db}")
     lat = phase_latency(db, q)
     print(f"[1] 1,000-trade book ({lat['greek_rows_1000']} Greek rows): library greek_vectors "
           f"{lat['library_greek_vectors_1000_ms']:.0f} ms (median, in-process)")
-    for k in ("batched", "unbatched"):
+    for k in ("batched", "batched_columnar", "unbatched"):
         x = lat[k]
-        print(f"    {k:9s}: 1 client p50 {x['single_client_p50_ms']:.0f} ms; 8 clients "
-              f"p50 {x['p50_ms']:.0f} ms, p99 {x['p99_ms']:.0f} ms "
-              f"({x['requests']} requests, {x['errors']} errors)")
+        print(f"    {k:16s} (layout {x['layout']}, {x['response_bytes'] / 1e6:.2f} MB): 1 client "
+              f"p50 {x['single_client_p50_ms']:.0f} ms; 8 clients p50 {x['p50_ms']:.0f} ms, "
+              f"p99 {x['p99_ms']:.0f} ms ({x['requests']} requests, {x['errors']} errors)")
     thr = phase_throughput(db, q)
     print(f"[2] 10-trade requests, 32 clients: batched {thr['batched']['rps']:.0f} req/s "
           f"(p50 {thr['batched']['p50_ms']:.0f} ms), unbatched {thr['unbatched']['rps']:.0f} "
@@ -321,12 +368,17 @@ def main() -> None:
           f"{r['first_request_s'] * 1e3:.0f} ms (spawn to first answer "
           f"{r['spawn_to_first_answer_s']:.2f} s)")
     print_json_last({
-        "workload": "service", "quick": q,
+        "workload": "service", "quick": q, "server_workers": args.workers,
         "p50_ms_1000_trades_8_clients": lat["batched"]["p50_ms"],
         "p99_ms_1000_trades_8_clients": lat["batched"]["p99_ms"],
         "p50_ms_1000_trades_8_clients_unbatched": lat["unbatched"]["p50_ms"],
         "p99_ms_1000_trades_8_clients_unbatched": lat["unbatched"]["p99_ms"],
         "p50_ms_1000_trades_1_client": lat["batched"]["single_client_p50_ms"],
+        "p50_ms_1000_trades_8_clients_columnar": lat["batched_columnar"]["p50_ms"],
+        "p99_ms_1000_trades_8_clients_columnar": lat["batched_columnar"]["p99_ms"],
+        "p50_ms_1000_trades_1_client_columnar": lat["batched_columnar"]["single_client_p50_ms"],
+        "response_bytes_1000_trades": lat["batched"]["response_bytes"],
+        "response_bytes_1000_trades_columnar": lat["batched_columnar"]["response_bytes"],
         "library_greek_vectors_1000_ms": lat["library_greek_vectors_1000_ms"],
         "rps_10_trades_32_clients_batched": thr["batched"]["rps"],
         "rps_10_trades_32_clients_unbatched": thr["unbatched"]["rps"],

@@ -94,8 +94,8 @@ async def _market_of(svc, req: RiskRequest, loc: list):
 
 async def _risk_one(svc, req: RiskRequest, loc: list) -> bytes | Failure:
     key, market, ref = await _market_of(svc, req, loc)
-    job = Job(req.portfolio.trades,
-              {"portfolio": req.portfolio.name, "market": ref}, req.include_zero_greeks)
+    job = Job(req.portfolio.trades, {"portfolio": req.portfolio.name, "market": ref},
+              req.include_zero_greeks, req.layout)
     return await svc.batcher.submit(key, market, job)
 
 

@@ -238,6 +238,10 @@ class RiskRequest(BaseModel):
     market_id: Optional[MarketId] = None
     include_zero_greeks: bool = Field(False, description="also return the derived pillar "
                                       "zero-rate sensitivities (greek 'zero')")
+    layout: Literal["trades", "columnar"] = Field(
+        "trades", description="'trades' (default): one object per trade with its Greek "
+        "vector; 'columnar': trades as columns and the book's Greek rows as columns, "
+        "labels / greeks / units given once and indexed per row (smaller, faster)")
 
 
 class BatchRequest(BaseModel):
@@ -306,15 +310,52 @@ class MarketRef(BaseModel):
     sha256: Optional[str] = None
 
 
+class ColumnarTrades(BaseModel):
+    """``layout: columnar``: the priced trades as equal-length columns."""
+
+    model_config = ConfigDict(extra="allow")
+    trade: list[str]
+    product: list[str]
+    model: list[str]
+    underlying: list[str]
+    currency: list[str]
+    quantity: list[float]
+    unit_price: list[float]
+    price: list[float]
+    stderr: list[Optional[float]]
+
+
+class ColumnarGreeks(BaseModel):
+    """``layout: columnar``: every Greek row of the book; strings given once.
+
+    Row ``i`` is trade ``trade[i]`` (index into the trade columns), label
+    ``labels[label[i]]``, greek ``greeks[greek[i]]`` with unit ``units[greek[i]]``."""
+
+    labels: list[str]
+    greeks: list[str]
+    units: list[Optional[str]]
+    trade: list[int]
+    label: list[int]
+    greek: list[int]
+    value: list[float] = Field(description="raw derivative x quantity (unit in `units`)")
+    value_per_bp: list[Optional[float]]
+    value_per_vol_point: list[Optional[float]]
+    stderr: list[Optional[float]]
+
+
 class RiskResponse(BaseModel):
-    """Prices, Greek vectors, per-trade errors and aggregates of one portfolio."""
+    """Prices, Greek vectors, per-trade errors and aggregates of one portfolio (layout
+    ``trades``: ``trades`` is a list of objects; ``columnar``: columns, plus ``greeks``)."""
 
     portfolio: Optional[str]
     valuation_date: str
     market: MarketRef
     n_trades: int
     n_priced: int
-    trades: list[TradeResult]
+    layout: Optional[Literal["columnar"]] = None
+    trades: Union[list[TradeResult], ColumnarTrades]
+    greeks: Optional[ColumnarGreeks] = None
+    zero_greeks: Optional[ColumnarGreeks] = None
     errors: list[TradeErrorOut]
     aggregates: Aggregates
 

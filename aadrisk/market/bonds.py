@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from .. import math as am
 from .. import record

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from .. import record
 from .curves import YieldCurve, interp_coeffs, tape_df

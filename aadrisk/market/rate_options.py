@@ -69,7 +69,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from .. import record
 from ..models.black import bachelier_price, black_price

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from .. import math as am
 from .. import record

@@ -44,7 +44,7 @@ import enum
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from .errors import TradeError, errors_frame
 from .instruments import parse_trade

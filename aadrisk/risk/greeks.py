@@ -37,7 +37,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-import pandas as pd
+from .._lazy import pandas as pd
 
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
@@ -51,7 +51,8 @@ from .registry import ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
            "HestonOption", "HESTON_PARAMS", "SabrOption", "SABR_PARAMS", "MODEL_PRODUCTS",
            "GreekReport", "greek_vectors", "parse_greek_trade", "UNITS", "price_book",
-           "PayoffKind", "SECOND_ORDER"]
+           "PayoffKind", "SECOND_ORDER", "GreekArrays", "greek_arrays",
+           "scaled_columns"]
 
 #: product name -> instrument class of every registered engine (a live view)
 GREEK_PRODUCTS = INSTRUMENTS
@@ -74,37 +75,49 @@ def price_book(trades, m: MarketData) -> np.ndarray:
     return out
 
 
-def _long(trades, product, ev, rows, pos) -> pd.DataFrame:
+def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
+    """Long Greek rows of one product group as arrays (values scaled by quantity)."""
     idx, labels, greeks, values, errs = rows.arrays()
-    qty = np.array([t.quantity for t in trades], dtype=float)
-    ids = np.array([t.trade_id for t in trades], dtype=object)
-    return pd.DataFrame({"_pos": np.asarray(pos)[idx], "trade": ids[idx], "product": product,
-                         "underlying": np.asarray(ev.underlying, dtype=object)[idx],
-                         "currency": np.asarray(ev.currency, dtype=object)[idx],
-                         "label": labels, "greek": greeks, "value": values * qty[idx],
-                         "stderr": errs * np.abs(qty[idx])})
+    return {"_pos": pos[idx], "trade": ids[idx],
+            "product": np.full(idx.shape[0], product, dtype=object),
+            "underlying": np.asarray(ev.underlying, dtype=object)[idx],
+            "currency": np.asarray(ev.currency, dtype=object)[idx],
+            "label": labels, "greek": greeks, "value": values * qty[idx],
+            "stderr": errs * np.abs(qty[idx])}
+
+
+def _per_trade(x, n: int) -> np.ndarray:
+    """One string (broadcast) or one per trade, as an object array."""
+    if isinstance(x, str):
+        return np.full(n, x, dtype=object)
+    out = np.empty(n, dtype=object)
+    out[:] = list(x)
+    return out
 
 
 def _evaluate(product, members, market):
-    """Prices and long Greek frames of one product's trades (scaled by quantity)."""
+    """Prices and long Greek rows of one product's trades (scaled by quantity), as arrays."""
     trades = [t for _, t in members]
-    pos = [p for p, _ in members]
+    n = len(trades)
+    pos = np.array([p for p, _ in members], dtype=np.int64)
     engine = ENGINES[product]
     ev = engine.evaluate(trades, market)
     qty = np.array([t.quantity for t in trades], dtype=float)
+    ids = _per_trade([t.trade_id for t in trades], n)
     unit = np.asarray(ev.unit_price, dtype=float)
-    se = np.full(len(trades), np.nan) if ev.stderr is None else np.asarray(ev.stderr, float)
-    prices = pd.DataFrame({"_pos": pos, "trade": [t.trade_id for t in trades],
-                           "product": product, "model": ev.model or engine.model,
-                           "underlying": list(ev.underlying), "currency": list(ev.currency),
-                           "quantity": qty, "unit_price": unit, "price": qty * unit,
-                           "stderr": np.abs(qty) * se})
-    return (prices, _long(trades, product, ev, ev.rows, pos),
-            _long(trades, product, ev, ev.zero_rows, pos))
+    se = np.full(n, np.nan) if ev.stderr is None else np.asarray(ev.stderr, float)
+    prices = {"_pos": pos, "trade": ids, "product": _per_trade(product, n),
+              "model": _per_trade(ev.model or engine.model, n),
+              "underlying": _per_trade(ev.underlying, n),
+              "currency": _per_trade(ev.currency, n),
+              "quantity": qty, "unit_price": unit, "price": qty * unit,
+              "stderr": np.abs(qty) * se}
+    return (prices, _long(ids, qty, pos, product, ev, ev.rows),
+            _long(ids, qty, pos, product, ev, ev.zero_rows))
 
 
 def _evaluate_safely(product, members, market, errors):
-    """Frames of the whole group; if the engine fails on it, trade by trade, so that one
+    """Arrays of the whole group; if the engine fails on it, trade by trade, so that one
     trade the engine cannot handle lands in ``errors`` and never sinks the others."""
     try:
         return [_evaluate(product, members, market)]
@@ -185,17 +198,81 @@ class GreekReport:
         return gk.set_index("label")["value"]
 
 
-def greek_vectors(book: Iterable[object], market: MarketData | Mapping) -> GreekReport:
-    """Price ``book`` and compute each trade's full labelled Greek vector in ``market``.
+_RAW_GCOLS = ["_pos", "trade", "product", "underlying", "currency", "label", "greek", "value",
+              "stderr"]
 
-    Parameters
+
+def _concat(parts, cols, order_by="_pos") -> dict[str, np.ndarray]:
+    """Columns of several groups joined, stably sorted by book position."""
+    if not parts:
+        return {c: np.zeros(0, dtype=np.int64 if c == "_pos" else
+                            float if c in ("value", "stderr", "quantity", "unit_price", "price")
+                            else object) for c in cols}
+    out = {c: np.concatenate([p[c] for p in parts]) for c in cols}
+    order = np.argsort(out[order_by], kind="stable")
+    return {c: v[order] for c, v in out.items()}
+
+
+def _keep(cols: dict, mask: np.ndarray) -> dict:
+    return {c: v[mask] for c, v in cols.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class GreekArrays:
+    """What :func:`greek_vectors` reports, as NumPy columns (no DataFrames).
+
+    Attributes
     ----------
-    book : iterable of instruments or JSON-like mappings (products: :data:`GREEK_PRODUCTS`)
-    market : MarketData, or a JSON-like market mapping parsed with
-        :meth:`MarketData.from_mapping`
+    valuation_date : datetime.date
+    prices : dict of str -> ndarray
+        One entry per priced trade in book order: ``_pos`` (position in the book), trade,
+        product, model, underlying, currency (object arrays), quantity, unit_price, price,
+        stderr (floats; as in :attr:`GreekReport.prices`).
+    greeks, zero_greeks : dict of str -> ndarray
+        Long rows sorted by book position: ``_pos``, trade, product, underlying, currency,
+        label, greek, value (raw derivative x quantity), stderr, and ``row``: the index of
+        the row's trade in ``prices``.  The unit and scaled columns are derived by
+        :func:`scaled_columns`.
+    errors : tuple of TradeError
+    """
 
-    Bad trades and trades whose market data is missing or bad are reported in
-    ``errors`` (trade id, field, value, reason); the others are priced.
+    valuation_date: dt.date
+    prices: dict
+    greeks: dict
+    zero_greeks: dict
+    errors: tuple = ()
+    #: whether any product group was evaluated (an empty report keeps untyped columns)
+    evaluated: bool = False
+
+    def report(self) -> "GreekReport":
+        """The same content as a :class:`GreekReport` (pandas DataFrames)."""
+        if not self.evaluated:
+            return GreekReport(self.valuation_date, pd.DataFrame(columns=_PCOLS),
+                               pd.DataFrame(columns=_GCOLS),
+                               pd.DataFrame(columns=_GCOLS), self.errors)
+        prices = pd.DataFrame({c: self.prices[c] for c in _PCOLS})
+        greeks = _scaled(pd.DataFrame({c: self.greeks[c] for c in _RAW_GCOLS[1:]}))
+        zeros = _scaled(pd.DataFrame({c: self.zero_greeks[c] for c in _RAW_GCOLS[1:]}))
+        return GreekReport(self.valuation_date, prices[_PCOLS], greeks[_GCOLS],
+                           zeros.reindex(columns=_GCOLS), self.errors)
+
+
+def scaled_columns(kinds) -> tuple[list, np.ndarray, np.ndarray]:
+    """(unit, value_per_bp factor, value_per_vol_point factor) of greek kinds: the unit of
+    each kind (None if unknown) and 1e-4 / 1e-2 where the scaled column applies, NaN
+    elsewhere (multiply by ``value``)."""
+    kinds = list(kinds)
+    return ([UNITS.get(k) for k in kinds],
+            np.array([1e-4 if k in RATE_LIKE else np.nan for k in kinds], dtype=float),
+            np.array([1e-2 if k in VOL_LIKE else np.nan for k in kinds], dtype=float))
+
+
+def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekArrays:
+    """:func:`greek_vectors` without DataFrames: the report's columns as NumPy arrays.
+
+    Same parameters, trades, rows, order and errors as :func:`greek_vectors` (which is
+    ``greek_arrays(book, market).report()``); for callers that turn the result into
+    something else (the HTTP service encodes it to JSON directly).
     """
     if not isinstance(market, MarketData):
         market = MarketData.from_mapping(market)
@@ -232,23 +309,36 @@ def greek_vectors(book: Iterable[object], market: MarketData | Mapping) -> Greek
             P.append(frames[0])
             G.append(frames[1])
             Z.append(frames[2])
+    prices = _concat(P, ["_pos", *_PCOLS])
+    greeks = _concat(G, _RAW_GCOLS)
+    zeros = _concat(Z, _RAW_GCOLS)
     if P:
-        prices = pd.concat(P, ignore_index=True).sort_values("_pos", kind="stable")
-        greeks = pd.concat(G, ignore_index=True).sort_values("_pos", kind="stable")
-        zeros = pd.concat(Z, ignore_index=True).sort_values("_pos", kind="stable")
-        bad_ids = set(prices.loc[~np.isfinite(prices["price"].to_numpy(float)), "trade"])
-        bad_ids |= set(greeks.loc[~np.isfinite(greeks["value"].to_numpy(float)), "trade"])
-        for tid in [t for _, t in valid if t.trade_id in bad_ids]:
-            errors.append(TradeError(tid.trade_id, "price", None, "pricing gave a non-finite "
-                                     "price or Greek (inputs out of the model's range?)"))
-        prices = prices[~prices["trade"].isin(bad_ids)].drop(columns="_pos")
-        greeks = greeks[~greeks["trade"].isin(bad_ids)].drop(columns="_pos")
-        zeros = zeros[~zeros["trade"].isin(bad_ids)].drop(columns="_pos")
-        greeks, zeros = _scaled(greeks), _scaled(zeros)
-    else:
-        prices = pd.DataFrame(columns=_PCOLS)
-        greeks = pd.DataFrame(columns=_GCOLS)
-        zeros = pd.DataFrame(columns=_GCOLS)
-    return GreekReport(market.valuation_date, prices[_PCOLS].reset_index(drop=True),
-                       greeks[_GCOLS].reset_index(drop=True),
-                       zeros.reset_index(drop=True).reindex(columns=_GCOLS), tuple(errors))
+        bad = ~np.isfinite(prices["price"])
+        bad_ids = set(prices["trade"][bad].tolist())
+        bad_ids |= set(greeks["trade"][~np.isfinite(greeks["value"])].tolist())
+        if bad_ids:
+            for tid in [t for _, t in valid if t.trade_id in bad_ids]:
+                errors.append(TradeError(tid.trade_id, "price", None, "pricing gave a "
+                                         "non-finite price or Greek (inputs out of the "
+                                         "model's range?)"))
+            prices, greeks, zeros = (
+                _keep(c, np.array([x not in bad_ids for x in c["trade"].tolist()], dtype=bool))
+                for c in (prices, greeks, zeros))
+    for g in (greeks, zeros):
+        g["row"] = np.searchsorted(prices["_pos"], g["_pos"])
+    return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P))
+
+
+def greek_vectors(book: Iterable[object], market: MarketData | Mapping) -> GreekReport:
+    """Price ``book`` and compute each trade's full labelled Greek vector in ``market``.
+
+    Parameters
+    ----------
+    book : iterable of instruments or JSON-like mappings (products: :data:`GREEK_PRODUCTS`)
+    market : MarketData, or a JSON-like market mapping parsed with
+        :meth:`MarketData.from_mapping`
+
+    Bad trades and trades whose market data is missing or bad are reported in
+    ``errors`` (trade id, field, value, reason); the others are priced.
+    """
+    return greek_arrays(book, market).report()

@@ -158,6 +158,19 @@ def check_fields(trade_id: str, values: Mapping[str, object],
 
 
 _MISSING = object()
+_LAYOUTS: dict[type, tuple[list[str], dict[str, object]]] = {}
+
+
+def _layout(cls: type) -> tuple[list[str], dict[str, object]]:
+    """(field names besides ``trade_id``, defaults) of an instrument class, computed once
+    per class (a dataclass's fields never change after its definition)."""
+    got = _LAYOUTS.get(cls)
+    if got is None:
+        names = [n for n in cls.fields() if n != "trade_id"]
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING}
+        got = _LAYOUTS[cls] = (names, defaults)
+    return got
 
 
 def parse_trade(raw: object, position: int | None = None, *,
@@ -199,9 +212,7 @@ def parse_trade(raw: object, position: int | None = None, *,
         errors.append(TradeError(trade_id, "product", product,
                                  f"unknown product; known: {sorted(products)}"))
         return None, errors
-    names = [n for n in cls.fields() if n != "trade_id"]
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)
-                if f.default is not dataclasses.MISSING}
+    names, defaults = _layout(cls)
     for key in raw:
         if key not in names and key not in ("trade_id", "product"):
             errors.append(TradeError(trade_id, key, raw[key],

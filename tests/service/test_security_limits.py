@@ -79,7 +79,7 @@ def test_failing_evaluation_is_422_not_500(client, market_full, monkeypatch):
 
     def boom(trades, market):
         raise RuntimeError("library bug")
-    monkeypatch.setattr(compute, "greek_vectors", boom)
+    monkeypatch.setattr(compute, "greek_arrays", boom)
     r = client.post("/v1/risk", json={"portfolio": {"trades": vanilla(1)}, "market": market_full})
     assert r.status_code == 422
     assert "error id" in r.json()["detail"][0]["msg"]

@@ -1,0 +1,235 @@
+"""Response documents of a merged evaluation, built from arrays (no DataFrames).
+
+:func:`documents` turns the :class:`aadrisk.risk.greeks.GreekArrays` of one
+``greek_arrays`` call over several books (ids tagged ``"<i>|<id>"``, see
+:mod:`service.compute`) into one JSON-ready document per book, in either layout:
+
+* ``"trades"`` (default): one object per trade with its Greek vector as
+  equal-length lists (label, greek, value, unit, value_per_bp,
+  value_per_vol_point, stderr);
+* ``"columnar"``: the trades as columns, and the Greek rows of the whole book
+  as columns with the strings given once -- ``labels`` / ``greeks`` / ``units``
+  lists and, per row, integer indexes into them (``trade`` indexes the trade
+  columns) next to the value columns.
+
+Numeric columns stay NumPy arrays (orjson writes them natively, NaN as
+``null``); the trades of a book and their Greek rows are contiguous in the
+merged arrays (both sorted by book position), so a book is a slice.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from aadrisk.risk.greeks import scaled_columns
+
+LAYOUTS = ("trades", "columnar")
+#: per-trade columns of the answer, in order
+PRICE_COLS = ("trade", "product", "model", "underlying", "currency", "quantity",
+              "unit_price", "price", "stderr")
+#: per-row Greek columns of a trade's vector, in order
+GREEK_COLS = ("label", "greek", "value", "unit", "value_per_bp", "value_per_vol_point",
+              "stderr")
+#: summed by (label, greek, currency, unit) in the aggregates
+SUM_COLS = ("value", "value_per_bp", "value_per_vol_point")
+
+
+def owner(tid: str, offsets: Sequence[int]) -> tuple[int, str]:
+    """(book index, the client's id) of an id from the merged report.
+
+    Tagged ids carry the index; the library's fallback ``"#<position>"`` (a trade
+    without a usable id) is mapped to the book's own position.
+    """
+    head, sep, rest = tid.partition("|")
+    if sep and head.isdigit():
+        return int(head), rest
+    if tid.startswith("#") and tid[1:].isdigit():
+        pos = int(tid[1:])
+        i = bisect.bisect_right(offsets, pos) - 1
+        return i, f"#{pos - offsets[i]}"
+    return 0, tid  # pragma: no cover - every id is tagged or positional
+
+
+def json_value(x):
+    """A JSON-safe copy of an error's offending value (client input or a library label)."""
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, int):
+        return x if -2**63 <= x < 2**63 else str(x)  # JSON encoders stop at 64 bits
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, (list, tuple)):
+        return [json_value(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): json_value(v) for k, v in x.items()}
+    if hasattr(x, "isoformat"):
+        return x.isoformat()
+    return str(x)
+
+
+def factorize(values) -> tuple[np.ndarray, list]:
+    """(codes, distinct values in order of first appearance) of a sequence of strings."""
+    uniques = list(dict.fromkeys(values))
+    index = {v: k for k, v in enumerate(uniques)}
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    return codes, uniques
+
+
+def _sorted_codes(codes: np.ndarray, uniques: list) -> tuple[np.ndarray, list]:
+    """The same grouping with codes renumbered in sorted order of the values."""
+    order = sorted(range(len(uniques)), key=lambda k: (uniques[k] is None, uniques[k] or ""))
+    rank = np.empty(max(len(uniques), 1), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], [uniques[k] for k in order]
+
+
+class _Rows:
+    """The Greek rows (first/second order, or zero-rate) of a merged evaluation: value
+    columns as arrays, strings as lists, slices per book and per trade."""
+
+    def __init__(self, cols: dict, n_prices: int, offsets: Sequence[int]):
+        self.cols = cols
+        self.n = len(cols["value"])
+        self.label = cols["label"].tolist()
+        self.greek = cols["greek"].tolist()
+        self.label_codes = factorize(self.label)
+        self.greek_codes = factorize(self.greek)
+        codes, kinds = self.greek_codes
+        units, bp, vp = scaled_columns(kinds)
+        self.unit = list(map(units.__getitem__, codes.tolist()))
+        value = np.ascontiguousarray(cols["value"], dtype=float)
+        self.arrays = {"value": value, "value_per_bp": value * bp[codes],
+                       "value_per_vol_point": value * vp[codes],
+                       "stderr": np.ascontiguousarray(cols["stderr"], dtype=float)}
+        # rows of price row k: [trade_bounds[k], trade_bounds[k + 1])
+        self.trade_bounds = np.searchsorted(cols["row"], np.arange(n_prices + 1)).tolist()
+        self.book_bounds = np.searchsorted(cols["_pos"], np.asarray(offsets)).tolist() + [self.n]
+
+    def vector(self, a: int, b: int) -> dict:
+        """The per-trade columnar vector of rows [a, b)."""
+        ar = self.arrays
+        return {"label": self.label[a:b], "greek": self.greek[a:b], "value": ar["value"][a:b],
+                "unit": self.unit[a:b], "value_per_bp": ar["value_per_bp"][a:b],
+                "value_per_vol_point": ar["value_per_vol_point"][a:b],
+                "stderr": ar["stderr"][a:b]}
+
+    def columnar(self, a: int, b: int, first_trade: int) -> dict:
+        """Rows [a, b) with the strings given once and indexes per row."""
+        lab_codes, labels = factorize(self.label[a:b])
+        grk_codes, greeks = factorize(self.greek[a:b])
+        units = [self.unit[a + int(np.argmax(grk_codes == k))] for k in range(len(greeks))]
+        ar = self.arrays
+        return {"labels": labels, "greeks": greeks, "units": units,
+                "trade": self.cols["row"][a:b] - first_trade, "label": lab_codes,
+                "greek": grk_codes, "value": ar["value"][a:b],
+                "value_per_bp": ar["value_per_bp"][a:b],
+                "value_per_vol_point": ar["value_per_vol_point"][a:b],
+                "stderr": ar["stderr"][a:b]}
+
+
+def _by_label(rows: _Rows, currency_codes: np.ndarray, currencies: list,
+              n_books: int) -> list[dict]:
+    """Per book: sums of the value columns by (label, greek, currency, unit), columnar,
+    keys sorted (a sum over only NaN is NaN).  The unit is a function of the greek kind,
+    so grouping by (label, greek, currency) gives the same groups."""
+    keys = ("label", "greek", "currency", "unit")
+    if rows.n == 0:
+        return [{k: [] for k in keys + SUM_COLS} for _ in range(n_books)]
+    lab, labels = _sorted_codes(*rows.label_codes)
+    grk, greeks = _sorted_codes(*rows.greek_codes)
+    units_of = dict(zip(rows.greek, rows.unit))
+    cur, curs = _sorted_codes(currency_codes, currencies)
+    cur = cur[rows.cols["row"]]
+    book = np.repeat(np.arange(n_books), np.diff(rows.book_bounds))
+    nl, ng, nc = max(len(labels), 1), max(len(greeks), 1), max(len(curs), 1)
+    combined = ((book * nl + lab) * ng + grk) * nc + cur
+    groups, inverse = np.unique(combined, return_inverse=True)
+    gcur = groups % nc
+    rest = groups // nc
+    ggrk = rest % ng
+    rest = rest // ng
+    glab = rest % nl
+    gbook = rest // nl
+    gk = [greeks[k] for k in ggrk.tolist()]
+    cols = {"label": [labels[k] for k in glab.tolist()], "greek": gk,
+            "currency": [curs[k] for k in gcur.tolist()], "unit": [units_of[k] for k in gk]}
+    for c in SUM_COLS:
+        v = rows.arrays[c]
+        ok = ~np.isnan(v)
+        total = np.bincount(inverse, weights=np.where(ok, v, 0.0), minlength=len(groups))
+        count = np.bincount(inverse, weights=ok.astype(float), minlength=len(groups))
+        cols[c] = np.where(count > 0, total, np.nan).tolist()
+    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
+    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
+
+
+def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
+    out = [[] for _ in range(n_books)]
+    for e in errors:
+        i, tid = owner(str(e.trade_id), offsets)
+        value = e.value
+        if e.field == "trade_id" and isinstance(value, str):
+            value = owner(value, offsets)[1]
+        out[i].append({"trade_id": tid, "field": str(e.field), "value": json_value(value),
+                       "reason": str(e.reason)})
+    return out
+
+
+def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
+    """One response document per job from the merged :class:`GreekArrays`.
+
+    Parameters
+    ----------
+    arrays : aadrisk.risk.greeks.GreekArrays
+        Of the concatenated, id-tagged books.
+    jobs : sequence of service.compute.Job
+        The books, in merge order (``job.layout``: ``"trades"`` or ``"columnar"``).
+    offsets : sequence of int
+        Position of each book's first trade in the merged book.
+    """
+    n = len(jobs)
+    pr = arrays.prices
+    n_p = len(pr["_pos"])
+    pcols = {c: pr[c].tolist() for c in PRICE_COLS}
+    pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
+    pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
+    greeks = _Rows(arrays.greeks, n_p, offsets)
+    zeros = _Rows(arrays.zero_greeks, n_p, offsets) \
+        if any(j.include_zero_greeks for j in jobs) else None
+    ccy_codes, ccys = factorize([c or "" for c in pcols["currency"]])
+    by_label = _by_label(greeks, ccy_codes, ccys, n)
+    errors = _errors(arrays.errors, offsets, n)
+    docs = []
+    for i, job in enumerate(jobs):
+        a, b = pbounds[i], pbounds[i + 1]
+        totals: dict[str, float] = {}
+        for ccy, price in zip(pcols["currency"][a:b], pcols["price"][a:b]):
+            ccy = ccy or ""
+            totals[ccy] = totals.get(ccy, 0.0) + float(price)
+        doc = {**job.meta, "valuation_date": arrays.valuation_date.isoformat(),
+               "n_trades": len(job.trades), "n_priced": b - a}
+        if job.layout == "columnar":
+            doc["layout"] = "columnar"
+            doc["trades"] = {c: v[a:b] for c, v in pcols.items()}
+            doc["greeks"] = greeks.columnar(greeks.book_bounds[i], greeks.book_bounds[i + 1], a)
+            if job.include_zero_greeks:
+                doc["zero_greeks"] = zeros.columnar(zeros.book_bounds[i],
+                                                    zeros.book_bounds[i + 1], a)
+        else:
+            trades = []
+            tb = greeks.trade_bounds
+            zb = zeros.trade_bounds if job.include_zero_greeks else None
+            for k in range(a, b):
+                row = {c: pcols[c][k] for c in PRICE_COLS}
+                row["greeks"] = greeks.vector(tb[k], tb[k + 1])
+                if zb is not None:
+                    row["zero_greeks"] = zeros.vector(zb[k], zb[k + 1])
+                trades.append(row)
+            doc["trades"] = trades
+        doc["errors"] = errors[i]
+        doc["aggregates"] = {"price_by_currency": totals, "by_label": by_label[i]}
+        docs.append(doc)
+    return docs
