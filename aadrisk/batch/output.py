@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_stream", "atomic_write_json", "frame_to_bytes", "frame_from_bytes",
+__all__ = ["atomic_write_bytes", "atomic_write_stream", "atomic_write_json", "frame_to_bytes",
+           "frame_from_bytes",
            "write_frame", "read_frame", "FORMATS"]
 
 FORMATS = ("parquet", "csv")
