@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "frame_to_bytes", "frame_from_bytes",
+__all__ = ["atomic_write_bytes", "atomic_write_stream", "atomic_write_json", "frame_to_bytes",
+           "frame_from_bytes",
            "write_frame", "read_frame", "FORMATS"]
 
 FORMATS = ("parquet", "csv")
@@ -40,6 +41,46 @@ def atomic_write_bytes(path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+class _HashingFile:
+    """A write-only file wrapper that keeps the sha256 of what went through it."""
+
+    def __init__(self, fh):
+        import hashlib
+
+        self._fh, self.sha256 = fh, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        return self._fh.write(data)
+
+
+def atomic_write_stream(path, fill) -> tuple:
+    """Write ``path`` atomically from ``fill(fh)``, which writes to the binary file ``fh``.
+
+    Returns ``(fill's result, sha256 hex digest of the bytes written)``.  Like
+    :func:`atomic_write_bytes`, the file appears whole (temp file, fsync,
+    ``os.replace``) or not at all; the content is never held in memory whole.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            hf = _HashingFile(fh)
+            result = fill(hf)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return result, hf.sha256.hexdigest()
 
 
 def atomic_write_json(path, obj) -> None:

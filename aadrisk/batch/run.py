@@ -5,17 +5,21 @@ Data flow (``aadrisk risk BOOK --market MARKET --out DIR``):
 1. read the portfolio (JSON / CSV) and the market; reject non-objects and
    duplicate trade ids (the only whole-book checks);
 2. split the remaining trades, in book order, into chunks of ``chunk_size``;
-   a chunk's *key* is the sha256 of (its trades and positions, the market's
-   canonical hash, the options, the aadrisk version) -- a resumed run with
+   a chunk's *key* is the sha256 of (the portfolio file's sha256 and the
+   chunk's positions in it, the market's canonical hash, the options, the
+   chunk layout and aadrisk version) -- a resumed run with
    other inputs never reuses a stale chunk;
 3. each chunk not already done is ONE :func:`aadrisk.risk.greeks.greek_vectors`
    call (trades grouped by product onto shared tape evaluations) on an executor
-   (:mod:`.executors`); its prices, Greeks and errors come back as Parquet bytes
-   and are written to ``DIR/chunks/<k>-<key>.*.parquet`` atomically, then a
-   done-marker ``<k>-<key>.done.json``;
-4. the chunks are merged in chunk order (= book order) into the final files
-   ``trades``, ``greeks``, ``zero_greeks``, ``aggregates``, ``errors`` and
-   ``manifest.json``.
+   (:mod:`.executors`), see :mod:`.chunk`: the worker encodes its prices,
+   Greeks, errors and partial aggregates as Parquet bytes; this process writes
+   them to ``DIR/chunks/<k>-<key>.*.parquet`` atomically, then a done-marker
+   ``<k>-<key>.done.json``;
+4. the chunks are merged in chunk order (= book order): ``trades``, ``greeks``
+   and ``zero_greeks`` by concatenating the chunk files byte-wise
+   (:mod:`.parquet_concat`, nothing decoded), ``aggregates`` by adding the
+   chunks' partial sums (:mod:`.aggregates`), ``errors`` (small) through
+   pandas; ``manifest.json`` last.
 
 A run killed at any point and started again recomputes only the chunks
 without a done-marker and ends with the same bytes as an uninterrupted run.
@@ -28,7 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
+import io
 import json
 import os
 import platform
@@ -40,7 +46,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .output import atomic_write_bytes, atomic_write_json, frame_from_bytes, frame_to_bytes
+from .aggregates import AGG_COLUMNS, aggregates, combine_aggregates  # noqa: F401
+from .chunk import (GREEK_COLUMNS, PARTS, PRICE_COLUMNS, SCHEMAS,  # noqa: F401
+                    ChunkTask, compute_chunk, decode_frame, encode_frame)
+from .output import atomic_write_bytes, atomic_write_json, atomic_write_stream, frame_to_bytes
+from .parquet_concat import ParquetConcatError, concat_parquet
 from .portfolio import PROBLEM_COLUMNS, Portfolio, canonical_hash
 
 __all__ = ["RunOptions", "RunResult", "ChunkTask", "compute_chunk", "run_batch",
@@ -49,14 +59,11 @@ __all__ = ["RunOptions", "RunResult", "ChunkTask", "compute_chunk", "run_batch",
 DEPTHS = ("first", "second")
 #: final outputs (name -> file stem)
 FINAL_FILES = ("trades", "greeks", "zero_greeks", "aggregates", "errors")
-PRICE_COLUMNS = ["position", "trade", "product", "model", "underlying", "currency",
-                 "quantity", "unit_price", "price", "stderr"]
-GREEK_COLUMNS = ["position", "trade", "product", "underlying", "currency", "label", "greek",
-                 "value", "unit", "value_per_bp", "value_per_vol_point", "stderr"]
-AGG_COLUMNS = ["level", "book", "underlying", "label", "currency", "greek", "unit", "value",
-               "value_per_bp", "value_per_vol_point", "n_trades"]
+#: final file name -> chunk part it is the concatenation of
+_CONCATENATED = {"trades": "prices", "greeks": "greeks", "zero_greeks": "zero_greeks"}
 PAUSE_ENV = "AADRISK_BATCH_PAUSE_AFTER_CHUNKS"
-_SCHEMA_VERSION = 1
+#: version of the chunk files' layout (part of every chunk key)
+_SCHEMA_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,115 +85,55 @@ class RunOptions:
                 "schema": _SCHEMA_VERSION}
 
 
-@dataclasses.dataclass(frozen=True)
-class ChunkTask:
-    """What a worker needs for one chunk (picklable; no open files)."""
-
-    index: int
-    key: str
-    positions: tuple
-    trades: tuple
-    market: Mapping
-    market_hash: str
-    depth: str
-    file: str
-
-
 @dataclasses.dataclass
 class RunResult:
-    prices: pd.DataFrame
-    greeks: pd.DataFrame
-    zero_greeks: pd.DataFrame
+    """What a run produced.
+
+    ``errors``, ``aggregates`` and ``manifest`` are small and held; ``prices``,
+    ``greeks`` and ``zero_greeks`` (the long per-trade outputs) are read on first
+    access -- from the final files when the run wrote Parquet, else from the
+    chunks' bytes -- so that a run whose product is its files never decodes them.
+    """
+
     errors: pd.DataFrame
     aggregates: pd.DataFrame
     manifest: dict
     valuation_date: dt.date | None = None
+    load: Callable[[str], pd.DataFrame] | None = dataclasses.field(default=None, repr=False)
+
+    @functools.cached_property
+    def prices(self) -> pd.DataFrame:
+        return self.load("prices")
+
+    @functools.cached_property
+    def greeks(self) -> pd.DataFrame:
+        return self.load("greeks")
+
+    @functools.cached_property
+    def zero_greeks(self) -> pd.DataFrame:
+        return self.load("zero_greeks")
 
     @property
     def ok(self) -> bool:
         return self.errors.empty
 
 
-# ----------------------------------------------------------------------------- worker side
-_MARKETS: dict = {}
-
-
-def _market(task: ChunkTask):
-    from ..market.snapshot import MarketData
-
-    m = _MARKETS.get(task.market_hash)
-    if m is None:
-        m = MarketData.from_mapping(task.market)
-        _MARKETS.clear()
-        _MARKETS[task.market_hash] = m
-    return m
-
-
-def _error_records(task: ChunkTask, errors) -> list:
-    """Trade errors of a chunk mapped to book positions (ids ``#i`` are chunk-local)."""
-    pos_of = {}
-    for pos, t in zip(task.positions, task.trades):
-        tid = t.get("trade_id") if isinstance(t, Mapping) else None
-        if isinstance(tid, (str, int)) and not isinstance(tid, bool) and str(tid).strip():
-            pos_of.setdefault(str(tid).strip(), pos)
-    out = []
-    for e in errors:
-        tid, pos = e.trade_id, pos_of.get(e.trade_id)
-        if pos is None and tid.startswith("#") and tid[1:].isdigit() \
-                and int(tid[1:]) < len(task.positions):
-            pos = task.positions[int(tid[1:])]
-            tid = f"#{pos}"
-        msg = f"trade {tid!r}: field {e.field!r} = {e.value!r}: {e.reason}"
-        out.append({"position": -1 if pos is None else int(pos), "trade_id": tid,
-                    "field": str(e.field), "value": repr(e.value),
-                    "message": f"{task.file}: {msg}", "file": task.file})
-    return out
-
-
-def _with_position(df: pd.DataFrame, pos_of_trade: dict, columns) -> pd.DataFrame:
-    df = df.copy()
-    df.insert(0, "position", df["trade"].map(pos_of_trade).astype(np.int64))
-    return df.reindex(columns=columns)
-
-
-def compute_chunk(task: ChunkTask) -> dict:
-    """Price one chunk; its frames as Parquet bytes (runs in a worker process)."""
-    from ..risk.greeks import SECOND_ORDER, greek_vectors
-
-    t0 = time.perf_counter()
-    market = _market(task)
-    report = greek_vectors(list(task.trades), market)
-    t1 = time.perf_counter()
-    pos_of_trade = {}
-    for pos, t in zip(task.positions, task.trades):
-        if isinstance(t, Mapping) and "trade_id" in t:
-            pos_of_trade.setdefault(str(t["trade_id"]).strip(), pos)
-    prices = _with_position(report.prices, pos_of_trade, PRICE_COLUMNS)
-    greeks = report.greeks
-    if task.depth == "first":
-        greeks = greeks[~greeks["greek"].isin(SECOND_ORDER)]
-    greeks = _with_position(greeks, pos_of_trade, GREEK_COLUMNS)
-    zeros = _with_position(report.zero_greeks, pos_of_trade, GREEK_COLUMNS)
-    errors = pd.DataFrame(_error_records(task, report.errors), columns=PROBLEM_COLUMNS)
-    out = {"index": task.index, "key": task.key,
-           "prices": frame_to_bytes(prices), "greeks": frame_to_bytes(greeks),
-           "zero_greeks": frame_to_bytes(zeros), "errors": frame_to_bytes(errors),
-           "counts": {"trades": len(task.trades), "priced": len(prices),
-                      "errors": len(errors), "greek_rows": len(greeks),
-                      "zero_greek_rows": len(zeros)},
-           "seconds": {"greek_vectors": t1 - t0, "chunk": time.perf_counter() - t0},
-           "worker": f"{platform.node()}:{os.getpid()}",
-           "valuation_date": market.valuation_date.isoformat()}
-    return out
-
-
 # ----------------------------------------------------------------------------- client side
-def _chunk_key(positions, trades, market_hash, options: dict) -> str:
+def _chunk_key(pf: Portfolio, positions, trades, market_hash, options: dict) -> str:
+    """sha256 of what determines a chunk's results.
+
+    The trades are identified by the portfolio file's sha256 and their positions
+    in it (the file as read determines them), which costs nothing per trade; a
+    portfolio without a file hash (built in memory) hashes the trades' content.
+    """
     h = hashlib.sha256()
     h.update(json.dumps({"market": market_hash, "options": options}, sort_keys=True).encode())
     h.update(json.dumps(list(positions)).encode())
-    h.update(json.dumps(list(trades), sort_keys=True, separators=(",", ":"),
-                        default=str).encode())
+    if pf.sha256:
+        h.update(f"portfolio sha256 {pf.sha256}".encode())
+    else:
+        h.update(json.dumps(list(trades), sort_keys=True, separators=(",", ":"),
+                            default=str).encode())
     return h.hexdigest()
 
 
@@ -196,16 +143,14 @@ def _stem(task_or_index, key=None) -> str:
     return f"{task_or_index:05d}-{key[:16]}"
 
 
-_PARTS = ("prices", "greeks", "zero_greeks", "errors")
+_MARKER_KEYS = ("index", "key", "counts", "seconds", "worker", "valuation_date")
 
 
 def _commit_chunk(chunks_dir: Path, res: dict) -> None:
     stem = _stem(res["index"], res["key"])
-    for part in _PARTS:
+    for part in PARTS:
         atomic_write_bytes(chunks_dir / f"{stem}.{part}.parquet", res[part])
-    marker = {k: res[k] for k in ("index", "key", "counts", "seconds", "worker",
-                                  "valuation_date")}
-    atomic_write_json(chunks_dir / f"{stem}.done.json", marker)
+    atomic_write_json(chunks_dir / f"{stem}.done.json", {k: res[k] for k in _MARKER_KEYS})
 
 
 def _is_done(chunks_dir: Path, index: int, key: str) -> dict | None:
@@ -218,7 +163,7 @@ def _is_done(chunks_dir: Path, index: int, key: str) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     if info.get("key") != key or not all((chunks_dir / f"{stem}.{p}.parquet").exists()
-                                         for p in _PARTS):
+                                         for p in PARTS):
         return None
     return info
 
@@ -244,44 +189,6 @@ def _seeds(trades) -> dict:
                     "trade's result does not depend on its chunk or worker"}
 
 
-def aggregates(prices: pd.DataFrame, greeks: pd.DataFrame, book: str) -> pd.DataFrame:
-    """Sums by book (price per currency), by underlying (price and each Greek kind) and by
-    risk factor (label, greek); deterministic (sorted groups, book-ordered input)."""
-    parts = []
-    if not prices.empty:
-        b = prices.groupby("currency", sort=True, dropna=False).agg(value=("price", "sum"),
-                                                      n_trades=("trade", "size")).reset_index()
-        b["level"], b["book"], b["greek"], b["unit"] = "book", book, "price", "ccy"
-        parts.append(b)
-        u = prices.groupby(["underlying", "currency"], sort=True, dropna=False).agg(
-            value=("price", "sum"), n_trades=("trade", "size")).reset_index()
-        u["level"], u["book"], u["greek"], u["unit"] = "underlying", book, "price", "ccy"
-        parts.append(u)
-    if not greeks.empty:
-        vals = ["value", "value_per_bp", "value_per_vol_point"]
-        keys = ["underlying", "currency", "greek", "unit"]
-        grp = greeks.groupby(keys, sort=True, dropna=False)
-        g = grp[vals].sum(min_count=1)
-        g["n_trades"] = grp["trade"].nunique()
-        g = g.reset_index()
-        g["level"], g["book"] = "underlying", book
-        parts.append(g)
-        keys = ["label", "greek", "currency", "unit"]
-        grp = greeks.groupby(keys, sort=True, dropna=False)
-        r = grp[vals].sum(min_count=1)
-        r["n_trades"] = grp.size()
-        r = r.reset_index()
-        r["level"], r["book"] = "risk_factor", book
-        parts.append(r)
-    if not parts:
-        return pd.DataFrame(columns=AGG_COLUMNS)
-    out = pd.concat(parts, ignore_index=True).reindex(columns=AGG_COLUMNS)
-    out["n_trades"] = out["n_trades"].astype(np.int64)
-    for c in ("value", "value_per_bp", "value_per_vol_point"):
-        out[c] = out[c].astype(float)
-    return out
-
-
 def _concat(frames, columns) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -296,7 +203,7 @@ def _tasks(pf: Portfolio, market_raw, market_hash, opts: RunOptions):
     for k, start in enumerate(range(0, len(valid), opts.chunk_size)):
         pos = tuple(valid[start:start + opts.chunk_size])
         trades = tuple(pf.trades[i] for i in pos)
-        key = _chunk_key(pos, trades, market_hash, keyopts)
+        key = _chunk_key(pf, pos, trades, market_hash, keyopts)
         out.append(ChunkTask(k, key, pos, trades, market_raw, market_hash, opts.depth,
                              pf.path))
     return out
@@ -308,6 +215,55 @@ def _maybe_pause(committed: int) -> None:
         sys.stderr.write(f"[{PAUSE_ENV}={n}] {committed} chunk(s) committed; pausing\n")
         sys.stderr.flush()
         time.sleep(3600)
+
+
+class _Parts:
+    """The chunks' parts, from the chunk files of ``DIR/chunks`` or from memory."""
+
+    def __init__(self, tasks, chunks_dir: Path | None, results: dict):
+        self.tasks, self.dir, self.results = tasks, chunks_dir, results
+
+    def path(self, task, part: str) -> Path:
+        return self.dir / f"{_stem(task)}.{part}.parquet"
+
+    def data(self, task, part: str) -> bytes:
+        if self.dir is None:
+            return self.results[task.index][part]
+        return self.path(task, part).read_bytes()
+
+    def frame(self, part: str, columns) -> pd.DataFrame:
+        """All chunks' ``part`` as one frame, in chunk order."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tables = [pq.read_table(io.BytesIO(self.data(t, part))) for t in self.tasks]
+        if not tables:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return pa.concat_tables(tables).to_pandas()
+
+    def concat_to(self, dest: Path, part: str) -> tuple[int, str]:
+        """Concatenate the chunk files of ``part`` into ``dest`` (atomic); (rows, sha256).
+
+        Byte-wise (:mod:`.parquet_concat`): no decoding.  Should a chunk file not
+        allow it, the tables are read and written again by pyarrow instead (same
+        result for the same chunk files, just slower).
+        """
+        def fill(fh):
+            return concat_parquet([functools.partial(self.data, t, part) for t in self.tasks],
+                                  fh, names=[str(self.path(t, part)) for t in self.tasks])
+
+        try:
+            return atomic_write_stream(dest, fill)
+        except ParquetConcatError:
+            data = encode_frame(self.frame(part, SCHEMAS[part].names), SCHEMAS[part])
+            atomic_write_bytes(dest, data)
+            return _rows(data), hashlib.sha256(data).hexdigest()
+
+
+def _rows(data: bytes) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
 
 
 def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
@@ -354,10 +310,7 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
                     _commit_chunk(chunks_dir, res)
                 else:
                     results[res["index"]] = res
-                infos[res["index"]] = {k: res[k] for k in ("index", "key", "counts",
-                                                           "seconds", "worker",
-                                                           "valuation_date")}
-                infos[res["index"]]["reused"] = False
+                infos[res["index"]] = dict({k: res[k] for k in _MARKER_KEYS}, reused=False)
                 committed += 1
                 if progress:
                     progress(res["counts"]["trades"], infos[res["index"]])
@@ -368,22 +321,14 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
             executor.close()
     t_compute = time.perf_counter()
 
-    def part(t, name):
-        if chunks_dir is None:
-            return frame_from_bytes(results[t.index][name])
-        import pyarrow.parquet as pq
-
-        return pq.read_table(chunks_dir / f"{_stem(t)}.{name}.parquet").to_pandas()
-
-    prices = _concat([part(t, "prices") for t in tasks], PRICE_COLUMNS)
-    greeks = _concat([part(t, "greeks") for t in tasks], GREEK_COLUMNS)
-    zeros = _concat([part(t, "zero_greeks") for t in tasks], GREEK_COLUMNS)
+    parts = _Parts(tasks, chunks_dir, results)
     book_problems = pd.DataFrame([p.record() for p in pf.problems], columns=PROBLEM_COLUMNS)
-    errors = _concat([book_problems] + [part(t, "errors") for t in tasks], PROBLEM_COLUMNS)
+    errors = _concat([book_problems, parts.frame("errors", PROBLEM_COLUMNS)], PROBLEM_COLUMNS)
     if len(errors):
         errors = errors.sort_values("position", kind="stable").reset_index(drop=True)
         errors["position"] = errors["position"].astype(np.int64)
-    agg = aggregates(prices, greeks, pf.name)
+    agg = combine_aggregates([decode_frame(parts.data(t, "aggregates")) for t in tasks],
+                             pf.name)
     t_merge = time.perf_counter()
 
     vdates = sorted({i.get("valuation_date") for i in infos.values() if i.get("valuation_date")})
@@ -393,15 +338,24 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
             valuation_date = dt.date.fromisoformat(str(market_raw.get("valuation_date")))
         except ValueError:
             pass
+    frames = {"errors": errors, "aggregates": agg}
     outputs = {}
     if out is not None:
         ext = "csv" if opts.fmt == "csv" else "parquet"
-        for name, df in (("trades", prices), ("greeks", greeks), ("zero_greeks", zeros),
-                         ("aggregates", agg), ("errors", errors)):
-            data = frame_to_bytes(df.reset_index(drop=True), opts.fmt)
-            atomic_write_bytes(out / f"{name}.{ext}", data)
-            outputs[name] = {"file": f"{name}.{ext}", "rows": int(len(df)),
-                             "sha256": hashlib.sha256(data).hexdigest()}
+        for name in FINAL_FILES:
+            dest = out / f"{name}.{ext}"
+            if ext == "parquet" and name in _CONCATENATED:
+                rows, sha = parts.concat_to(dest, _CONCATENATED[name])
+            else:
+                if name in _CONCATENATED:
+                    part = _CONCATENATED[name]
+                    frames[part] = parts.frame(part, SCHEMAS[part].names)
+                df = frames[_CONCATENATED.get(name, name)]
+                data = (frame_to_bytes(df, "csv") if ext == "csv" else encode_frame(
+                    df, SCHEMAS["final_aggregates" if name == "aggregates" else name]))
+                atomic_write_bytes(dest, data)
+                rows, sha = len(df), hashlib.sha256(data).hexdigest()
+            outputs[name] = {"file": dest.name, "rows": int(rows), "sha256": sha}
         keep = {_stem(t) for t in tasks}
         for f in chunks_dir.glob("*") if chunks_dir.exists() else ():
             if f.name.split(".")[0] not in keep or f.name.startswith("."):
@@ -410,9 +364,22 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
                 except OSError:
                     pass
     t_write = time.perf_counter()
-    by_product = prices.groupby("product").size().to_dict() if len(prices) else {}
+
+    def load(part: str) -> pd.DataFrame:
+        if part in frames:
+            return frames[part]
+        name = {v: k for k, v in _CONCATENATED.items()}[part]
+        if out is not None and opts.fmt == "parquet":
+            return decode_frame(out / f"{name}.parquet")
+        return parts.frame(part, SCHEMAS[part].names)
+
+    counts = [infos[t.index]["counts"] for t in tasks]
+    by_product: dict = {}
+    for c in counts:
+        for k, v in c.get("by_product", {}).items():
+            by_product[k] = by_product.get(k, 0) + v
     manifest = {
-        "aadrisk_batch_manifest": _SCHEMA_VERSION,
+        "aadrisk_batch_manifest": 1,
         "status": "ok" if errors.empty else "errors",
         "command": command or sys.argv,
         "started_utc": started.isoformat(timespec="seconds"),
@@ -427,9 +394,12 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
                     "executor_workers": getattr(executor, "workers", 0)},
         "versions": _versions(),
         "seeds": _seeds(pf.trades),
-        "counts": {"trades_in_file": len(pf.trades), "priced": int(len(prices)),
-                   "rejected": int(len(errors)), "greek_rows": int(len(greeks)),
-                   "zero_greek_rows": int(len(zeros)), "aggregate_rows": int(len(agg)),
+        "counts": {"trades_in_file": len(pf.trades),
+                   "priced": sum(c["priced"] for c in counts),
+                   "rejected": int(len(errors)),
+                   "greek_rows": sum(c["greek_rows"] for c in counts),
+                   "zero_greek_rows": sum(c["zero_greek_rows"] for c in counts),
+                   "aggregate_rows": int(len(agg)),
                    "chunks": len(tasks),
                    "chunks_computed": sum(1 for i in infos.values() if not i["reused"]),
                    "chunks_reused": sum(1 for i in infos.values() if i["reused"]),
@@ -446,4 +416,4 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
     }
     if out is not None:
         atomic_write_json(out / "manifest.json", manifest)
-    return RunResult(prices, greeks, zeros, errors, agg, manifest, valuation_date)
+    return RunResult(errors, agg, manifest, valuation_date, load)

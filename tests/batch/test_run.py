@@ -150,3 +150,27 @@ def test_an_engine_failing_on_one_trade_never_sinks_the_run(small_book, market_r
     assert (r.prices["product"] == "digital_option").sum() == \
         sum(t.get("product") == "digital_option" for i, t in enumerate(pf.trades)
             if i not in (7, 23, 41, 50)) - 1
+
+
+def test_final_files_are_the_chunk_files_concatenated_even_with_empty_chunks(
+        tmp_path, small_book, market_raw, warm):
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    pf = load_portfolio(small_book)
+    # ten trades, one chunk each; trade 7 (bad strike) leaves its chunk empty; no file
+    # hash: the chunk keys hash the trades themselves
+    pf = dataclasses.replace(pf, trades=pf.trades[:10], problems=[], sha256="")
+    r = _run(pf, market_raw, out=tmp_path / "r", chunk_size=1, workers=1)
+    mem = _run(pf, market_raw, chunk_size=1, workers=1)
+    assert r.manifest["counts"]["chunks"] == 10 and list(r.errors["position"]) == [7]
+    pd.testing.assert_frame_equal(r.prices, mem.prices, check_exact=True)
+    pd.testing.assert_frame_equal(r.greeks, mem.greeks, check_exact=True)
+    assert list(r.prices["position"]) == [0, 1, 2, 3, 4, 5, 6, 8, 9]
+    meta = pq.ParquetFile(tmp_path / "r" / "greeks.parquet").metadata
+    assert meta.num_rows == r.manifest["outputs"]["greeks"]["rows"] == len(r.greeks)
+    assert meta.num_row_groups >= 9            # one (or more) per non-empty chunk: not rewritten
+    whole = greek_vectors(pf.trades, market_raw)
+    pd.testing.assert_frame_equal(r.greeks.drop(columns="position"), whole.greeks,
+                                  check_exact=True, check_dtype=False)

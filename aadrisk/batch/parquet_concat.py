@@ -1,0 +1,307 @@
+"""Concatenate Parquet files of one schema into one file without decoding them.
+
+A Parquet file is ``PAR1``, the column chunks of its row groups, a footer
+(``FileMetaData``, Thrift compact protocol), the footer's length and ``PAR1``.
+Row groups are self-contained; only the footer points into the file, with
+absolute byte offsets.  Concatenating files therefore means copying each
+file's body (its row groups, byte for byte) and writing one footer that lists
+every row group with its offsets shifted by where the body landed.  No page
+is decompressed, decoded or re-encoded: the cost is that of copying bytes,
+which is why the batch run merges its chunk files this way (``run.py``).
+
+Only what the batch writer produces is accepted: no page index, no bloom
+filter, no encryption, every file with the same Parquet schema.  Anything else
+raises :class:`ParquetConcatError` (the caller then rewrites the data with
+pyarrow instead).  The result is a function of the input bytes and their order
+only, so the same chunk files always give the same file.
+
+Examples
+--------
+>>> import io, pyarrow as pa, pyarrow.parquet as pq
+>>> def part(xs):
+...     buf = io.BytesIO(); pq.write_table(pa.table({"x": xs}), buf); return buf.getvalue()
+>>> out = io.BytesIO()
+>>> concat_parquet([part([1, 2]), part([3])], out)
+3
+>>> pq.read_table(io.BytesIO(out.getvalue()))["x"].to_pylist()
+[1, 2, 3]
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+__all__ = ["ParquetConcatError", "concat_parquet", "decode_struct", "encode_struct"]
+
+MAGIC = b"PAR1"
+
+# Thrift compact protocol type codes
+_STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, \
+    _STRUCT = range(13)
+_INTS = (_BYTE, _I16, _I32, _I64)
+
+# parquet.thrift field ids used here
+_FMD_SCHEMA, _FMD_NUM_ROWS, _FMD_ROW_GROUPS, _FMD_ENCRYPTION = 2, 3, 4, 8
+_RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
+_CC_FILE_OFFSET, _CC_META, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX, _CC_CRYPTO = 2, 3, 4, 6, 8
+_CMD_OFFSETS = (9, 10, 11)          # data, index and dictionary page offsets
+_CMD_BLOOM = 14
+
+
+class ParquetConcatError(ValueError):
+    """The files cannot be concatenated byte-wise (layout or schema not supported)."""
+
+
+# ------------------------------------------------------------------ Thrift compact codec
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = out = 0
+    while True:
+        b = buf[i]
+        i += 1
+        out |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return out, i
+        shift += 7
+
+
+def _zigzag(n: int) -> int:
+    return (n >> 1) ^ -(n & 1)
+
+
+def _value(buf: bytes, i: int, t: int):
+    if t in (_TRUE, _FALSE):               # a bool inside a list: one byte, 1 = true
+        return buf[i] == _TRUE, i + 1
+    if t == _BYTE:
+        return struct.unpack_from("b", buf, i)[0], i + 1
+    if t in (_I16, _I32, _I64):
+        n, i = _varint(buf, i)
+        return _zigzag(n), i
+    if t == _DOUBLE:
+        return struct.unpack_from("<d", buf, i)[0], i + 8
+    if t == _BINARY:
+        n, i = _varint(buf, i)
+        return bytes(buf[i:i + n]), i + n
+    if t in (_LIST, _SET):
+        head = buf[i]
+        i += 1
+        n, et = head >> 4, head & 0x0F
+        if n == 15:
+            n, i = _varint(buf, i)
+        items = []
+        for _ in range(n):
+            v, i = _value(buf, i, et)
+            items.append(v)
+        return (et, items), i
+    if t == _MAP:
+        n, i = _varint(buf, i)
+        if n == 0:
+            return (0, 0, []), i
+        kt, vt = buf[i] >> 4, buf[i] & 0x0F
+        i += 1
+        pairs = []
+        for _ in range(n):
+            k, i = _value(buf, i, kt)
+            v, i = _value(buf, i, vt)
+            pairs.append((k, v))
+        return (kt, vt, pairs), i
+    if t == _STRUCT:
+        return decode_struct(buf, i)
+    raise ParquetConcatError(f"unknown Thrift compact type {t}")
+
+
+def decode_struct(buf: bytes, i: int = 0) -> tuple[list, int]:
+    """A Thrift compact struct at ``buf[i:]`` as ``[[field id, type, value], ...]`` and the
+    index after it.  Lists are ``(element type, items)``, maps ``(key type, value type,
+    pairs)``, nested structs the same kind of list; bools keep their type code."""
+    fields, last = [], 0
+    while True:
+        head = buf[i]
+        i += 1
+        t = head & 0x0F
+        if t == _STOP:
+            return fields, i
+        delta = head >> 4
+        if delta:
+            fid = last + delta
+        else:
+            n, i = _varint(buf, i)
+            fid = _zigzag(n)
+        if t in (_TRUE, _FALSE):
+            v = t == _TRUE
+        else:
+            v, i = _value(buf, i, t)
+        fields.append([fid, t, v])
+        last = fid
+
+
+def _put_varint(out: bytearray, n: int) -> None:
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return
+
+
+def _put_value(out: bytearray, t: int, v) -> None:
+    if t in (_TRUE, _FALSE):
+        out.append(_TRUE if v else _FALSE)
+    elif t == _BYTE:
+        out += struct.pack("b", v)
+    elif t in (_I16, _I32, _I64):
+        _put_varint(out, (v << 1) ^ (v >> 63))
+    elif t == _DOUBLE:
+        out += struct.pack("<d", v)
+    elif t == _BINARY:
+        _put_varint(out, len(v))
+        out += v
+    elif t in (_LIST, _SET):
+        et, items = v
+        if len(items) < 15:
+            out.append((len(items) << 4) | et)
+        else:
+            out.append(0xF0 | et)
+            _put_varint(out, len(items))
+        for x in items:
+            _put_value(out, et, x)
+    elif t == _MAP:
+        kt, vt, pairs = v
+        _put_varint(out, len(pairs))
+        if pairs:
+            out.append((kt << 4) | vt)
+            for k, x in pairs:
+                _put_value(out, kt, k)
+                _put_value(out, vt, x)
+    elif t == _STRUCT:
+        out += encode_struct(v)
+    else:
+        raise ParquetConcatError(f"unknown Thrift compact type {t}")
+
+
+def encode_struct(fields: list) -> bytes:
+    """The Thrift compact encoding of a struct decoded by :func:`decode_struct`."""
+    out, last = bytearray(), 0
+    for fid, t, v in fields:
+        tt = (_TRUE if v else _FALSE) if t in (_TRUE, _FALSE) else t
+        if 0 < fid - last <= 15:
+            out.append(((fid - last) << 4) | tt)
+        else:
+            out.append(tt)
+            _put_varint(out, (fid << 1) ^ (fid >> 63))
+        if t not in (_TRUE, _FALSE):
+            _put_value(out, t, v)
+        last = fid
+    out.append(_STOP)
+    return bytes(out)
+
+
+# ------------------------------------------------------------------ footers
+def _field(fields: list, fid: int):
+    for f in fields:
+        if f[0] == fid:
+            return f
+    return None
+
+
+def _footer(data: bytes, name: str) -> tuple[list, int]:
+    """(decoded FileMetaData, offset where the footer starts) of one file's bytes."""
+    if len(data) < 12 or data[:4] != MAGIC or data[-4:] != MAGIC:
+        raise ParquetConcatError(f"{name}: not a plain Parquet file (magic bytes)")
+    n = struct.unpack_from("<I", data, len(data) - 8)[0]
+    start = len(data) - 8 - n
+    if start < 4:
+        raise ParquetConcatError(f"{name}: footer length {n} out of range")
+    meta, end = decode_struct(data, start)
+    if end != len(data) - 8:
+        raise ParquetConcatError(f"{name}: footer does not end where its length says")
+    if _field(meta, _FMD_ENCRYPTION) is not None:
+        raise ParquetConcatError(f"{name}: encrypted files are not supported")
+    return meta, start
+
+
+def _shift_row_group(rg: list, shift: int, ordinal: int, name: str) -> None:
+    for f in rg:
+        if f[0] == _RG_FILE_OFFSET:
+            f[2] += shift
+        elif f[0] == _RG_ORDINAL:
+            f[2] = ordinal
+    for cc in _field(rg, _RG_COLUMNS)[2][1]:
+        for f in cc:
+            if f[0] in (_CC_OFFSET_INDEX, _CC_COLUMN_INDEX, _CC_CRYPTO):
+                raise ParquetConcatError(f"{name}: page indexes / column encryption are not "
+                                         "supported")
+            if f[0] == _CC_FILE_OFFSET:
+                f[2] += shift
+            elif f[0] == _CC_META:
+                for g in f[2]:
+                    if g[0] == _CMD_BLOOM:
+                        raise ParquetConcatError(f"{name}: bloom filters are not supported")
+                    if g[0] in _CMD_OFFSETS:
+                        g[2] += shift
+
+
+def concat_parquet(parts: Iterable, out, names: Iterable | None = None) -> int:
+    """Write the row groups of ``parts`` (file contents, in order) as one Parquet file.
+
+    Parameters
+    ----------
+    parts : iterable of bytes or callables returning bytes
+        The files' contents, read one at a time (a callable is called when its
+        turn comes, so at most one part is held in memory).
+    out : binary file object
+        Receives the new file (``write`` only; e.g. an open temp file).
+    names : iterable of str, optional
+        Names of the parts for error messages.
+
+    Returns
+    -------
+    int
+        Rows in the new file.
+
+    Raises
+    ------
+    ParquetConcatError
+        A part is not a plain Parquet file, uses a feature that holds absolute
+        offsets outside the footer (page index, bloom filter, encryption), or
+        its Parquet schema differs from the first part's.  Nothing useful has
+        been written to ``out`` then.
+
+    Notes
+    -----
+    The footer is the first part's with ``row_groups`` and ``num_rows``
+    replaced; its key/value metadata (e.g. the Arrow schema) is the first
+    part's, which is why every part must have the same schema.
+    """
+    names = iter(names) if names is not None else None
+    head, schema, row_groups, rows = None, None, [], 0
+    pos = len(MAGIC)
+    out.write(MAGIC)
+    for k, part in enumerate(parts):
+        data = part() if callable(part) else part
+        name = next(names) if names is not None else f"part {k}"
+        meta, start = _footer(data, name)
+        part_schema = bytearray()
+        _put_value(part_schema, _LIST, _field(meta, _FMD_SCHEMA)[2])
+        if head is None:
+            head, schema = meta, part_schema
+        elif part_schema != schema:
+            raise ParquetConcatError(f"{name}: Parquet schema differs from the first part's")
+        shift = pos - len(MAGIC)
+        for rg in _field(meta, _FMD_ROW_GROUPS)[2][1]:
+            _shift_row_group(rg, shift, len(row_groups), name)
+            row_groups.append(rg)
+        rows += _field(meta, _FMD_NUM_ROWS)[2]
+        body = memoryview(data)[len(MAGIC):start]
+        out.write(body)
+        pos += len(body)
+    if head is None:
+        raise ParquetConcatError("no parts to concatenate")
+    _field(head, _FMD_NUM_ROWS)[2] = rows
+    _field(head, _FMD_ROW_GROUPS)[2] = (_STRUCT, row_groups)
+    footer = encode_struct(head)
+    out.write(footer)
+    out.write(struct.pack("<I", len(footer)))
+    out.write(MAGIC)
+    return rows
