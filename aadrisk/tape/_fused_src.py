@@ -43,8 +43,8 @@ import numpy as np
 from aadrisk._numba import jit
 from aadrisk.tape.kernels import _gather_row
 from aadrisk.tape.rng import normal_block
-from aadrisk.tape.scalar import (iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf, sigmoid,
-                                 sign, softplus)
+from aadrisk.tape.scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
+                                 sigmoid, sign, softplus)
 '''
 
 

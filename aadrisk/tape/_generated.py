@@ -3,8 +3,8 @@
 import math
 
 from .._numba import jit
-from .scalar import (iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf, sigmoid,
-                     sign, softplus)
+from .scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
+                     sigmoid, sign, softplus)
 
 
 
@@ -188,7 +188,7 @@ def fwd_val(o, i, A, B, C, P, vals, n):
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.floor(a)
+            y = ffloor(a)
             vals[i, j] = y
     elif o == 26:  # lt
         ia = A[i]
@@ -453,7 +453,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa_ = y * (1.0 - y) / p
+            pa_ = y * sigmoid(-a, p) / p
             pa[i, j] = pa_
     elif o == 21:  # softplus
         ia = A[i]
@@ -494,7 +494,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.floor(a)
+            y = ffloor(a)
             vals[i, j] = y
     elif o == 26:  # lt
         ia = A[i]
@@ -808,7 +808,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             ta = tan[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa_ = y * (1.0 - y) / p
+            pa_ = y * sigmoid(-a, p) / p
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
     elif o == 21:  # softplus
@@ -858,7 +858,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.floor(a)
+            y = ffloor(a)
             vals[i, j] = y
             tan[i, j] = 0.0
     elif o == 26:  # lt
@@ -1205,9 +1205,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa_ = y * (1.0 - y) / p
+            pa_ = y * sigmoid(-a, p) / p
             pa[i, j] = pa_
-            tpa[i, j] = (y * (1.0 - y) * (1.0 - 2.0 * y) / (p * p)) * ta
+            tpa[i, j] = (y * sigmoid(-a, p) * (sigmoid(-a, p) - y) / (p * p)) * ta
             tan[i, j] = pa_ * ta
     elif o == 21:  # softplus
         ia = A[i]
@@ -1259,7 +1259,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.floor(a)
+            y = ffloor(a)
             vals[i, j] = y
             tan[i, j] = 0.0
     elif o == 26:  # lt

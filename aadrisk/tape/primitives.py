@@ -93,10 +93,9 @@ TABLE: tuple[Prim, ...] = (
     Prim("min", 2, "a if a <= b else b", "1.0 if a <= b else 0.0",
          "0.0 if a <= b else 1.0", domain=(W, W), kink="a - b",
          doc="ties send the derivative to the first argument"),
-    Prim("sigmoid", 1, "sigmoid(a, p)", "y * (1.0 - y) / p", None,
-         {"aa": "y * (1.0 - y) * (1.0 - 2.0 * y) / (p * p)"}, domain=(W,), param=(0.1, 2.0),
-         doc="smooth step 1/(1+exp(-a/p)); p is the width; derivatives from y alone "
-             "(absolute error ~1e-16 / p where 1 - y rounds)"),
+    Prim("sigmoid", 1, "sigmoid(a, p)", "y * sigmoid(-a, p) / p", None,
+         {"aa": "y * sigmoid(-a, p) * (sigmoid(-a, p) - y) / (p * p)"}, domain=(W,), param=(0.1, 2.0),
+         doc="smooth step 1/(1+exp(-a/p)); p is the width"),
     Prim("softplus", 1, "softplus(a, p)", "sigmoid(a, p)", None,
          {"aa": "sigmoid(a, p) * sigmoid(-a, p) / p"}, domain=(W,), param=(0.1, 2.0),
          doc="smooth max(a, 0) = p log(1 + exp(a/p)); p is the width"),
@@ -107,7 +106,7 @@ TABLE: tuple[Prim, ...] = (
          doc="identity whose derivative is zero"),
     Prim("copy", 1, "a", "1.0", None, domain=(W,),
          doc="identity: packs values into consecutive nodes (tables for gather)"),
-    Prim("floor", 1, "math.floor(a)", "0.0", None, domain=((-2.7, 3.3),),
+    Prim("floor", 1, "ffloor(a)", "0.0", None, domain=((-2.7, 3.3),),
          kink="math.sin(math.pi * a)",
          doc="largest integer <= a; derivative zero (jumps at integers)"),
     # -- comparisons: masks of 0.0 / 1.0 with zero derivative ---------------------

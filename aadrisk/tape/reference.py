@@ -24,8 +24,8 @@ from .primitives import CONST, GATHER, INPUT, N_PRIM, NORMAL, SCAN, STEP_INPUT, 
 from .results import Result
 
 _NS = {"math": math, "abs": abs}
-for _name in ("norm_cdf", "norm_pdf", "sigmoid", "softplus", "sign", "iv_black_stdev",
-              "iv_bachelier_stdev"):
+for _name in ("norm_cdf", "norm_pdf", "sigmoid", "softplus", "sign", "ffloor",
+              "iv_black_stdev", "iv_bachelier_stdev"):
     _NS[_name] = getattr(scalar, _name).py_func
 
 

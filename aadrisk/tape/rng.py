@@ -170,7 +170,7 @@ def _sincos_2pi(u):
     """(sin 2 pi u, cos 2 pi u) for u in (0, 1), by quadrant and Taylor polynomials
     (branch-free, so that a loop over it vectorises)."""
     w = u - 0.5                       # angle 2 pi u = 2 pi w + pi
-    q = math.floor(4.0 * w + 0.5)     # nearest quarter turn, in -2 .. 2
+    q = np.floor(4.0 * w + 0.5)       # nearest quarter turn, in -2 .. 2 (a float)
     r = _TWO_PI * (w - 0.25 * q)      # exact reduction: |r| <= pi / 4
     z = r * r
     sp = _S[9]

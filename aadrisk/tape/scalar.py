@@ -50,6 +50,13 @@ def sigmoid(x, width):
 
 
 @jit
+def ffloor(x):
+    """``floor(x)`` as a float (``math.floor`` gives an integer: a conversion per call
+    that also stops loops over it from vectorising)."""
+    return np.floor(x)
+
+
+@jit
 def softplus(x, width):
     """Smooth ``max(x, 0)``: ``width * log(1 + exp(x / width))``, overflow-free.
 
