@@ -58,13 +58,14 @@ import math
 import numpy as np
 
 from .. import math as am
-from ..tape.record import Var, scan
+from ..tape.record import Var, scan, table
 from .black_scholes import bsm_price
 
-__all__ = ["heston_price", "N_GL", "N_PANELS"]
+__all__ = ["heston_price", "N_GL", "N_PANELS", "N_STEP"]
 
 N_GL = 16
 N_PANELS = 24
+N_STEP = 2                      # quadrature nodes per loop step
 _X, _W = np.polynomial.legendre.leggauss(N_GL)
 _T = 0.5 * (_X + 1.0)           # nodes on [0, 1]
 _WT = 0.5 * _W
@@ -75,18 +76,17 @@ _C_SCALE = 2.0
 def _coefficients(*, x, T, v0, kappa, theta, sigma, rho, vbt):
     """Per-option constants of the integrand, hoisted out of the quadrature loop.
 
-    With ``w = u - i/2``: ``beta = b0 + i b1 u`` (``b0 = kappa - rho sigma / 2``,
-    ``b1 = -rho sigma``) and ``d^2 / 4 = a0 + a1 u^2 + i a2 u`` with the ``a``
-    below; ``kt = kappa theta / sigma^2``.
+    At ``w = u - i/2``: ``beta = b0 + i b1 u`` (``b0 = kappa - rho sigma / 2``,
+    ``b1 = -rho sigma``), ``d^2 / 2 = a0 + a1 u^2 + i a2 u``; ``kt = kappa theta / sigma^2``.
     """
     s2 = sigma * sigma
     rs = rho * sigma
     b0 = kappa - 0.5 * rs
     kt = kappa * theta / s2
     ktT = kt * T
-    return dict(b0=b0, b1=-rs, a0=0.25 * (b0 * b0 + 0.25 * s2), a1=0.25 * (s2 - rs * rs),
-                a2=-0.5 * b0 * rs, nT=-T, nv0=-v0, kt=kt, ktT=ktT, kt2=2.0 * kt,
-                c0=ktT * b0 + kt * math.log(16.0), xb=x - ktT * rs, nvbt=-0.5 * vbt, x=x)
+    return dict(b0=b0, b1=-rs, a0=0.5 * (b0 * b0 + 0.25 * s2), a1=0.5 * (s2 - rs * rs),
+                a2=-b0 * rs, nT=-T, nv0=-v0, kt=kt, ktT=ktT, kt2=2.0 * kt,
+                c0=ktT * b0 + kt * math.log(8.0), xb=x - ktT * rs, nvbt=-0.5 * vbt, x=x)
 
 
 def _integrand(u, uu, k):
@@ -98,13 +98,12 @@ def _integrand(u, uu, k):
     ``C = kt ((beta - d) T - 2 ln(Q / (2 d)))``; ``arg(Q / d)`` is taken as
     ``atan2`` of ``Q conj(d)``, the same principal value as ``arg((1 - g e) / (1 - g))``.
     """
-    # d / 2 = sqrt(A), A = a0 + a1 u^2 + i a2 u (Re A > 0): h = |A|, d = 2 (dr, di)
+    # d = sqrt(2 (ar + i ai)) with Re > 0; h = |d|^2 / 2
     ar = k["a0"] + k["a1"] * (u * u)
     ai = k["a2"] * u
-    h = am.sqrt(ar * ar + ai * ai)
-    dr = am.sqrt(0.5 * (h + ar))
-    di = ai / dr                          # = 2 Im sqrt(A); d = (2 dr, di)
-    dr = dr + dr
+    h = am.sqrt(ar ** 2 + ai ** 2)
+    dr = am.sqrt(h + ar)
+    di = ai / dr
     m = am.exp(k["nT"] * dr)
     ang = k["nT"] * di
     er, ei = m * am.cos(ang), m * am.sin(ang)
@@ -112,31 +111,44 @@ def _integrand(u, uu, k):
     mr, mi = k["b0"] - dr, b1 - di        # beta - d
     qr = (k["b0"] + dr) - (mr * er - mi * ei)
     qi = (b1 + di) - (mr * ei + mi * er)
-    q2 = qr * qr + qi * qi
+    q2 = qr ** 2 + qi ** 2
     fr = 1.0 - er                         # 1 - e = (fr, -ei)
     coef = (k["nv0"] * uu) / q2           # v0 D = coef (1 - e) conj(Q)
     vdr = coef * (fr * qr - ei * qi)
     vdi = coef * (ei * qr + fr * qi)      # v0 Im D = -vdi
-    lr = am.log(q2 / h)                   # ln |Q|^2 / |d|^2 + ln 4
+    lr = am.log(q2 / h)                   # ln |Q / (2 d)|^2 + ln 8
     li = am.atan2(qi * dr - qr * di, qr * dr + qi * di)
     zr = (k["c0"] - k["ktT"] * dr) - k["kt"] * lr + vdr
     zi = u * k["xb"] - k["ktT"] * di - k["kt2"] * li - vdi
     return am.exp(zr) * am.cos(zi) - am.exp(k["nvbt"] * uu) * am.cos(u * k["x"])
 
 
-def _panel(p, h, c2, wc, k):
-    """Sum of the 16 Gauss-Legendre terms of panel ``p`` (width ``h`` in ``s``).
+def _point(s, w, h, c2, wc, k):
+    """Weighted term of the quadrature node at ``s`` (``u = c sinh(s)``, ``du = c cosh(s) ds``).
 
-    ``u = c sinh(s)``, ``du = c cosh(s) ds``; ``c2 = c / 2``, ``wc = h c / 2``.
+    ``w`` is the Gauss-Legendre weight on ``[0, 1]``, ``c2 = c / 2``, ``wc = h c / 2``.
     """
-    tot = 0.0
-    for t, wt in zip(_T, _WT):
-        es = am.exp(h * (p + float(t)))
-        ems = 1.0 / es
-        u = c2 * (es - ems)
-        uu = u * u + 0.25
-        tot = tot + ((float(wt) * wc) * (es + ems) / uu) * _integrand(u, uu, k)
-    return tot
+    es = am.exp(h * s)
+    ems = 1.0 / es
+    u = c2 * (es - ems)
+    uu = u * u + 0.25
+    return ((w * wc) * (es + ems) / uu) * _integrand(u, uu, k)
+
+
+def _step(state, h, c2, wc, k, tab_t, tab_w):
+    """One loop step: ``N_STEP`` consecutive nodes of a panel, read from the node tables.
+
+    ``state = (j, total)``: step ``j`` covers nodes ``m .. m + N_STEP - 1`` of panel
+    ``p = floor(j / S)``, ``m = N_STEP (j - S p)``, ``S = N_GL / N_STEP``.
+    """
+    j, tot = state
+    per = N_GL // N_STEP
+    p = am.floor(j / per)
+    m = N_STEP * (j - per * p)
+    for g in range(N_STEP):
+        i = m + float(g)
+        tot = tot + _point(p + am.gather(tab_t, i), am.gather(tab_w, i), h, c2, wc, k)
+    return j + 1.0, tot
 
 
 def heston_price(*, spot, strike, expiry, rate, div, v0, kappa, theta, sigma, rho, is_call):
@@ -176,12 +188,14 @@ def heston_price(*, spot, strike, expiry, rate, div, v0, kappa, theta, sigma, rh
     c2 = 0.5 * c
     wc = h * c2
     if isinstance(h, Var):
-        _, total = scan(lambda st, _: (st[0] + 1.0, st[1] + _panel(st[0], h, c2, wc, k)),
-                        (0.0, 0.0), n_steps=N_PANELS)
+        tab_t, tab_w = table([float(t) for t in _T]), table([float(w) for w in _WT])
+        _, total = scan(lambda st, _: _step(st, h, c2, wc, k, tab_t, tab_w), (0.0, 0.0),
+                        n_steps=N_PANELS * N_GL // N_STEP)
     else:
         total = 0.0
         for p in range(N_PANELS):
-            total = total + _panel(float(p), h, c2, wc, k)
+            for t, w in zip(_T, _WT):
+                total = total + _point(p + float(t), float(w), h, c2, wc, k)
     call = (bsm_price(spot=spot, strike=strike, expiry=T, vol=am.sqrt(vbar), rate=rate, div=div,
                       is_call=1.0)
             - df * am.sqrt(fwd * strike) / math.pi * total)
