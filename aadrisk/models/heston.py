@@ -123,31 +123,34 @@ def _integrand(u, uu, k):
     return am.exp(zr) * am.cos(zi) - am.exp(k["nvbt"] * uu) * am.cos(u * k["x"])
 
 
-def _point(s, w, h, c2, wc, k):
-    """Weighted term of the quadrature node at ``s`` (``u = c sinh(s)``, ``du = c cosh(s) ds``).
+def _point(hs, w, c2, k):
+    """Weighted term of the quadrature node ``s`` (``u = c sinh(s)``, ``du = c cosh(s) ds``).
 
-    ``w`` is the Gauss-Legendre weight on ``[0, 1]``, ``c2 = c / 2``, ``wc = h c / 2``.
+    ``hs = h s``; ``w`` is the Gauss-Legendre weight on ``[0, 1]`` times ``h c / 2``;
+    ``c2 = c / 2``.
     """
-    es = am.exp(h * s)
+    es = am.exp(hs)
     ems = 1.0 / es
     u = c2 * (es - ems)
     uu = u * u + 0.25
-    return ((w * wc) * (es + ems) / uu) * _integrand(u, uu, k)
+    return (w * (es + ems) / uu) * _integrand(u, uu, k)
 
 
-def _step(state, h, c2, wc, k, tab_t, tab_w):
-    """One loop step: ``N_STEP`` consecutive nodes of a panel, read from the node tables.
+def _step(state, h, c2, k, tab_ht, tab_w):
+    """One loop step: ``N_STEP`` consecutive nodes of a panel, read from per-option tables.
 
     ``state = (j, total)``: step ``j`` covers nodes ``m .. m + N_STEP - 1`` of panel
-    ``p = floor(j / S)``, ``m = N_STEP (j - S p)``, ``S = N_GL / N_STEP``.
+    ``p = floor(j / S)``, ``m = N_STEP (j - S p)``, ``S = N_GL / N_STEP``;
+    ``tab_ht[i] = h t_i`` and ``tab_w[i] = w_i h c / 2`` (node ``i`` of a panel).
     """
     j, tot = state
     per = N_GL // N_STEP
     p = am.floor(j / per)
     m = N_STEP * (j - per * p)
+    hp = h * p
     for g in range(N_STEP):
         i = m + float(g)
-        tot = tot + _point(p + am.gather(tab_t, i), am.gather(tab_w, i), h, c2, wc, k)
+        tot = tot + _point(hp + am.gather(tab_ht, i), am.gather(tab_w, i), c2, k)
     return j + 1.0, tot
 
 
@@ -188,14 +191,15 @@ def heston_price(*, spot, strike, expiry, rate, div, v0, kappa, theta, sigma, rh
     c2 = 0.5 * c
     wc = h * c2
     if isinstance(h, Var):
-        tab_t, tab_w = table([float(t) for t in _T]), table([float(w) for w in _WT])
-        _, total = scan(lambda st, _: _step(st, h, c2, wc, k, tab_t, tab_w), (0.0, 0.0),
+        tab_ht = table([h * float(t) for t in _T])
+        tab_w = table([wc * float(w) for w in _WT])
+        _, total = scan(lambda st, _: _step(st, h, c2, k, tab_ht, tab_w), (0.0, 0.0),
                         n_steps=N_PANELS * N_GL // N_STEP)
     else:
         total = 0.0
         for p in range(N_PANELS):
             for t, w in zip(_T, _WT):
-                total = total + _point(p + float(t), float(w), h, c2, wc, k)
+                total = total + _point(h * p + h * float(t), wc * float(w), c2, k)
     call = (bsm_price(spot=spot, strike=strike, expiry=T, vol=am.sqrt(vbar), rate=rate, div=div,
                       is_call=1.0)
             - df * am.sqrt(fwd * strike) / math.pi * total)
