@@ -31,9 +31,18 @@ decay rate of ``|phi(u - i/2)|``, puts the cut where the integrand is ~e^-32.
 for differentiation (``stop_gradient``): the Greeks are the derivatives of the
 fixed-node sum, i.e. the same quadrature applied to the derivative integrand,
 which decays like the integrand itself (times a polynomial in ``u``), so the
-truncation error of the Greeks is of the same negligible order.  On the tape the
-panels are one :func:`aadrisk.scan` (the body is one panel of 16 recorded terms),
-so memory does not grow with the node count.
+truncation error of the Greeks is of the same negligible order.
+
+On the tape the 384 nodes are one :func:`aadrisk.scan` of 192 steps; a step
+evaluates ``N_STEP`` = 2 nodes of a panel, read (:func:`aadrisk.gather`) from
+per-option tables of ``h t_i`` and ``w_i h c / 2`` built before the loop, so
+memory does not grow with the node count.  Everything that does not depend on
+the node (``beta``, the coefficients of ``d^2``, ``kappa theta / sigma^2`` ...) is
+computed once per option before the loop, and the characteristic function is
+evaluated in the form of :func:`_integrand` (about 75 operations per node).  A
+small loop body matters for the Greeks: the reverse sweep re-evaluates the body
+from checkpoints and clears its adjoint rows at every step, so its cost grows
+with the body's size, whatever the work per row.
 
 Accuracy: <= 1e-10 relative (plus 1e-10 x spot absolute) against QuantLib's
 ``AnalyticHestonEngine`` (adaptive Gauss-Lobatto, rel. tol. 1e-12) for
@@ -86,7 +95,7 @@ def _coefficients(*, x, T, v0, kappa, theta, sigma, rho, vbt):
     ktT = kt * T
     return dict(b0=b0, b1=-rs, a0=0.5 * (b0 * b0 + 0.25 * s2), a1=0.5 * (s2 - rs * rs),
                 a2=-b0 * rs, nT=-T, nv0=-v0, kt=kt, ktT=ktT, kt2=2.0 * kt,
-                c0=ktT * b0 + kt * math.log(8.0), xb=x - ktT * rs, nvbt=-0.5 * vbt, x=x)
+                c0=kt * math.log(8.0), nvbt=-0.5 * vbt, x=x)
 
 
 def _integrand(u, uu, k):
@@ -118,9 +127,10 @@ def _integrand(u, uu, k):
     vdi = coef * (ei * qr + fr * qi)      # v0 Im D = -vdi
     lr = am.log(q2 / h)                   # ln |Q / (2 d)|^2 + ln 8
     li = am.atan2(qi * dr - qr * di, qr * dr + qi * di)
-    zr = (k["c0"] - k["ktT"] * dr) - k["kt"] * lr + vdr
-    zi = u * k["xb"] - k["ktT"] * di - k["kt2"] * li - vdi
-    return am.exp(zr) * am.cos(zi) - am.exp(k["nvbt"] * uu) * am.cos(u * k["x"])
+    ux = u * k["x"]
+    zr = (k["c0"] + k["ktT"] * mr) - k["kt"] * lr + vdr
+    zi = (k["ktT"] * mi + ux) - k["kt2"] * li - vdi
+    return am.exp(zr) * am.cos(zi) - am.exp(k["nvbt"] * uu) * am.cos(ux)
 
 
 def _point(hs, w, c2, k):
