@@ -74,7 +74,7 @@ __all__ = ["heston_price", "N_GL", "N_PANELS", "N_STEP"]
 
 N_GL = 16
 N_PANELS = 24
-N_STEP = 2                      # quadrature nodes per loop step
+N_STEP = 2                      # quadrature nodes per loop step (divides N_GL)
 _X, _W = np.polynomial.legendre.leggauss(N_GL)
 _T = 0.5 * (_X + 1.0)           # nodes on [0, 1]
 _WT = 0.5 * _W
