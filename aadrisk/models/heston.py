@@ -31,9 +31,18 @@ decay rate of ``|phi(u - i/2)|``, puts the cut where the integrand is ~e^-32.
 for differentiation (``stop_gradient``): the Greeks are the derivatives of the
 fixed-node sum, i.e. the same quadrature applied to the derivative integrand,
 which decays like the integrand itself (times a polynomial in ``u``), so the
-truncation error of the Greeks is of the same negligible order.  On the tape the
-panels are one :func:`aadrisk.scan` (the body is one panel of 16 recorded terms),
-so memory does not grow with the node count.
+truncation error of the Greeks is of the same negligible order.
+
+On the tape the 384 nodes are one :func:`aadrisk.scan` of 192 steps; a step
+evaluates ``N_STEP`` = 2 nodes of a panel, read (:func:`aadrisk.gather`) from
+per-option tables of ``h t_i`` and ``w_i h c / 2`` built before the loop, so
+memory does not grow with the node count.  Everything that does not depend on
+the node (``beta``, the coefficients of ``d^2``, ``kappa theta / sigma^2`` ...) is
+computed once per option before the loop, and the characteristic function is
+evaluated in the form of :func:`_integrand` (about 75 operations per node).  A
+small loop body matters for the Greeks: the reverse sweep re-evaluates the body
+from checkpoints and clears its adjoint rows at every step, so its cost grows
+with the body's size, whatever the work per row.
 
 Accuracy: <= 1e-10 relative (plus 1e-10 x spot absolute) against QuantLib's
 ``AnalyticHestonEngine`` (adaptive Gauss-Lobatto, rel. tol. 1e-12) for
@@ -58,13 +67,14 @@ import math
 import numpy as np
 
 from .. import math as am
-from ..tape.record import Var, scan
+from ..tape.record import Var, scan, table
 from .black_scholes import bsm_price
 
-__all__ = ["heston_price", "N_GL", "N_PANELS"]
+__all__ = ["heston_price", "N_GL", "N_PANELS", "N_STEP"]
 
 N_GL = 16
 N_PANELS = 24
+N_STEP = 2                      # quadrature nodes per loop step (divides N_GL)
 _X, _W = np.polynomial.legendre.leggauss(N_GL)
 _T = 0.5 * (_X + 1.0)           # nodes on [0, 1]
 _WT = 0.5 * _W
@@ -72,63 +82,86 @@ _L = 32.0                       # truncation at |integrand| ~ e^-L
 _C_SCALE = 2.0
 
 
-# -- complex arithmetic on (re, im) pairs ---------------------------------------------
-def _cmul(a, b):
-    return a[0] * b[0] - a[1] * b[1], a[0] * b[1] + a[1] * b[0]
+def _coefficients(*, x, T, v0, kappa, theta, sigma, rho, vbt):
+    """Per-option constants of the integrand, hoisted out of the quadrature loop.
+
+    At ``w = u - i/2``: ``beta = b0 + i b1 u`` (``b0 = kappa - rho sigma / 2``,
+    ``b1 = -rho sigma``), ``d^2 / 2 = a0 + a1 u^2 + i a2 u``; ``kt = kappa theta / sigma^2``.
+    """
+    s2 = sigma * sigma
+    rs = rho * sigma
+    b0 = kappa - 0.5 * rs
+    kt = kappa * theta / s2
+    ktT = kt * T
+    return dict(b0=b0, b1=-rs, a0=0.5 * (b0 * b0 + 0.25 * s2), a1=0.5 * (s2 - rs * rs),
+                a2=-b0 * rs, nT=-T, nv0=-v0, kt=kt, ktT=ktT, kt2=2.0 * kt,
+                c0=kt * math.log(8.0), nvbt=-0.5 * vbt, x=x)
 
 
-def _cdiv(a, b):
-    den = b[0] * b[0] + b[1] * b[1]
-    return (a[0] * b[0] + a[1] * b[1]) / den, (a[1] * b[0] - a[0] * b[1]) / den
+def _integrand(u, uu, k):
+    """``Re[e^{iux} (phi(u - i/2) - phi_BS)]`` at ``u`` (``uu = u^2 + 1/4``).
+
+    Little-trap characteristic function rewritten with ``Q = (beta + d) - (beta - d) e``,
+    ``e = e^{-dT}``: ``1 - g e = Q / (beta + d)`` and ``1 - g = 2 d / (beta + d)``, so
+    ``D = -uu (1 - e) / Q`` (``beta^2 - d^2 = -sigma^2 uu``) and
+    ``C = kt ((beta - d) T - 2 ln(Q / (2 d)))``; ``arg(Q / d)`` is taken as
+    ``atan2`` of ``Q conj(d)``, the same principal value as ``arg((1 - g e) / (1 - g))``.
+    """
+    # d = sqrt(2 (ar + i ai)) with Re > 0; h = |d|^2 / 2
+    ar = k["a0"] + k["a1"] * (u * u)
+    ai = k["a2"] * u
+    h = am.sqrt(ar ** 2 + ai ** 2)
+    dr = am.sqrt(h + ar)
+    di = ai / dr
+    m = am.exp(k["nT"] * dr)
+    ang = k["nT"] * di
+    er, ei = m * am.cos(ang), m * am.sin(ang)
+    b1 = k["b1"] * u
+    mr, mi = k["b0"] - dr, b1 - di        # beta - d
+    qr = (k["b0"] + dr) - (mr * er - mi * ei)
+    qi = (b1 + di) - (mr * ei + mi * er)
+    q2 = qr ** 2 + qi ** 2
+    fr = 1.0 - er                         # 1 - e = (fr, -ei)
+    coef = (k["nv0"] * uu) / q2           # v0 D = coef (1 - e) conj(Q)
+    vdr = coef * (fr * qr - ei * qi)
+    vdi = coef * (ei * qr + fr * qi)      # v0 Im D = -vdi
+    lr = am.log(q2 / h)                   # ln |Q / (2 d)|^2 + ln 8
+    li = am.atan2(qi * dr - qr * di, qr * dr + qi * di)
+    ux = u * k["x"]
+    zr = (k["c0"] + k["ktT"] * mr) - k["kt"] * lr + vdr
+    zi = (k["ktT"] * mi + ux) - k["kt2"] * li - vdi
+    return am.exp(zr) * am.cos(zi) - am.exp(k["nvbt"] * uu) * am.cos(ux)
 
 
-def _cexp(a):
-    m = am.exp(a[0])
-    return m * am.cos(a[1]), m * am.sin(a[1])
+def _point(hs, w, c2, k):
+    """Weighted term of the quadrature node ``s`` (``u = c sinh(s)``, ``du = c cosh(s) ds``).
+
+    ``hs = h s``; ``w`` is the Gauss-Legendre weight on ``[0, 1]`` times ``h c / 2``;
+    ``c2 = c / 2``.
+    """
+    es = am.exp(hs)
+    ems = 1.0 / es
+    u = c2 * (es - ems)
+    uu = u * u + 0.25
+    return (w * (es + ems) / uu) * _integrand(u, uu, k)
 
 
-def _csqrt_rhp(a):
-    """Principal square root for ``Re a > 0`` (no cancellation there)."""
-    r = am.sqrt(a[0] * a[0] + a[1] * a[1])
-    re = am.sqrt(0.5 * (r + a[0]))
-    return re, a[1] / (2.0 * re)
+def _step(state, h, c2, k, tab_ht, tab_w):
+    """One loop step: ``N_STEP`` consecutive nodes of a panel, read from per-option tables.
 
-
-def _clog(a):
-    """Principal complex logarithm ``(ln|a|, atan2(im, re))``."""
-    x, y = a
-    return 0.5 * am.log(x * x + y * y), am.atan2(y, x)
-
-
-def _integrand(u, *, x, T, v0, kt, s2, br, rs, vbt):
-    """``Re[e^{iux} (phi(u - i/2) - phi_BS)] / (u^2 + 1/4)``."""
-    beta = (br, -rs * u)
-    u2 = u * u + 0.25
-    bb = _cmul(beta, beta)
-    d = _csqrt_rhp((bb[0] + s2 * u2, bb[1]))
-    bm = (beta[0] - d[0], beta[1] - d[1])
-    bp = (beta[0] + d[0], beta[1] + d[1])
-    g = _cdiv(bm, bp)
-    e = _cexp((-d[0] * T, -d[1] * T))
-    ge = _cmul(g, e)
-    one_ge = (1.0 - ge[0], -ge[1])
-    dd = _cdiv(_cmul(bm, (1.0 - e[0], -e[1])), one_ge)
-    lg = _clog(_cdiv(one_ge, (1.0 - g[0], -g[1])))
-    ex_re = kt * (bm[0] * T - 2.0 * lg[0]) + dd[0] * v0 / s2
-    ex_im = kt * (bm[1] * T - 2.0 * lg[1]) + dd[1] * v0 / s2 + u * x
-    return (am.exp(ex_re) * am.cos(ex_im) - am.exp(-0.5 * vbt * u2) * am.cos(u * x)) / u2
-
-
-def _panel(p, h, c, f):
-    """Sum of the 16 Gauss-Legendre terms of panel ``p`` (width ``h`` in ``s``)."""
-    tot = 0.0
-    for t, wt in zip(_T, _WT):
-        s = h * (p + float(t))
-        es = am.exp(s)
-        ems = 1.0 / es
-        u = 0.5 * c * (es - ems)
-        tot = tot + (float(wt) * h * 0.5 * c) * (es + ems) * f(u)
-    return tot
+    ``state = (j, total)``: step ``j`` covers nodes ``m .. m + N_STEP - 1`` of panel
+    ``p = floor(j / S)``, ``m = N_STEP (j - S p)``, ``S = N_GL / N_STEP``;
+    ``tab_ht[i] = h t_i`` and ``tab_w[i] = w_i h c / 2`` (node ``i`` of a panel).
+    """
+    j, tot = state
+    per = N_GL // N_STEP
+    p = am.floor(j / per)
+    m = N_STEP * (j - per * p)
+    hp = h * p
+    for g in range(N_STEP):
+        i = m + float(g)
+        tot = tot + _point(hp + am.gather(tab_ht, i), am.gather(tab_w, i), c2, k)
+    return j + 1.0, tot
 
 
 def heston_price(*, spot, strike, expiry, rate, div, v0, kappa, theta, sigma, rho, is_call):
@@ -154,7 +187,6 @@ def heston_price(*, spot, strike, expiry, rate, div, v0, kappa, theta, sigma, rh
     df = am.exp(-rate * T)
     fwd = spot * am.exp((rate - div) * T)
     x = am.log(fwd / strike)
-    s2 = sigma * sigma
     kT = kappa * T
     vbar = theta + (v0 - theta) * (1.0 - am.exp(-kT)) / kT
     vbt = vbar * T
@@ -165,17 +197,19 @@ def heston_price(*, spot, strike, expiry, rate, div, v0, kappa, theta, sigma, rh
     q = U / c
     h = am.stop_gradient(am.log(q + am.sqrt(q * q + 1.0)) / N_PANELS)   # asinh(U/c) / P
 
-    def f(u):
-        return _integrand(u, x=x, T=T, v0=v0, kt=kappa * theta / s2, s2=s2,
-                          br=kappa - 0.5 * rho * sigma, rs=rho * sigma, vbt=vbt)
-
+    k = _coefficients(x=x, T=T, v0=v0, kappa=kappa, theta=theta, sigma=sigma, rho=rho, vbt=vbt)
+    c2 = 0.5 * c
+    wc = h * c2
     if isinstance(h, Var):
-        _, total = scan(lambda st, _: (st[0] + 1.0, st[1] + _panel(st[0], h, c, f)),
-                        (0.0, 0.0), n_steps=N_PANELS)
+        tab_ht = table([h * float(t) for t in _T])
+        tab_w = table([wc * float(w) for w in _WT])
+        _, total = scan(lambda st, _: _step(st, h, c2, k, tab_ht, tab_w), (0.0, 0.0),
+                        n_steps=N_PANELS * N_GL // N_STEP)
     else:
         total = 0.0
         for p in range(N_PANELS):
-            total = total + _panel(float(p), h, c, f)
+            for t, w in zip(_T, _WT):
+                total = total + _point(h * p + h * float(t), wc * float(w), c2, k)
     call = (bsm_price(spot=spot, strike=strike, expiry=T, vol=am.sqrt(vbar), rate=rate, div=div,
                       is_call=1.0)
             - df * am.sqrt(fwd * strike) / math.pi * total)
