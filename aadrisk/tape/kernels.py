@@ -428,6 +428,8 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
                             adj = adjs[q]
                             adjt = adjts[q]
                             for r in range(h + 1, e):
+                                if (act[r] & 1) == 0 and r > h + ns:
+                                    continue  # never read: skip zeroing (state rows always)
                                 for j in range(n):
                                     adj[r, j] = 0.0
                                 if second:
