@@ -89,13 +89,25 @@ __all__ = ["GBM", "MultiGBM", "Heston", "HESTON_INPUTS", "LocalVol", "local_vol_
 
 @dataclass(frozen=True)
 class GBM:
-    """One asset, ``dS/S = (r - q) dt + vol dW`` with one vol per step (input ``_vol``)."""
+    """One asset, ``dS/S = (r - q) dt + vol dW`` with one vol per step (input ``_vol``).
+
+    The dividend yield is the flat input ``div``, or with ``div_per_step=True`` the
+    per-step input ``_q`` (a piecewise-constant dividend term structure, one value
+    per step, with a Greek per step) -- as the rate ``_r`` always is.
+    """
 
     asset_names: tuple = ("S",)
     n_assets: int = 1
-    inputs: tuple = ("spot", "div")
-    xs: tuple = ("_vol",)
     n_draws: int = 1
+    div_per_step: bool = False
+
+    @property
+    def inputs(self) -> tuple:
+        return ("spot",) if self.div_per_step else ("spot", "div")
+
+    @property
+    def xs(self) -> tuple:
+        return ("_vol", "_q") if self.div_per_step else ("_vol",)
 
     def init(self, kw):
         return (kw["spot"],)
@@ -103,8 +115,8 @@ class GBM:
     def step(self, state, x, kw):
         (s,) = state
         v, dt = x["_vol"], x["_dt"]
-        return (s * am.exp((x["_r"] - kw["div"] - 0.5 * v * v) * dt
-                           + v * am.sqrt(dt) * normal()),)
+        q = x["_q"] if self.div_per_step else kw["div"]
+        return (s * am.exp((x["_r"] - q - 0.5 * v * v) * dt + v * am.sqrt(dt) * normal()),)
 
     def step_vol(self, a, state, x, kw):
         return x["_vol"]
