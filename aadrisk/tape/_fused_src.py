@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .fused import Unsupported, _lit
+from .fused import Unsupported
 from .primitives import (CONST, GATHER, N_PRIM, NORMAL, OPCODE, SCAN_RES, STATE_IN, STEP_INPUT,
                          TABLE)
 

@@ -98,8 +98,6 @@ class _Plan:
             if not self.uniform[i]:
                 raise Unsupported("per-element values before the loop")
         body = range(b0, self.e)
-        self.ub = [i for i in range(self.h + 1, self.e) if self.uniform[i]]
-        self.ub_idx = {i: k for k, i in enumerate(self.ub)}
         self.vstates = [s for s in range(self.ns) if not self.uniform[self.h + 1 + s]]
         self.ustates = [s for s in range(self.ns) if self.uniform[self.h + 1 + s]]
         self.normals = [i for i in body if op[i] == NORMAL]
@@ -225,6 +223,16 @@ def plan(prog, act, xs_kind, xs_pos, n_out):
     return _Plan(prog, act, xs_kind, xs_pos, n_out)
 
 
+def _write_source(d, key, text):
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"aadrisk_fused_{key}.py"
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)   # atomic: concurrent processes see whole files
+    return path
+
+
 def compile_plan(P):
     """Import (compiling on first use, then from Numba's disk cache) the plan's module."""
     from ._fused_src import source
@@ -234,13 +242,12 @@ def compile_plan(P):
         mod = _MODULES.get(key)
         if mod is not None:
             return mod
-        d = cache_dir()
-        d.mkdir(parents=True, exist_ok=True)
-        path = d / f"aadrisk_fused_{key}.py"
-        if not path.exists() or path.read_text() != text:
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+        try:
+            path = _write_source(cache_dir(), key, text)
+        except OSError:   # read-only home: a private temporary directory instead
+            import tempfile
+            path = _write_source(Path(tempfile.gettempdir()) / f"aadrisk-fused-{os.getuid()}",
+                                 key, text)
         name = f"aadrisk_fused_{key}"
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
@@ -273,7 +280,9 @@ def module_for(prog, XS):
         act = prog._activity(1, wrt_in, wrt_xs, frozenset(), frozenset())
         P = cache[xs_kind] = plan(prog, act, xs_kind, [int(x) for x in XS[1][:n_xs]],
                                   len(prog.outs))
-    return P, compile_plan(P)
+    if getattr(P, "module", None) is None:
+        P.module = compile_plan(P)
+    return P, P.module
 
 
 def _i64(xs):
