@@ -144,3 +144,12 @@ def test_per_element_step_inputs_are_path_wise_leaves():
     assert a.grad["vol"] == pytest.approx(b.grad["vol"], rel=1e-12)
     assert a.grad["spot"] == pytest.approx(b.grad["spot"], rel=1e-12)
     assert math.isfinite(a.grad_stderr["vol"])
+
+
+def test_block_size_changes_only_rounding(prog):
+    kw = dict(batch=PATHS, reduce="mean", seed=5, engine="fused")
+    a, b = prog.grad(INPUTS, block=128, **kw), prog.grad(INPUTS, block=512, threads=1, **kw)
+    for k in prog.output_names:
+        assert a.value[k] == pytest.approx(b.value[k], rel=1e-13)
+        for n in a.grad[k]:
+            np.testing.assert_allclose(a.grad[k][n], b.grad[k][n], rtol=1e-12, atol=1e-15)
