@@ -228,7 +228,7 @@ class BermudanSwaption:
             return pv
         return payoff
 
-    def _swap_np(self, inputs, j, x):
+    def _swap_np(self, inputs, strike, j, x):
         """Swap values at exercise ``j`` for states ``x`` (numpy), same formula as the tape."""
         hw, sch = self.hw, self.schedule
         a, sig = float(inputs["a"]), float(inputs["sigma"])
@@ -240,18 +240,18 @@ class BermudanSwaption:
                                  df_t=p0[s], df_maturity=p0[p], x=x)
             fixed = fixed + (hw.time(p) - hw.time(prev)) * last
             prev = p
-        return 1.0 - last - float(inputs["strike"]) * fixed, p0[s]
+        return 1.0 - last - float(strike) * fixed, p0[s]
 
-    def regress(self, inputs, *, paths: int, seed: int):
+    def regress(self, inputs, *, strike, payer=1.0, paths: int, seed: int):
         """Continuation coefficients per exercise date from a pre-simulation."""
         res = self._pre.program.value(self._pre._inputs(inputs), batch=paths, seed=seed)
         a, sig = float(inputs["a"]), float(inputs["sigma"])
-        w = 2.0 * float(inputs["payer"]) - 1.0
+        w = 2.0 * float(payer) - 1.0
         m = len(self.ex)
         X = [np.asarray(res.value[f"x{k}"]) for k in range(m)]
         intr, D = [], []
         for k, j in enumerate(self.ex):
-            u, p0 = self._swap_np(inputs, j, X[k])
+            u, p0 = self._swap_np(inputs, strike, j, X[k])
             intr.append(np.maximum(w * u, 0.0))
             t = self.hw.time(self.schedule[j])
             G = float(self.hw.convexity({"a": a, "sigma": sig}, t))
@@ -273,9 +273,8 @@ class BermudanSwaption:
         return coef
 
     def _inputs(self, inputs, strike, payer, paths, seed, coef):
-        base = {**inputs, "strike": strike, "payer": payer}
         if coef is None:
-            coef = self.regress(base, paths=paths, seed=seed + 1)
+            coef = self.regress(inputs, strike=strike, payer=payer, paths=paths, seed=seed + 1)
         return {**inputs, "bermudan.strike": strike, "bermudan.payer": payer,
                 **{f"bermudan.{k}": v for k, v in coef.items()}}
 
