@@ -187,3 +187,12 @@ def test_bermudan_greeks_equal_bumps_with_the_rule_fixed(bermudan_flat):
             g = res.grad["bermudan"][name][k]
         fd = (val(up) - val(dn)) / (2 * h)
         assert abs(g - fd) <= 1e-5 * abs(fd), (name, g, fd)
+
+
+def test_antithetic_pairs_price_the_swaption():
+    """Antithetic pairs replay both normals of each step negated (the (x, I) step draws two)."""
+    mc = MonteCarlo(HW, {"s": (swaption_payoff(HW, 2, range(3, 8)), ("strike", "payer"))},
+                    n_steps=7, antithetic=True)
+    r = mc.value({**_inputs(), "s.strike": 0.03, "s.payer": 1.0}, paths=20_000, seed=4)
+    ref = _analytic_swaption(sloped, 2.0, range(3, 8), 0.03, 1.0)
+    assert abs(r.value["s"] - ref) < 3 * r.stderr["s"], (r.value["s"], r.stderr["s"], ref)
