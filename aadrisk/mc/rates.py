@@ -273,6 +273,9 @@ class BermudanSwaption:
         return coef
 
     def _inputs(self, inputs, strike, payer, paths, seed, coef):
+        dt = np.diff(np.concatenate([[0.0], self.hw.times]))
+        if not np.allclose(np.asarray(inputs["_dt"], dtype=float), dt, rtol=0, atol=1e-12):
+            raise ValueError("the _dt inputs are not the HullWhite model's grid (use hw.grid)")
         if coef is None:
             coef = self.regress(inputs, strike=strike, payer=payer, paths=paths, seed=seed + 1)
         return {**inputs, "bermudan.strike": strike, "bermudan.payer": payer,
