@@ -7,11 +7,12 @@ sigma dW``, ``x(0) = 0`` and ``phi(t) = f(0, t) + sigma^2 (1 - e^{-a t})^2 / (2 
 **Exact step.**  Over a step of length ``h`` the state ``x`` and its integral
 ``I = int_0^t x ds`` move by a joint Gaussian given ``x_s`` (two correlated normals per step):
 
-    x_t = x_s e^{-a h} + e1,                  Var e1 = sigma^2 (1 - e^{-2 a h}) / (2 a)
-    I_t = I_s + x_s B(h) + e2,                Var e2 = sigma^2 / a^2 (h - 2 B(h) + (1 - e^{-2 a h}) / (2 a))
+    x_t = x_s e^{-a h} + e1,        Var e1 = sigma^2 (1 - e^{-2 a h}) / (2 a)
+    I_t = I_s + x_s B(h) + e2,      Var e2 = sigma^2 / a^2 (h - 2 B(h) + (1 - e^{-2 a h}) / (2 a))
     Cov(e1, e2) = sigma^2 B(h)^2 / 2,         B(h) = (1 - e^{-a h}) / a,
 
-so the grid can be coarse (only the event dates) without any discretisation bias.
+drawn as ``e1 = s1 z1``, ``e2 = (Cov / s1) z1 + sqrt(Var e2 - Cov^2 / s1^2) z2``
+(Glasserman, *Monte Carlo Methods in Financial Engineering*, section 3.3), so the grid can be coarse (only the event dates) without any discretisation bias.
 
 **Curve.**  The engine's per-step input ``_r`` is the curve's forward rate of the step
 (``-ln(P(0, t_k+1) / P(0, t_k)) / dt_k``); ``path.discount_to(k)`` is then today's
