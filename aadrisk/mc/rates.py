@@ -12,7 +12,8 @@ sigma dW``, ``x(0) = 0`` and ``phi(t) = f(0, t) + sigma^2 (1 - e^{-a t})^2 / (2 
     Cov(e1, e2) = sigma^2 B(h)^2 / 2,         B(h) = (1 - e^{-a h}) / a,
 
 drawn as ``e1 = s1 z1``, ``e2 = (Cov / s1) z1 + sqrt(Var e2 - Cov^2 / s1^2) z2``
-(Glasserman, *Monte Carlo Methods in Financial Engineering*, section 3.3), so the grid can be coarse (only the event dates) without any discretisation bias.
+(Glasserman, *Monte Carlo Methods in Financial Engineering*, section 3.3), so the grid
+can be coarse (only the event dates) without any discretisation bias.
 
 **Curve.**  The engine's per-step input ``_r`` is the curve's forward rate of the step
 (``-ln(P(0, t_k+1) / P(0, t_k)) / dt_k``); ``path.discount_to(k)`` is then today's
