@@ -42,6 +42,7 @@ True
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,52 @@ from ..models import hull_white as hwa
 from .models import normal
 from .simulate import MonteCarlo
 
-__all__ = ["HullWhite", "swaption_payoff", "BermudanSwaption"]
+__all__ = ["HullWhite", "swaption_payoff", "BermudanSwaption", "step_moments"]
+
+
+#: below this ``u = a h`` the step moments use Taylor series (the closed forms cancel)
+SERIES_BELOW = 0.25
+_NTERMS = 14
+
+
+def _series(coefs, u):
+    tot = 0.0
+    for c in reversed(coefs):
+        tot = tot * u + c
+    return tot
+
+
+_P = [(-1.0) ** n / math.factorial(n + 1) for n in range(_NTERMS)]          # (1 - e^-u) / u
+_Q = [(-2.0) ** n / math.factorial(n + 1) for n in range(_NTERMS)]          # (1 - e^-2u) / 2u
+_G = [(-1.0) ** n * (2.0 - 2.0 ** (n - 1)) / math.factorial(n)              # g(u) / u^3
+      for n in range(3, 3 + _NTERMS)]
+
+
+def _small(u, series, closed):
+    return am.where(u < SERIES_BELOW, series, closed)
+
+
+def _g3(u, e):
+    """``(u - 2 (1 - e^-u) + (1 - e^-2u) / 2) / u^3`` (-> 1/3 as u -> 0), ``e = e^-u``."""
+    return _small(u, _series(_G, u), (u - 2.0 * (1.0 - e) + 0.5 * (1.0 - e * e)) / (u * u * u))
+
+
+def step_moments(a, sigma, h):
+    """Exact step of ``(x, I)`` over ``h``: ``(e^{-a h}, B(h), s1, k, s2)`` with
+    ``x' = e x + s1 z1`` and ``I' = I + B x + k z1 + s2 z2`` (``z1, z2`` independent standard
+    normals).  Written in ``u = a h`` with Taylor series below :data:`SERIES_BELOW`, so the
+    conditional variance of ``I`` (``~ sigma^2 h^3 / 12``) keeps full precision when ``a h``
+    is small (the closed form loses ``~ 1 / (a h)^2`` of it to cancellation)."""
+    u = a * h
+    e = am.exp(-u)
+    p = _small(u, _series(_P, u), (1.0 - e) / u)
+    q = _small(u, _series(_Q, u), 0.5 * (1.0 - e * e) / u)
+    g3 = _g3(u, e)
+    s1 = sigma * am.sqrt(h * q)                       # Var x' = sigma^2 h q
+    k = 0.5 * sigma * h * p * p * am.sqrt(h / q)      # Cov(x', I') / s1, Cov = sigma^2 h^2 p^2 / 2
+    resid = g3 - p * p * p * p / (4.0 * q)            # (Var I' - k^2) / (sigma^2 h^3) -> 1/12
+    s2 = sigma * h * am.sqrt(h * am.maximum(resid, 1e-300))
+    return e, h * p, s1, k, s2
 
 
 @dataclass(frozen=True)
@@ -78,16 +124,7 @@ class HullWhite:
 
     def step(self, state, x, kw):
         xs, integ = state
-        a, sig, h = kw["a"], kw["sigma"], x["_dt"]
-        e = am.exp(-a * h)
-        e2 = e * e
-        b = (1.0 - e) / a
-        v1 = sig * sig * (1.0 - e2) / (2.0 * a)
-        v2 = sig * sig / (a * a) * (h - 2.0 * b + (1.0 - e2) / (2.0 * a))
-        c12 = 0.5 * sig * sig * b * b
-        s1 = am.sqrt(v1)
-        k = c12 / s1
-        s2 = am.sqrt(am.maximum(v2 - k * k, 1e-300))
+        e, b, s1, k, s2 = step_moments(kw["a"], kw["sigma"], x["_dt"])
         z1, z2 = normal(), normal()
         return (xs * e + s1 * z1, integ + xs * b + k * z1 + s2 * z2)
 
@@ -127,8 +164,7 @@ class HullWhite:
         a, sig = kw["a"], kw["sigma"]
         if t == 0.0:
             return 0.0
-        return sig * sig / (2.0 * a * a) * (t - 2.0 * (1.0 - am.exp(-a * t)) / a
-                                            + (1.0 - am.exp(-2.0 * a * t)) / (2.0 * a))
+        return 0.5 * sig * sig * t ** 3 * _g3(a * t, am.exp(-a * t))
 
     def discount(self, path, step: int, cache=None):
         """Stochastic discount factor ``exp(-int_0^{t_step} r ds)`` of the path."""
