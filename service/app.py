@@ -104,22 +104,35 @@ async def _preload_markets(state: ServiceState) -> None:
             log.warning("stored market %r cannot be parsed", row["id"])
 
 
+def _warm_products() -> list[str]:
+    from aadrisk.risk.greeks import GREEK_PRODUCTS
+
+    return list(GREEK_PRODUCTS)
+
+
 def _lifespan(state: ServiceState):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         state.reopen()
+        background = None
         if state.settings.warmup:
-            from .warmup import warmup
+            from .warmup import VANILLA, warmup
 
             loop = asyncio.get_running_loop()
-            state.warmup_seconds = await loop.run_in_executor(state.executor, warmup)
-            log.info("kernels warm in %.2f s", state.warmup_seconds)
+            state.warmup_seconds = await loop.run_in_executor(state.executor, warmup, VANILLA)
+            log.info("vanilla kernels warm in %.2f s", state.warmup_seconds)
             await _preload_markets(state)
+            # every other product: loaded from the disk cache after /v1/ready answers 200
+            others = [p for p in _warm_products() if p not in VANILLA]
+            background = loop.run_in_executor(state.executor, warmup, others)
         state.ready = True
         try:
             yield
         finally:
             state.ready = False
+            if background is not None:
+                with contextlib.suppress(Exception):
+                    await background
             await state.batcher.drain()
             state.close()
     return lifespan

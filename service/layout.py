@@ -86,6 +86,32 @@ def _sorted_codes(codes: np.ndarray, uniques: list) -> tuple[np.ndarray, list]:
     return rank[codes], [uniques[k] for k in order]
 
 
+def _refactorize(factorized: tuple[np.ndarray, list], a: int, b: int
+                 ) -> tuple[np.ndarray, list]:
+    """:func:`factorize` of ``values[a:b]`` from the factorization of ``values``:
+    (codes, indexes into the whole sequence's distinct values), distinct values in
+    order of first appearance within the slice, with NumPy (no per-row Python).
+
+    Examples
+    --------
+    >>> vals = ["x", "y", "x", "z", "y"]
+    >>> codes, which = _refactorize(factorize(vals), 1, 5)
+    >>> codes.tolist(), [factorize(vals)[1][k] for k in which]
+    ([0, 1, 2, 0], ['y', 'x', 'z'])
+    >>> factorize(vals[1:5])[0].tolist()
+    [0, 1, 2, 0]
+    """
+    sl = factorized[0][a:b]
+    if len(sl) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    present, first = np.unique(sl, return_index=True)
+    order = np.argsort(first, kind="stable")          # distinct codes by first appearance
+    which = present[order]
+    remap = np.empty(len(factorized[1]), dtype=np.int64)
+    remap[which] = np.arange(len(which))
+    return remap[sl], which.tolist()
+
+
 class _Rows:
     """The Greek rows (first/second order, or zero-rate) of a merged evaluation: value
     columns as arrays, strings as lists, slices per book and per trade."""
@@ -99,7 +125,8 @@ class _Rows:
         self.greek_codes = factorize(self.greek)
         codes, kinds = self.greek_codes
         units, bp, vp = scaled_columns(kinds)
-        self.unit = list(map(units.__getitem__, codes.tolist()))
+        self.kind_units = units          # unit of each distinct greek kind (greek_codes)
+        self._unit = None
         value = np.ascontiguousarray(cols["value"], dtype=float)
         self.arrays = {"value": value, "value_per_bp": value * bp[codes],
                        "value_per_vol_point": value * vp[codes],
@@ -107,6 +134,14 @@ class _Rows:
         # rows of price row k: [trade_bounds[k], trade_bounds[k + 1])
         self.trade_bounds = np.searchsorted(cols["row"], np.arange(n_prices + 1)).tolist()
         self.book_bounds = np.searchsorted(cols["_pos"], np.asarray(offsets)).tolist() + [self.n]
+
+    @property
+    def unit(self) -> list:
+        """The unit of every row (built on first use: the per-trade layout needs it)."""
+        if self._unit is None:
+            codes = self.greek_codes[0]
+            self._unit = list(map(self.kind_units.__getitem__, codes.tolist()))
+        return self._unit
 
     def vector(self, a: int, b: int) -> dict:
         """The per-trade columnar vector of rows [a, b)."""
@@ -118,9 +153,12 @@ class _Rows:
 
     def columnar(self, a: int, b: int, first_trade: int) -> dict:
         """Rows [a, b) with the strings given once and indexes per row."""
-        lab_codes, labels = factorize(self.label[a:b])
-        grk_codes, greeks = factorize(self.greek[a:b])
-        units = [self.unit[a + int(np.argmax(grk_codes == k))] for k in range(len(greeks))]
+        lab_codes, which = _refactorize(self.label_codes, a, b)
+        labels = [self.label_codes[1][k] for k in which]
+        grk_codes, kinds = _refactorize(self.greek_codes, a, b)
+        gk = self.greek_codes[1]
+        greeks = [gk[k] for k in kinds]
+        units = [self.kind_units[k] for k in kinds]
         ar = self.arrays
         return {"labels": labels, "greeks": greeks, "units": units,
                 "trade": self.cols["row"][a:b] - first_trade, "label": lab_codes,
@@ -140,7 +178,7 @@ def _by_label(rows: _Rows, currency_codes: np.ndarray, currencies: list,
         return [{k: [] for k in keys + SUM_COLS} for _ in range(n_books)]
     lab, labels = _sorted_codes(*rows.label_codes)
     grk, greeks = _sorted_codes(*rows.greek_codes)
-    units_of = dict(zip(rows.greek, rows.unit))
+    units_of = dict(zip(rows.greek_codes[1], rows.kind_units))
     cur, curs = _sorted_codes(currency_codes, currencies)
     cur = cur[rows.cols["row"]]
     book = np.repeat(np.arange(n_books), np.diff(rows.book_bounds))

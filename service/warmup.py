@@ -4,6 +4,12 @@ Used by the app's lifespan and by the Dockerfile (``python -m service.warmup``
 fills the Numba on-disk cache at build time). Products are taken from
 :data:`aadrisk.risk.greeks.GREEK_PRODUCTS`; a product whose required fields
 are not known here is skipped (it then compiles on its first request).
+
+The lifespan warms in two steps: :data:`VANILLA` products (and the warm-up
+market, whose curve bootstrap loads the bootstrap kernels) before ``/v1/ready``
+answers 200, every other product in the background afterwards. Numba's target
+is initialised first by :func:`service.numba_init.init_numba_target` (without
+importing SciPy).
 """
 from __future__ import annotations
 
@@ -42,10 +48,28 @@ _VALUES = {"underlying": "SPX", "option_type": "call", "strike": 5500.0,
 _SMALL = {"paths": 100}
 
 
-def warmup_trades() -> list[dict]:
-    """One trade per product whose required fields are known (plus an EUR flat-vol one)."""
+#: Products warmed before the service is ready (the vanilla request path).
+VANILLA = ("european_option",)
+
+
+def warmup_trades(products=None) -> list[dict]:
+    """One trade per product whose required fields are known (plus an EUR flat-vol one).
+
+    Parameters
+    ----------
+    products : collection of str, optional
+        Only these products (default: all). The EUR flat-vol European option is
+        included whenever ``european_option`` is.
+
+    Examples
+    --------
+    >>> [t["product"] for t in warmup_trades(VANILLA)]
+    ['european_option', 'european_option']
+    """
     out = []
     for name, cls in GREEK_PRODUCTS.items():
+        if products is not None and name not in products:
+            continue
         fields = dataclasses.fields(cls)
         required = [f.name for f in fields if f.name != "trade_id"
                     and f.default is dataclasses.MISSING
@@ -55,23 +79,56 @@ def warmup_trades() -> list[dict]:
         small = {f.name: _SMALL[f.name] for f in fields if f.name in _SMALL}
         out.append({"trade_id": f"warm-{name}", "product": name,
                     **{r: _VALUES[r] for r in required}, **small})
-    out.append({"trade_id": "warm-sx5e", **{k: _VALUES[k] for k in
-               ("underlying", "option_type", "strike", "expiry", "quantity")},
-                "underlying": "SX5E", "strike": 4800.0})
+    if products is None or "european_option" in products:
+        out.append({"trade_id": "warm-sx5e", "product": "european_option",
+                    **{k: _VALUES[k] for k in ("option_type", "expiry", "quantity")},
+                    "underlying": "SX5E", "strike": 4800.0})
     return out
 
 
-def warmup() -> float:
-    """Parse the warm-up market and evaluate the warm-up book through the service path;
-    return the seconds it took."""
+_MARKET: dict = {}
+
+
+def warmup_stages(products=None) -> dict[str, float]:
+    """Initialise Numba's target, parse the warm-up market and evaluate the warm-up book
+    of ``products`` (default: all) through the service path; seconds per stage.
+
+    Returns
+    -------
+    dict
+        ``numba_target``, ``market`` (parse with its curve bootstrap), then one entry
+        per product (its trades evaluated alone: mostly loading its kernels from
+        Numba's disk cache the first time).
+    """
     from .compute import Job, evaluate
     from .markets import parse_market
+    from .numba_init import init_numba_target
 
+    out = {}
     start = time.perf_counter()
-    market = parse_market(WARMUP_MARKET)
-    evaluate(market, [Job(warmup_trades(), {"portfolio": "warmup"})])
-    return time.perf_counter() - start
+    init_numba_target()
+    out["numba_target"] = time.perf_counter() - start
+    start = time.perf_counter()
+    market = _MARKET.get("parsed")
+    if market is None:   # parsed once per process (the second step reuses it)
+        market = _MARKET["parsed"] = parse_market(WARMUP_MARKET)
+    out["market"] = time.perf_counter() - start
+    by_product: dict[str, list] = {}
+    for t in warmup_trades(products):
+        by_product.setdefault(t["product"], []).append(t)
+    for name, trades in by_product.items():
+        start = time.perf_counter()
+        evaluate(market, [Job(trades, {"portfolio": "warmup"})])
+        out[name] = time.perf_counter() - start
+    return out
+
+
+def warmup(products=None) -> float:
+    """:func:`warmup_stages`; return the seconds it took in all."""
+    return sum(warmup_stages(products).values())
 
 
 if __name__ == "__main__":  # python -m service.warmup
-    print(f"aadrisk service warm-up: {warmup():.2f} s")
+    stages = warmup_stages()
+    print(f"aadrisk service warm-up: {sum(stages.values()):.2f} s ("
+          + ", ".join(f"{k} {1e3 * v:.0f} ms" for k, v in stages.items()) + ")")

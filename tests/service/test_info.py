@@ -94,3 +94,18 @@ def test_serve_command(monkeypatch):
     assert seen["timeout_keep_alive"] == 75 and seen["host"] == "127.0.0.1"
     monkeypatch.setenv("AADRISK_WORKERS", "x")
     assert runner.invoke(app, ["serve"]).exit_code == 2
+
+
+def test_readiness_path_does_not_import_scipy_linalg():
+    """Numba's target is initialised without SciPy (service.numba_init); a fresh process
+    that imports the app and runs the vanilla warm-up has priced trades without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, service.app; service.app.create_app; "
+            "from service.warmup import VANILLA, warmup_stages; s = warmup_stages(VANILLA); "
+            "import numba.np.arraymath as am; "
+            "print(sorted(s), 'scipy.linalg' in sys.modules, am._HAVE_BLAS)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300).stdout.split("\n")[0]
+    assert out == "['european_option', 'market', 'numba_target'] False True"

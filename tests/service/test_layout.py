@@ -100,3 +100,21 @@ def test_batcher_keeps_each_jobs_layout(market_full):
     import orjson
     x, y = (orjson.loads(r) for r in asyncio.run(run()))
     assert isinstance(x["trades"], dict) and isinstance(y["trades"], list)
+
+
+def test_as_mapping_matches_model_dump_with_key_order():
+    """The fast mapping of a validated trade equals pydantic's own dump, key order included
+    (the order the fields are given in the JSON differs from the model's order here)."""
+    from service.compute import as_mapping
+    from service.schemas import trade_model
+
+    model = trade_model()
+    raws = [{"quantity": 3, "strike": 100.5, "trade_id": "A", "expiry": "2025-01-02",
+             "underlying": "SPX", "option_type": "put"},
+            {"trade_id": 7, "product": "barrier_option", "barrier": 120, "rebate": 0.5,
+             "strike": 90, "expiry": "2025-06-20", "underlying": "SPX", "zzz_unknown": [1]}]
+    for raw in raws:
+        t = model.model_validate(raw)
+        want = t.model_dump(mode="json", exclude_unset=True)
+        got = as_mapping(t)
+        assert got == want and list(got) == list(want)
