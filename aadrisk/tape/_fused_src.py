@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .fused import Unsupported
+from .fused import Unsupported, _lit
 from .primitives import (CONST, GATHER, N_PRIM, NORMAL, OPCODE, SCAN_RES, STATE_IN, STEP_INPUT,
                          TABLE)
 
@@ -44,8 +44,12 @@ from aadrisk._numba import jit
 from aadrisk.tape.kernels import _gather_row
 from aadrisk.tape.rng import normal_block
 from aadrisk.tape.scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
-                                 sigmoid, sign, softplus)
+                                 sigmoid, sigmoid_pair, sign, softplus)
 '''
+
+
+SIGMOID = OPCODE["sigmoid"]
+_SIGMOID_DA = TABLE[SIGMOID].da
 
 
 # -- statements -----------------------------------------------------------------------
@@ -74,6 +78,8 @@ def _varying_fwd(P, nodes, src, d, tz):
             src(d, f"v{i} = xel[{P.xs_pos[p.C[i]]}, t, j0 + j]")
         elif o == GATHER:
             src(d, f"v{i} = U[{p.A[i]} + _gather_row({P.vref(p.B[i])}, {p.C[i] - 1}), 0]")
+        elif o == SIGMOID:   # and its complement w<i> = sigmoid(-a), for the derivative
+            src(d, f"v{i}, w{i} = sigmoid_pair({P.vref(p.A[i])}, {_lit(p.P[i])})")
         elif o < N_PRIM:
             src(d, f"v{i} = {P.formula(i, TABLE[o].fwd, P.vref, 'y')}")
         else:  # pragma: no cover
@@ -95,6 +101,9 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
+            if p.op[i] == SIGMOID:   # the table's y * sigmoid(-a, p) / p, complement kept
+                assert expr == _SIGMOID_DA
+                part = f"(v{i} * w{i} / {_lit(p.P[i])})"
             for q in qs:
                 if P.uniform[a]:
                     sums.add((a, q))
@@ -128,8 +137,8 @@ def _gen_fwd(P, src, body, post, saved):
         src(3, f"ST[nx, {k}, j] = v{P.out[s]}")
     if saved:
         src(3, "if grad:")
-        for k, i in enumerate(saved):
-            src(4, f"VS[t, {k}, j] = v{i}")
+        for k, (name, i) in enumerate(_slots(P, saved)):
+            src(4, f"VS[t, {k}, j] = {name}{i}")
     src(1, f"fin = {P.N} if grad else {P.N & 1}")
     src(1, "for j in range(n):")
     _varying_fwd(P, post, src, 2, "0")
@@ -249,15 +258,24 @@ def saved_values(P) -> list:
     return [i for i in _needed(P, body) if P.prog.op[i] in EXPENSIVE]
 
 
+def _slots(P, saved):
+    """Rows of ``VS``: (local name prefix, node) -- saved values, then the complements
+    of saved sigmoids."""
+    return [("v", i) for i in saved] + [("w", i) for i in saved if P.prog.op[i] == SIGMOID]
+
+
 def _rev_loads(P, body, saved, src, d):
     """The values one step's adjoint statements need: states from ``ST``, normals from
     ``Z``, expensive values from ``VS``, the rest recomputed."""
     p = P.prog
-    where = {i: k for k, i in enumerate(saved)}
+    where = {}
+    for k, (name, i) in enumerate(_slots(P, saved)):
+        where.setdefault(i, []).append((name, k))
     for i in _needed(P, body):
         o = p.op[i]
         if i in where:
-            src(d, f"v{i} = VS[t, {where[i]}, j]")
+            for name, k in where[i]:
+                src(d, f"{name}{i} = VS[t, {k}, j]")
         elif o == STATE_IN:
             src(d, f"v{i} = ST[t, {P.vstates.index(p.C[i])}, j]")
         elif o == NORMAL:

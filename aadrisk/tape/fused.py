@@ -296,7 +296,7 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     from .kernels import LANES
     from .program import PCONST, PMODE, _map
     from .results import _merge_lanes
-    from ._fused_src import saved_values
+    from ._fused_src import _slots, saved_values
     from .rng import workspace
 
     if np.any(IN[0] != 0):
@@ -327,7 +327,7 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     acc_v = np.zeros((n_lanes, NO, 4))
     acc_g = np.zeros((n_lanes, NO, n_in, 4))
     acc_x = np.zeros((n_lanes, NO, n_xs, nmax, 4))
-    nsv, nsave = max(len(P.vstates), 1), max(len(saved_values(P)), 1)
+    nsv, nsave = max(len(P.vstates), 1), max(len(_slots(P, saved_values(P))), 1)
     seed = np.int64(seed)
 
     def lane(i):

@@ -50,6 +50,19 @@ def sigmoid(x, width):
 
 
 @jit
+def sigmoid_pair(x, width):
+    """``(sigmoid(x, width), sigmoid(-x, width))`` from one ``exp``, each bit-identical
+    to its own :func:`sigmoid` call (the fused engine keeps the second for the
+    derivative ``y sigmoid(-x) / width`` instead of evaluating it again)."""
+    z = x / width
+    if z >= 0.0:
+        e = math.exp(-z)
+        return 1.0 / (1.0 + e), e / (1.0 + e)
+    e = math.exp(z)
+    return e / (1.0 + e), 1.0 / (1.0 + e)
+
+
+@jit
 def ffloor(x):
     """``floor(x)`` as a float (``math.floor`` gives an integer: a conversion per call
     that also stops loops over it from vectorising)."""

@@ -153,3 +153,14 @@ def test_block_size_changes_only_rounding(prog):
         assert a.value[k] == pytest.approx(b.value[k], rel=1e-13)
         for n in a.grad[k]:
             np.testing.assert_allclose(a.grad[k][n], b.grad[k][n], rtol=1e-12, atol=1e-15)
+
+
+def test_sigmoid_pair_is_two_sigmoid_calls_bit_for_bit():
+    from aadrisk.tape.scalar import sigmoid, sigmoid_pair
+    xs = [0.0, -0.0, 1e-300, -3.7, 2.5, 40.0, -800.0, 800.0, 0.004999]
+    for x in xs:
+        for w in (0.005, 0.5, 2.0):
+            y, c = sigmoid_pair(x, w)
+            assert (y, c) == (sigmoid(x, w), sigmoid(-x, w))
+    y, c = sigmoid_pair(float("nan"), 1.0)
+    assert math.isnan(y) and math.isnan(c)
