@@ -34,7 +34,53 @@ import numpy as np
 from .. import math as am
 from .simulate import MonteCarlo
 
-__all__ = ["LongstaffSchwartz"]
+__all__ = ["LongstaffSchwartz", "exercise_pv", "fit_rule"]
+
+
+def exercise_pv(dates, b):
+    """Discounted value of exercising by a fitted rule, on the tape.
+
+    ``dates``: per exercise date in order, ``(x, discount, intrinsic)`` (the last
+    date always exercises); ``b``: the coefficients ``b<j>_<k>`` of the continuation
+    value ``b0 + b1 x + b2 x^2``.  The exercise decision is a comparison
+    (derivative zero): Greeks of the rule held fixed.
+    """
+    dates = list(dates)
+    alive, pv = 1.0, 0.0
+    for k, (x, df, intrinsic) in enumerate(dates):
+        if k == len(dates) - 1:
+            return pv + alive * df * intrinsic
+        cont = b[f"b0_{k}"] + b[f"b1_{k}"] * x + b[f"b2_{k}"] * x * x
+        ex = am.logical_and(intrinsic > 0.0, intrinsic > cont)
+        pv = pv + alive * ex * df * intrinsic
+        alive = alive * (1.0 - ex)
+    return pv
+
+
+def fit_rule(X, intrinsic, D):
+    """Continuation-value coefficients ``b<j>_<k>`` by backward regression (numpy).
+
+    Per exercise date ``k`` (arrays over the pre-simulated paths): the regression
+    variable ``X[k]``, the intrinsic value ``intrinsic[k]`` and the discount factor
+    ``D[k]`` to today.  In-the-money paths' realised discounted cash flows are
+    regressed on ``1, x, x^2``; with fewer than three, the date never exercises.
+    """
+    m = len(X)
+    cash = intrinsic[-1] * D[-1]
+    coef = {f"b{j}_{m - 1}": 0.0 for j in range(3)}
+    for k in range(m - 2, -1, -1):
+        itm = intrinsic[k] > 0
+        if itm.sum() >= 3:
+            x = X[k][itm]
+            A = np.stack([np.ones_like(x), x, x * x], axis=1)
+            y = cash[itm] / D[k][itm]                                  # value at date k
+            b, *_ = np.linalg.lstsq(A, y, rcond=None)
+            idx = np.flatnonzero(itm)[intrinsic[k][itm] > A @ b]
+            cash[idx] = intrinsic[k][idx] * D[k][idx]
+        else:
+            b = np.array([1e300, 0.0, 0.0])                             # never exercise
+        coef.update({f"b{j}_{k}": float(b[j]) for j in range(3)})
+    return coef
 
 
 class LongstaffSchwartz:
@@ -65,20 +111,8 @@ class LongstaffSchwartz:
         steps = self.steps
 
         def payoff(path, *, strike, phi, **b):
-            alive, pv = 1.0, 0.0
-            for k, s in enumerate(steps):
-                spot = path.at(s)
-                df = path.discount_to(s)
-                intrinsic = am.maximum(phi * (spot - strike), 0.0)
-                if k == len(steps) - 1:
-                    pv = pv + alive * df * intrinsic
-                    break
-                x = spot / strike
-                cont = b[f"b0_{k}"] + b[f"b1_{k}"] * x + b[f"b2_{k}"] * x * x
-                ex = am.logical_and(intrinsic > 0.0, intrinsic > cont)   # derivative zero
-                pv = pv + alive * ex * df * intrinsic
-                alive = alive * (1.0 - ex)
-            return pv
+            return exercise_pv(((path.at(s) / strike, path.discount_to(s),
+                                 am.maximum(phi * (path.at(s) - strike), 0.0)) for s in steps), b)
         return payoff
 
     def regress(self, inputs, *, strike, phi, paths: int, seed: int):
@@ -87,26 +121,7 @@ class LongstaffSchwartz:
         m = len(self.steps)
         S = np.array([res.value[f"s{k}"] for k in range(m)])           # (m, paths)
         D = np.array([res.value[f"d{k}"] for k in range(m)])           # discount factors
-        cash = np.maximum(phi * (S[-1] - strike), 0.0) * D[-1]          # discounted to today
-        coef = {}
-        for k in range(m - 2, -1, -1):
-            intrinsic = np.maximum(phi * (S[k] - strike), 0.0)
-            itm = intrinsic > 0
-            b = np.zeros(3)
-            if itm.sum() >= 3:
-                x = S[k, itm] / strike
-                X = np.stack([np.ones_like(x), x, x * x], axis=1)
-                y = cash[itm] / D[k, itm]                             # value at date k
-                b, *_ = np.linalg.lstsq(X, y, rcond=None)
-                cont = X @ b
-                ex = intrinsic[itm] > cont
-                idx = np.flatnonzero(itm)[ex]
-                cash[idx] = intrinsic[idx] * D[k, idx]
-            else:
-                b = np.array([1e300, 0.0, 0.0])                        # never exercise
-            coef.update({f"b{j}_{k}": float(b[j]) for j in range(3)})
-        coef.update({f"b{j}_{m - 1}": 0.0 for j in range(3)})
-        return coef
+        return fit_rule(S / strike, np.maximum(phi * (S - strike), 0.0), D)
 
     def _inputs(self, inputs, strike, phi, paths, seed, coef):
         if coef is None:

@@ -49,6 +49,7 @@ import numpy as np
 
 from .. import math as am
 from ..models import hull_white as hwa
+from .lsm import exercise_pv, fit_rule
 from .models import normal
 from .simulate import MonteCarlo
 
@@ -249,21 +250,15 @@ class BermudanSwaption:
         hw, sch, ex = self.hw, self.schedule, self.ex
 
         def payoff(path, *, strike, payer, **b):
-            cache, alive, pv = {}, 1.0, 0.0
-            for k, j in enumerate(ex):
+            cache = {}
+
+            def date(j):
                 s = sch[j]
                 x = hw.state(path, s)
-                u = (2.0 * payer - 1.0) * hw.swap(path, s, sch[j + 1:], strike, x=x, cache=cache)
-                intrinsic = am.maximum(u, 0.0)
-                df = hw.discount(path, s, cache)
-                if k == len(ex) - 1:
-                    pv = pv + alive * df * intrinsic
-                    break
-                cont = b[f"b0_{k}"] + b[f"b1_{k}"] * x + b[f"b2_{k}"] * x * x
-                exd = am.logical_and(intrinsic > 0.0, intrinsic > cont)   # derivative zero
-                pv = pv + alive * exd * df * intrinsic
-                alive = alive * (1.0 - exd)
-            return pv
+                u = (2.0 * payer - 1.0) * hw.swap(path, s, sch[j + 1:], strike, x=x,
+                                                  cache=cache)
+                return x, hw.discount(path, s, cache), am.maximum(u, 0.0)
+            return exercise_pv((date(j) for j in ex), b)
         return payoff
 
     def _swap_np(self, inputs, strike, j, x):
@@ -294,21 +289,7 @@ class BermudanSwaption:
             t = self.hw.time(self.schedule[j])
             G = float(self.hw.convexity({"a": a, "sigma": sig}, t))
             D.append(p0 * np.exp(-np.asarray(res.value[f"i{k}"]) - G))
-        cash = intr[-1] * D[-1]
-        coef = {f"b{q}_{m - 1}": 0.0 for q in range(3)}
-        for k in range(m - 2, -1, -1):
-            itm = intr[k] > 0
-            if itm.sum() >= 3:
-                x = X[k][itm]
-                A = np.stack([np.ones_like(x), x, x * x], axis=1)
-                y = cash[itm] / D[k][itm]
-                bk, *_ = np.linalg.lstsq(A, y, rcond=None)
-                idx = np.flatnonzero(itm)[intr[k][itm] > A @ bk]
-                cash[idx] = intr[k][idx] * D[k][idx]
-            else:
-                bk = np.array([1e300, 0.0, 0.0])                        # never exercise
-            coef.update({f"b{q}_{k}": float(bk[q]) for q in range(3)})
-        return coef
+        return fit_rule(X, intr, D)
 
     def _inputs(self, inputs, strike, payer, paths, seed, coef):
         dt = np.diff(np.concatenate([[0.0], self.hw.times]))
