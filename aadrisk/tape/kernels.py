@@ -28,16 +28,9 @@ import numpy as np
 from .._numba import jit
 from . import _generated as gen
 from .primitives import CONST, GATHER, INPUT, N_PRIM, NORMAL, STEP_INPUT
-from .rng import normal_block
+from .rng import normal_block, workspace
 
 LANES = 16
-
-
-@jit
-def _workspace(block):
-    m = block // 2 + 2
-    return (np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m, np.uint64),
-            np.empty(m, np.uint64), np.empty(m, np.uint64), np.empty(m, np.uint64))
 
 
 @jit
@@ -326,7 +319,7 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     adjs = np.empty((G, r_adj, block))
     adjts = np.empty((G if second_mode else 1, r_adj if second_mode else 1, block))
     zcache = np.empty((max(zrows, 1) if (mode & 1) == 1 else 1, block))
-    ws = _workspace(block)
+    ws = workspace(block)
     W = (vals, pa, pb, tan, tpa, tpb, adjs[0], adjts[0], zcache, ws)
     ck = np.empty((max(ck_rows, 1), block))
     ckt = np.empty((max(ck_rows, 1) if mode >= 2 else 1, block))

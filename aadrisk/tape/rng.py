@@ -197,11 +197,12 @@ def _sincos_block(m, A, SN, CS):
         CS[k] = cs
 
 
+@jit
 def workspace(n):
     """Buffers of :func:`normal_block` for up to ``n`` elements per call."""
     m = n // 2 + 2
-    return tuple(np.empty(m) for _ in range(4)) + tuple(np.empty(m, np.uint64)
-                                                      for _ in range(4))
+    return (np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m, np.uint64),
+            np.empty(m, np.uint64), np.empty(m, np.uint64), np.empty(m, np.uint64))
 
 
 @jit
