@@ -24,13 +24,15 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+def _atomic(path, fill):
+    """Write ``path`` from ``fill(fh)`` (a binary file) so that it appears whole or not
+    at all: a temp file in the same directory, fsync, ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            result = fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -41,6 +43,11 @@ def atomic_write_bytes(path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    return result
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    _atomic(path, lambda fh: fh.write(data))
 
 
 class _HashingFile:
@@ -63,24 +70,10 @@ def atomic_write_stream(path, fill) -> tuple:
     :func:`atomic_write_bytes`, the file appears whole (temp file, fsync,
     ``os.replace``) or not at all; the content is never held in memory whole.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            hf = _HashingFile(fh)
-            result = fill(hf)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return result, hf.sha256.hexdigest()
+    def hashed(fh):
+        hf = _HashingFile(fh)
+        return fill(hf), hf.sha256.hexdigest()
+    return _atomic(path, hashed)
 
 
 def atomic_write_json(path, obj) -> None:
