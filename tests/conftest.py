@@ -90,3 +90,27 @@ def warm(market_raw, mixed_doc):
 
     greek_vectors(mixed_doc["trades"][:60], market_raw)
     return True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the test process right after pytest's last hook, with pytest's exit status.
+
+    Known issue (2026-11-26, not yet diagnosed): in some full-suite runs the
+    interpreter's final teardown aborts inside LLVM (``StringMapImpl::RemoveKey``
+    assertion, or a segfault) *after* every test has passed and the summary has
+    been printed -- two of four full runs that day.  Skipping that teardown keeps the
+    suite's exit status the tests' own; the status is never changed here.
+    """
+    import sys
+
+    status = getattr(config, "_aadrisk_exitstatus", None)
+    if status is None or os.environ.get("AADRISK_TEST_FULL_TEARDOWN"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(status))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._aadrisk_exitstatus = exitstatus
