@@ -44,7 +44,7 @@ from aadrisk._numba import jit
 from aadrisk.tape.kernels import _gather_row
 from aadrisk.tape.rng import normal_block
 from aadrisk.tape.scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
-                                 sigmoid, sigmoid_pair, sign, softplus)
+                                 sigmoid, sigmoid_pair, sign, softplus, vexp, vlog)
 '''
 
 
@@ -113,12 +113,56 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
 
 
 # -- functions ------------------------------------------------------------------------
+def _segments(P, body):
+    """Split the loop body's path-wise nodes into runs of cheap nodes and single
+    expensive nodes (loop fission: each becomes its own loop over the block's paths).
+
+    One path's step is a long chain of dependent operations; in one loop the
+    processor overlaps few paths of it.  Short loops keep many paths in flight,
+    and a loop of one ``exp`` over a row of values is what the compiler
+    vectorises."""
+    segs, cur = [], []
+    for i in body:
+        if P.uniform[i]:
+            continue
+        if P.prog.op[i] in EXPENSIVE:
+            if cur:
+                segs.append(cur)
+            segs.append([i])
+            cur = []
+        else:
+            cur.append(i)
+    if cur:
+        segs.append(cur)
+    return segs
+
+
+#: path-wise nodes that are loads (re-read in any loop that needs them, never buffered)
+_LOADS = (STATE_IN, NORMAL, STEP_INPUT)
+
+
+def _fission(P, segs, finals):
+    """Rows of the block buffer ``TB``: path-wise values computed in one loop and read
+    in a later one (``finals``: nodes the last loop stores, states and saved values)."""
+    where = {i: k for k, seg in enumerate(segs) for i in seg}
+    rows: dict = {}
+    for k, seg in enumerate(segs):
+        reads = {a for i in seg for a in P._args(i)}
+        if k == len(segs) - 1:
+            reads |= set(finals)
+        for a in sorted(reads):
+            if a in where and where[a] != k and P.prog.op[a] not in _LOADS:
+                for name in ("vw" if P.prog.op[a] == SIGMOID else "v"):
+                    rows.setdefault((name, a), len(rows))
+    return rows
+
+
 def _gen_fwd(P, src, body, post, saved):
     p = P.prog
     vbody = [i for i in body if not P.uniform[i]]
     vpost = [i for i in post if not P.uniform[i]]
     src(0, "@jit")
-    src(0, "def fwd(grad, n, j0, seed, U, UB, ST, Z, VS, OV, xel, ws):")
+    src(0, "def fwd(grad, n, j0, seed, U, UB, ST, Z, VS, OV, xel, ws, TB):")
     _load_uniform(P, vbody + vpost, src, 1, False)
     for k, s in enumerate(P.vstates):
         src(1, "for j in range(n):")
@@ -131,19 +175,48 @@ def _gen_fwd(P, src, body, post, saved):
         src(2, f"normal_block(seed, j0, n, t, {p.C[i]}, Z[tz, {zi}], ws)")
     src(2, "UBt = UB[t]")
     _load_uniform(P, vbody, src, 2, True)
-    src(2, "for j in range(n):")
-    _varying_fwd(P, body, src, 3, "tz")
+    slots = _slots(P, saved) if saved else []
+    finals = [P.out[s] for s in P.vstates] + [i for _, i in slots]
+    segs = _segments(P, body) or [[]]
+    rows = _fission(P, segs, finals)
+    where = {i: k for k, seg in enumerate(segs) for i in seg}
+    for k, seg in enumerate(segs):
+        last = k == len(segs) - 1
+        reads = {a for i in seg for a in P._args(i)} | (set(finals) if last else set())
+        src(2, "for j in range(n):")
+        for a in sorted(reads):
+            if P.uniform[a] or where.get(a) == k:
+                continue
+            if ("v", a) in rows:
+                for name in ("vw" if p.op[a] == SIGMOID else "v"):
+                    src(3, f"{name}{a} = TB[{rows[(name, a)]}, j]")
+            else:
+                _varying_fwd(P, [a], src, 3, "tz")
+        _varying_fwd(P, seg, src, 3, "tz")
+        for i in seg:
+            for name in ("vw" if p.op[i] == SIGMOID else "v"):
+                if (name, i) in rows:
+                    src(3, f"TB[{rows[(name, i)]}, j] = {name}{i}")
     for k, s in enumerate(P.vstates):
         src(3, f"ST[nx, {k}, j] = v{P.out[s]}")
     if saved:
         src(3, "if grad:")
-        for k, (name, i) in enumerate(_slots(P, saved)):
+        for k, (name, i) in enumerate(slots):
             src(4, f"VS[t, {k}, j] = {name}{i}")
     src(1, f"fin = {P.N} if grad else {P.N & 1}")
     src(1, "for j in range(n):")
     _varying_fwd(P, post, src, 2, "0")
     for q, o in enumerate(p.outs):
         src(2, f"OV[{q}, j] = {P.uref(o) if P.uniform[o] else P.vref(o)}")
+
+
+def fission_rows(P) -> int:
+    """Rows of the forward's block buffer ``TB`` (at least 1)."""
+    body = list(range(P.h + 1, P.e))
+    saved = saved_values(P)
+    slots = _slots(P, saved) if saved else []
+    finals = [P.out[s] for s in P.vstates] + [i for _, i in slots]
+    return max(len(_fission(P, _segments(P, body) or [[]], finals)), 1)
 
 
 def _gen_rev(P, src, body, post, saved):

@@ -32,7 +32,7 @@ import math
 
 from .._numba import jit
 from .scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
-                     sigmoid, sign, softplus)
+                     sigmoid, sign, softplus, vexp, vlog)
 '''
 
 

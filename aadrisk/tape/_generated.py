@@ -4,7 +4,7 @@ import math
 
 from .._numba import jit
 from .scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
-                     sigmoid, sign, softplus)
+                     sigmoid, sign, softplus, vexp, vlog)
 
 
 
@@ -68,13 +68,13 @@ def fwd_val(o, i, A, B, C, P, vals, n):
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.exp(a)
+            y = vexp(a)
             vals[i, j] = y
     elif o == 8:  # log
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.log(a)
+            y = vlog(a)
             vals[i, j] = y
     elif o == 9:  # sqrt
         ia = A[i]
@@ -328,13 +328,13 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             vals[i, j] = y
             pa_ = b * a ** (b - 1.0)
             pa[i, j] = pa_
-            pb_ = y * math.log(a)
+            pb_ = y * vlog(a)
             pb[i, j] = pb_
     elif o == 7:  # exp
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.exp(a)
+            y = vexp(a)
             vals[i, j] = y
             pa_ = y
             pa[i, j] = pa_
@@ -342,7 +342,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
-            y = math.log(a)
+            y = vlog(a)
             vals[i, j] = y
             pa_ = 1.0 / a
             pa[i, j] = pa_
@@ -404,7 +404,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = math.erf(a)
             vals[i, j] = y
-            pa_ = 1.1283791670955126 * math.exp(-a * a)
+            pa_ = 1.1283791670955126 * vexp(-a * a)
             pa[i, j] = pa_
     elif o == 16:  # norm_cdf
         ia = A[i]
@@ -652,7 +652,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             vals[i, j] = y
             pa_ = b * a ** (b - 1.0)
             pa[i, j] = pa_
-            pb_ = y * math.log(a)
+            pb_ = y * vlog(a)
             pb[i, j] = pb_
             tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 7:  # exp
@@ -660,7 +660,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
         for j in range(n):
             a = vals[ia, j]
             ta = tan[ia, j]
-            y = math.exp(a)
+            y = vexp(a)
             vals[i, j] = y
             pa_ = y
             pa[i, j] = pa_
@@ -670,7 +670,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
         for j in range(n):
             a = vals[ia, j]
             ta = tan[ia, j]
-            y = math.log(a)
+            y = vlog(a)
             vals[i, j] = y
             pa_ = 1.0 / a
             pa[i, j] = pa_
@@ -747,7 +747,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             ta = tan[ia, j]
             y = math.erf(a)
             vals[i, j] = y
-            pa_ = 1.1283791670955126 * math.exp(-a * a)
+            pa_ = 1.1283791670955126 * vexp(-a * a)
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
     elif o == 16:  # norm_cdf
@@ -1031,17 +1031,17 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             vals[i, j] = y
             pa_ = b * a ** (b - 1.0)
             pa[i, j] = pa_
-            pb_ = y * math.log(a)
+            pb_ = y * vlog(a)
             pb[i, j] = pb_
-            tpa[i, j] = (b * (b - 1.0) * a ** (b - 2.0)) * ta + (a ** (b - 1.0) * (1.0 + b * math.log(a))) * tb
-            tpb[i, j] = (a ** (b - 1.0) * (1.0 + b * math.log(a))) * ta + (y * math.log(a) * math.log(a)) * tb
+            tpa[i, j] = (b * (b - 1.0) * a ** (b - 2.0)) * ta + (a ** (b - 1.0) * (1.0 + b * vlog(a))) * tb
+            tpb[i, j] = (a ** (b - 1.0) * (1.0 + b * vlog(a))) * ta + (y * vlog(a) * vlog(a)) * tb
             tan[i, j] = pa_ * ta + pb_ * tb
     elif o == 7:  # exp
         ia = A[i]
         for j in range(n):
             a = vals[ia, j]
             ta = tan[ia, j]
-            y = math.exp(a)
+            y = vexp(a)
             vals[i, j] = y
             pa_ = y
             pa[i, j] = pa_
@@ -1052,7 +1052,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
         for j in range(n):
             a = vals[ia, j]
             ta = tan[ia, j]
-            y = math.log(a)
+            y = vlog(a)
             vals[i, j] = y
             pa_ = 1.0 / a
             pa[i, j] = pa_
@@ -1137,9 +1137,9 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = math.erf(a)
             vals[i, j] = y
-            pa_ = 1.1283791670955126 * math.exp(-a * a)
+            pa_ = 1.1283791670955126 * vexp(-a * a)
             pa[i, j] = pa_
-            tpa[i, j] = (-2.2567583341910252 * a * math.exp(-a * a)) * ta
+            tpa[i, j] = (-2.2567583341910252 * a * vexp(-a * a)) * ta
             tan[i, j] = pa_ * ta
     elif o == 16:  # norm_cdf
         ia = A[i]

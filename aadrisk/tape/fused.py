@@ -262,6 +262,9 @@ def compile_plan(P):
 # ---------------------------------------------------------------------------------------
 #: paths per block of the fused kernels (also the batch-means unit of gradient errors)
 FUSED_BLOCK = 256
+#: padding of every per-block row (doubles): rows a multiple of 4 KiB apart make the
+#: processor take loads for aliases of earlier stores ("4K aliasing") and stall
+ROW_PAD = 8
 #: ``engine="auto"`` fuses from this many element-steps (compilation pays for itself)
 MIN_WORK = 2**22
 #: and only with enough blocks for a batch-means standard error
@@ -296,7 +299,7 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     from .kernels import LANES
     from .program import PCONST, PMODE, _map
     from .results import _merge_lanes
-    from ._fused_src import _slots, saved_values
+    from ._fused_src import _slots, fission_rows, saved_values
     from .rng import workspace
 
     if np.any(IN[0] != 0):
@@ -332,22 +335,24 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
 
     def lane(i):
         Ul = U.copy()
-        ST = np.empty((N + 1 if grad else 2, nsv, block))
-        Z = np.empty((N if grad else 1, max(P.nz, 1), block))
-        VS = np.empty((N if grad else 1, nsave, block))
-        OV = np.empty((NO, block))
-        AS = np.empty((NO, nsv, block))
+        w = block + ROW_PAD
+        ST = np.empty((N + 1 if grad else 2, nsv, w))
+        Z = np.empty((N if grad else 1, max(P.nz, 1), w))
+        VS = np.empty((N if grad else 1, nsave, w))
+        OV = np.empty((NO, w))
+        AS = np.empty((NO, nsv, w))
         UA = np.zeros((NO, nn))
         SU = np.zeros((N, NO, nbody))
         GX = np.zeros((NO, n_xs, N))
         G = np.zeros((NO, n_in))
         PA, PB = np.zeros((nn, 1)), np.zeros((nn, 1))
         ws = workspace(block)
+        TB = np.empty((fission_rows(P), w))
         n_prev = 0
         for blk in range(i, nblocks, n_lanes):
             j0 = blk * block
             n = min(block, nb - j0)
-            mod.fwd(grad, n, j0, seed, Ul, UB, ST, Z, VS, OV, xel, ws)
+            mod.fwd(grad, n, j0, seed, Ul, UB, ST, Z, VS, OV, xel, ws, TB)
             K.block_values(acc_v[i], OV, n, n_prev)
             if grad:
                 UA[:] = 0.0

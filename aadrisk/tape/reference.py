@@ -25,7 +25,7 @@ from .results import Result
 
 _NS = {"math": math, "abs": abs}
 for _name in ("norm_cdf", "norm_pdf", "sigmoid", "softplus", "sign", "ffloor",
-              "iv_black_stdev", "iv_bachelier_stdev"):
+              "iv_black_stdev", "iv_bachelier_stdev", "vexp", "vlog"):
     _NS[_name] = getattr(scalar, _name).py_func
 
 
