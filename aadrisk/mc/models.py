@@ -324,7 +324,7 @@ class LocalVol:
     def _sigma(self, s, x, kw):
         ns = len(self.spots)
         s0, ds = self.spots[0], self.spots[1] - self.spots[0]
-        u = am.minimum(am.maximum((s - s0) / ds, 0.0), float(ns - 1))
+        u = am.minimum(am.maximum((s - s0) * (1.0 / ds), 0.0), float(ns - 1))
         i = am.minimum(am.floor(u), float(ns - 2))
         w = u - i
         tab = kw["_lv"]

@@ -146,7 +146,8 @@ class Path:
                     # towards the spot: discrete monitoring there ~ continuous at B
                     b = barrier * am.exp(sgn * 0.5826 * self._ctx.step_vol(a, s, x)
                                          * am.sqrt(x["_dt"]))
-                return acc * am.sigmoid(sgn * am.log(s[a] / b), width)
+                # times 1/B (one uniform value per step): no division per path
+                return acc * am.sigmoid(sgn * am.log(s[a] * (1.0 / b)), width)
             return Observable(1.0, update)
         return self._obs(("surv", id(barrier), key, float(width), bool(correction)), make)
 

@@ -101,9 +101,9 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
-            if p.op[i] == SIGMOID:   # the table's y * sigmoid(-a, p) / p, complement kept
+            if p.op[i] == SIGMOID:   # the table's y * sigmoid(-a, p) * (1 / p), complement kept
                 assert expr == _SIGMOID_DA
-                part = f"(v{i} * w{i} / {_lit(p.P[i])})"
+                part = f"(v{i} * w{i} * (1.0 / {_lit(p.P[i])}))"
             for q in qs:
                 if P.uniform[a]:
                     sums.add((a, q))
@@ -280,7 +280,7 @@ def _gen_rev(P, src, body, post, saved):
                 src(3, f"AS[{q}, {k}, j] = a{r}_{q}")
     for a, q in sorted(bsums):
         if P._in_body(a):
-            src(2, f"SU[t, {q}, {a - P.h - 1}] = r{a}_{q}")
+            src(2, f"SU[t, {q}, {a - P.h - 1}] += r{a}_{q}")
         else:
             src(2, f"UA[{q}, {a}] += r{a}_{q}")
     # initial states

@@ -453,7 +453,7 @@ def fwd_par(o, i, A, B, C, P, vals, pa, pb, n):
             a = vals[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa_ = y * sigmoid(-a, p) / p
+            pa_ = y * sigmoid(-a, p) * (1.0 / p)
             pa[i, j] = pa_
     elif o == 21:  # softplus
         ia = A[i]
@@ -808,7 +808,7 @@ def fwd_tan(o, i, A, B, C, P, vals, pa, pb, tan, n):
             ta = tan[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa_ = y * sigmoid(-a, p) / p
+            pa_ = y * sigmoid(-a, p) * (1.0 / p)
             pa[i, j] = pa_
             tan[i, j] = pa_ * ta
     elif o == 21:  # softplus
@@ -1205,7 +1205,7 @@ def fwd_par2(o, i, A, B, C, P, vals, pa, pb, tan, tpa, tpb, n):
             ta = tan[ia, j]
             y = sigmoid(a, p)
             vals[i, j] = y
-            pa_ = y * sigmoid(-a, p) / p
+            pa_ = y * sigmoid(-a, p) * (1.0 / p)
             pa[i, j] = pa_
             tpa[i, j] = (y * sigmoid(-a, p) * (sigmoid(-a, p) - y) / (p * p)) * ta
             tan[i, j] = pa_ * ta

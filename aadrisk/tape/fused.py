@@ -265,6 +265,10 @@ FUSED_BLOCK = 256
 #: padding of every per-block row (doubles): rows a multiple of 4 KiB apart make the
 #: processor take loads for aliases of earlier stores ("4K aliasing") and stall
 ROW_PAD = 8
+#: gradients are reduced over batches of blocks, about this many batches in all: the
+#: uniform nodes' reverse sweep runs once per batch, and the batch means give the
+#: gradient standard errors
+BATCHES = 64
 #: ``engine="auto"`` fuses from this many element-steps (compilation pays for itself)
 MIN_WORK = 2**22
 #: and only with enough blocks for a batch-means standard error
@@ -284,6 +288,9 @@ def module_for(prog, XS):
         P = cache[xs_kind] = plan(prog, act, xs_kind, [int(x) for x in XS[1][:n_xs]],
                                   len(prog.outs))
     if getattr(P, "module", None) is None:
+        from ._fused_src import _slots, fission_rows, saved_values
+        P.n_saved = max(len(_slots(P, saved_values(P))), 1)   # rows of VS
+        P.n_fission = fission_rows(P)                           # rows of TB
         P.module = compile_plan(P)
     return P, P.module
 
@@ -299,7 +306,6 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     from .kernels import LANES
     from .program import PCONST, PMODE, _map
     from .results import _merge_lanes
-    from ._fused_src import _slots, fission_rows, saved_values
     from .rng import workspace
 
     if np.any(IN[0] != 0):
@@ -330,8 +336,10 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     acc_v = np.zeros((n_lanes, NO, 4))
     acc_g = np.zeros((n_lanes, NO, n_in, 4))
     acc_x = np.zeros((n_lanes, NO, n_xs, nmax, 4))
-    nsv, nsave = max(len(P.vstates), 1), max(len(_slots(P, saved_values(P))), 1)
+    nsv, nsave, ntb = max(len(P.vstates), 1), P.n_saved, P.n_fission
     seed = np.int64(seed)
+    group = max(1, nblocks // BATCHES)   # blocks per batch of the batch-means errors
+    n_batches = sum(-(-len(range(i, nblocks, n_lanes)) // group) for i in range(n_lanes))
 
     def lane(i):
         Ul = U.copy()
@@ -347,31 +355,39 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
         G = np.zeros((NO, n_in))
         PA, PB = np.zeros((nn, 1)), np.zeros((nn, 1))
         ws = workspace(block)
-        TB = np.empty((fission_rows(P), w))
-        n_prev = 0
-        for blk in range(i, nblocks, n_lanes):
+        TB = np.empty((ntb, w))
+        n_prev = n_grad = n_batch = 0
+        mine = range(i, nblocks, n_lanes)
+        for k, blk in enumerate(mine):
             j0 = blk * block
             n = min(block, nb - j0)
             mod.fwd(grad, n, j0, seed, Ul, UB, ST, Z, VS, OV, xel, ws, TB)
             K.block_values(acc_v[i], OV, n, n_prev)
-            if grad:
+            n_prev += n
+            if not grad:
+                continue
+            if n_batch == 0:
                 UA[:] = 0.0
                 SU[:] = 0.0
+            mod.rev(n, j0, Ul, UB, ST, Z, VS, AS, UA, SU, xel)
+            n_batch += n
+            if (k + 1) % group == 0 or k == len(mine) - 1:
+                # one uniform reverse sweep per batch of blocks (it is linear in the sums)
                 GX[:] = 0.0
                 G[:] = 0.0
-                mod.rev(n, j0, Ul, UB, ST, Z, VS, AS, UA, SU, xel)
                 K.block_reverse(T, PM, Ul, UB, UA, SU, GX, G, PA, PB, pre_a, body_a, post_a,
                                 uslots, h, e, N, init, out)
-                K.block_sums(G, acc_g[i], n, n_prev)
-                K.block_sums(GX, acc_x[i, :, :, :N], n, n_prev)
-            n_prev += n
+                K.block_sums(G, acc_g[i], n_batch, n_grad)
+                K.block_sums(GX, acc_x[i, :, :, :N], n_batch, n_grad)
+                n_grad += n_batch
+                n_batch = 0
 
     _map(lane, n_lanes, n_workers)
     sizes = np.minimum(block, nb - np.arange(nblocks) * block)
     counts = [int(sizes[i::n_lanes].sum()) for i in range(n_lanes)]
     acc_v, acc_g, acc_x = (_merge_lanes(a, counts) for a in (acc_v, acc_g, acc_x))
-    if grad:  # between-block spread -> per-element spread (batch means)
-        scale = (nb - 1) / (nblocks - 1)
+    if grad:  # between-batch spread -> per-element spread (batch means)
+        scale = (nb - 1) / (n_batches - 1)
         acc_g[..., 1] *= scale
         acc_x[..., 1] *= scale
     return acc_v, acc_g, acc_x

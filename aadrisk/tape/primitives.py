@@ -93,7 +93,7 @@ TABLE: tuple[Prim, ...] = (
     Prim("min", 2, "a if a <= b else b", "1.0 if a <= b else 0.0",
          "0.0 if a <= b else 1.0", domain=(W, W), kink="a - b",
          doc="ties send the derivative to the first argument"),
-    Prim("sigmoid", 1, "sigmoid(a, p)", "y * sigmoid(-a, p) / p", None,
+    Prim("sigmoid", 1, "sigmoid(a, p)", "y * sigmoid(-a, p) * (1.0 / p)", None,
          {"aa": "y * sigmoid(-a, p) * (sigmoid(-a, p) - y) / (p * p)"}, domain=(W,), param=(0.1, 2.0),
          doc="smooth step 1/(1+exp(-a/p)); p is the width"),
     Prim("softplus", 1, "softplus(a, p)", "sigmoid(a, p)", None,

@@ -43,7 +43,7 @@ def sigmoid(x, width):
 
     The step rises from 0.12 to 0.88 over ``[-2 width, 2 width]``.
     """
-    z = x / width
+    z = x * (1.0 / width)
     e = vexp(-abs(z))
     d = 1.0 + e
     return 1.0 / d if z >= 0.0 else e / d
@@ -54,7 +54,7 @@ def sigmoid_pair(x, width):
     """``(sigmoid(x, width), sigmoid(-x, width))`` from one ``exp``, each bit-identical
     to its own :func:`sigmoid` call (the fused engine keeps the second for the
     derivative ``y sigmoid(-x) / width`` instead of evaluating it again)."""
-    z = x / width
+    z = x * (1.0 / width)
     e = vexp(-abs(z))
     d = 1.0 + e
     s, c = 1.0 / d, e / d
