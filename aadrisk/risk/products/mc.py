@@ -29,6 +29,9 @@ inputs of the program and their Greeks come straight out of the reverse sweep.
 Zero-rate (pillar) sensitivities likewise.  Gamma and the spot cross-gammas are
 central differences of the AAD Greeks over spot +-0.5 % with the same random
 numbers (the documented fallback for payoffs with kinks, see docs/monte_carlo.md).
+Theta (label ``time``, -dV/dT per year, the market held fixed as for the analytic
+products) is a central difference of prices over the time to expiry +- one day,
+same random numbers and step count.
 """
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ from ..registry import Evaluation, ProductEngine, Rows, register_engine
 from .equity import (BARRIER_TYPES, HESTON_PARAMS, _barrier_type, check_model_params,
                      check_spot_market)
 
-__all__ = ["MonteCarloOption", "MC_MODELS", "GAMMA_BUMP"]
+__all__ = ["MonteCarloOption", "MC_MODELS", "GAMMA_BUMP", "THETA_BUMP"]
 
 MC_MODELS = ("gbm", "heston", "local_vol")
 #: local-vol grid of a ``local_vol`` trade: times per year (to expiry) and spot levels
@@ -64,6 +67,8 @@ LV_TIMES_PER_YEAR, LV_SPOTS, LV_WIDTH_SD, LV_GRID_VOL = 12, 31, 4.0, 0.3
 MC_BLOCK = 256
 #: relative spot bump of the gamma / cross-gamma central differences of AAD Greeks
 GAMMA_BUMP = 0.005
+#: time-to-expiry bump (years, one day) of theta's central difference of prices
+THETA_BUMP = 1.0 / 365.0
 
 
 def _choice(options):
@@ -232,11 +237,12 @@ def _dupire_grid(t0, m, src, vsrc, T):
     return times, spots, lv0, J
 
 
-def _group_program(trades, m):
-    """(MonteCarlo, inputs, curve source, vol source, touched nodes) of a group."""
+def _group_program(trades, m, dT=0.0):
+    """(MonteCarlo, inputs, curve source, vol source, touched nodes) of a group; ``dT``
+    (years) shifts the time to expiry, the step count kept (theta)."""
     t0 = trades[0]
     n = _group_key(t0, m)[4]
-    T = m.year_fraction(t0.expiry)
+    T = m.year_fraction(t0.expiry) + dT
     times = T * np.arange(1, n + 1) / n
     src = m.discount_for(m.currencies.get(t0.underlying))
     rate_build, P, Q = _rate_table(src, times)
@@ -299,6 +305,7 @@ def _evaluate_group(trades, m, rows, zero_rows, idx):
     res = run(inp)
     h = GAMMA_BUMP * inp["spot"]
     up, dn = run({**inp, "spot": inp["spot"] + h}), run({**inp, "spot": inp["spot"] - h})
+    theta = _theta(trades, m)
     price, se = np.empty(len(trades)), np.empty(len(trades))
     for i in range(len(trades)):
         o = f"t{i}"
@@ -311,7 +318,24 @@ def _evaluate_group(trades, m, rows, zero_rows, idx):
                      (gu[name] - gd[name]) / (2 * h))
         for name, label in zeros.items():
             zero_rows.add(j, label, "zero", g[name], gs[name])
+        if theta is not None:
+            rows.add(j, "time", "theta", theta[i])
     return price, se
+
+
+def _theta(trades, m):
+    """-dV/dT per year (valuation date forward, market fixed): central difference of
+    prices over T +- one day with the same random numbers and step count; None when
+    the trade expires within two days (no room for the bump)."""
+    T = m.year_fraction(trades[0].expiry)
+    if T <= 2.0 * THETA_BUMP:
+        return None
+    vals = []
+    for dT in (THETA_BUMP, -THETA_BUMP):
+        mc, inp, _, _, _ = _group_program(trades, m, dT)
+        res = mc.value(inp, paths=trades[0].paths, seed=trades[0].seed, block=MC_BLOCK)
+        vals.append(np.array([res.value[f"t{i}"] for i in range(len(trades))]))
+    return -(vals[0] - vals[1]) / (2.0 * THETA_BUMP)
 
 
 def _evaluate(trades, m: MarketData) -> Evaluation:
