@@ -9,11 +9,13 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Security
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
 from aadrisk import __version__
 
 from .compute import Failure, Job
+from .fastpath import parse_risk_body
 from .markets import MarketProblem
 from .metrics import CONTENT_TYPE_LATEST
 from .schemas import (BatchRequest, BatchResponse, Market, MarketId, Problem, ProductInfo,
@@ -92,9 +94,13 @@ async def _market_of(svc, req: RiskRequest, loc: list):
     return key, market, ref
 
 
-async def _risk_one(svc, req: RiskRequest, loc: list) -> bytes | Failure:
+async def _risk_one(svc, req: RiskRequest, loc: list, trades: list | None = None
+                    ) -> bytes | Failure:
+    """Evaluate one request; ``trades`` (mappings from the fast path) replaces
+    ``req.portfolio.trades`` when given."""
     key, market, ref = await _market_of(svc, req, loc)
-    job = Job(req.portfolio.trades, {"portfolio": req.portfolio.name, "market": ref},
+    job = Job(req.portfolio.trades if trades is None else trades,
+              {"portfolio": req.portfolio.name, "market": ref},
               req.include_zero_greeks, req.layout)
     return await svc.batcher.submit(key, market, job)
 
@@ -108,8 +114,49 @@ async def _with_timeout(svc, coro):
                             "(AADRISK_REQUEST_TIMEOUT_S)") from None
 
 
-@router.post("/v1/risk", dependencies=_AUTH, response_model=RiskResponse, responses=_RISK_ERRS,
-             tags=["risk"], summary="Prices and labelled Greek vectors of a portfolio")
+async def _risk_answer(svc, req: RiskRequest, trades: list | None = None) -> Response:
+    out = await _with_timeout(svc, _risk_one(svc, req, ["body"], trades))
+    if isinstance(out, Failure):
+        raise HTTPException(out.status, out.detail)
+    return Response(out, media_type="application/json")
+
+
+#: bodies at least this large are parsed in a worker thread, not on the event loop
+_PARSE_OFF_LOOP_BYTES = 32_768
+
+
+def _is_json(content_type: str | None) -> bool:
+    return content_type is not None and \
+        content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+class FastRiskRoute(APIRoute):
+    """``POST /v1/risk`` with a fast path (:mod:`service.fastpath`) in front of FastAPI's
+    handler: a JSON body the fast path vouches for is answered without building a
+    Pydantic object per trade (parsed in a worker thread when large); any other body
+    goes through FastAPI's validation unchanged (422 with every bad field's path). The
+    declared schemas (OpenAPI, /docs) are those of the endpoint."""
+
+    def get_route_handler(self):
+        full = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if request.method != "POST" or not _is_json(request.headers.get("content-type")):
+                return await full(request)
+            svc = request.app.state.svc
+            require_key(request, request.headers.get("x-api-key"))
+            body = await request.body()
+            if len(body) >= _PARSE_OFF_LOOP_BYTES:
+                loop = asyncio.get_running_loop()
+                parsed = await loop.run_in_executor(svc.executor, parse_risk_body, body)
+            else:
+                parsed = parse_risk_body(body)
+            if parsed is None:
+                return await full(request)          # 422 with every bad field's path
+            return await _risk_answer(svc, *parsed)
+        return handler
+
+
 async def risk(body: RiskRequest, request: Request):
     """Price a portfolio and compute each trade's full labelled Greek vector.
 
@@ -120,11 +167,13 @@ async def risk(body: RiskRequest, request: Request):
     value_per_bp, value_per_vol_point). Trades that cannot be priced are listed in
     `errors` (trade_id, field, value, reason) beside the others.
     """
-    svc = request.app.state.svc
-    out = await _with_timeout(svc, _risk_one(svc, body, ["body"]))
-    if isinstance(out, Failure):
-        raise HTTPException(out.status, out.detail)
-    return Response(out, media_type="application/json")
+    return await _risk_answer(request.app.state.svc, body)
+
+
+router.add_api_route("/v1/risk", risk, methods=["POST"], dependencies=_AUTH,
+                     response_model=RiskResponse, responses=_RISK_ERRS, tags=["risk"],
+                     summary="Prices and labelled Greek vectors of a portfolio",
+                     route_class_override=FastRiskRoute)
 
 
 async def _batch_item(svc, i: int, req: RiskRequest):
