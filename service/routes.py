@@ -9,13 +9,11 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Security
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
 from aadrisk import __version__
 
 from .compute import Failure, Job
-from .fastpath import parse_risk_body
 from .markets import MarketProblem
 from .metrics import CONTENT_TYPE_LATEST
 from .schemas import (BatchRequest, BatchResponse, Market, MarketId, Problem, ProductInfo,
@@ -34,7 +32,11 @@ def _json(content, status_code: int = 200) -> Response:
 
 def require_key(request: Request, key: Annotated[str | None, Security(_api_key)] = None):
     """401 without a key, 403 with a wrong one (only when ``AADRISK_API_KEYS`` is set)."""
-    keys = request.app.state.svc.settings.api_keys
+    check_key(request.app.state.svc.settings.api_keys, key)
+
+
+def check_key(keys, key: str | None) -> None:
+    """Raise 401 / 403 unless ``key`` is one of ``keys`` (no check when ``keys`` is empty)."""
     if not keys:
         return
     if not key:
@@ -114,47 +116,13 @@ async def _with_timeout(svc, coro):
                             "(AADRISK_REQUEST_TIMEOUT_S)") from None
 
 
-async def _risk_answer(svc, req: RiskRequest, trades: list | None = None) -> Response:
+async def risk_answer(svc, req: RiskRequest, trades: list | None = None) -> Response:
+    """The answer to one validated risk request (``trades``: the fast path's mappings);
+    HTTPException for 404 / 422 / 504."""
     out = await _with_timeout(svc, _risk_one(svc, req, ["body"], trades))
     if isinstance(out, Failure):
         raise HTTPException(out.status, out.detail)
     return Response(out, media_type="application/json")
-
-
-#: bodies at least this large are parsed in a worker thread, not on the event loop
-_PARSE_OFF_LOOP_BYTES = 32_768
-
-
-def _is_json(content_type: str | None) -> bool:
-    return content_type is not None and \
-        content_type.split(";", 1)[0].strip().lower() == "application/json"
-
-
-class FastRiskRoute(APIRoute):
-    """``POST /v1/risk`` with a fast path (:mod:`service.fastpath`) in front of FastAPI's
-    handler: a JSON body the fast path vouches for is answered without building a
-    Pydantic object per trade (parsed in a worker thread when large); any other body
-    goes through FastAPI's validation unchanged (422 with every bad field's path). The
-    declared schemas (OpenAPI, /docs) are those of the endpoint."""
-
-    def get_route_handler(self):
-        full = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            if request.method != "POST" or not _is_json(request.headers.get("content-type")):
-                return await full(request)
-            svc = request.app.state.svc
-            require_key(request, request.headers.get("x-api-key"))
-            body = await request.body()
-            if len(body) >= _PARSE_OFF_LOOP_BYTES:
-                loop = asyncio.get_running_loop()
-                parsed = await loop.run_in_executor(svc.executor, parse_risk_body, body)
-            else:
-                parsed = parse_risk_body(body)
-            if parsed is None:
-                return await full(request)          # 422 with every bad field's path
-            return await _risk_answer(svc, *parsed)
-        return handler
 
 
 async def risk(body: RiskRequest, request: Request):
@@ -167,13 +135,12 @@ async def risk(body: RiskRequest, request: Request):
     value_per_bp, value_per_vol_point). Trades that cannot be priced are listed in
     `errors` (trade_id, field, value, reason) beside the others.
     """
-    return await _risk_answer(request.app.state.svc, body)
+    return await risk_answer(request.app.state.svc, body)
 
 
 router.add_api_route("/v1/risk", risk, methods=["POST"], dependencies=_AUTH,
                      response_model=RiskResponse, responses=_RISK_ERRS, tags=["risk"],
-                     summary="Prices and labelled Greek vectors of a portfolio",
-                     route_class_override=FastRiskRoute)
+                     summary="Prices and labelled Greek vectors of a portfolio")
 
 
 async def _batch_item(svc, i: int, req: RiskRequest):

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from service import fastpath, routes
+from service import fastpath, lane
 from service.compute import as_mapping
 from service.schemas import Portfolio
 
@@ -19,13 +19,13 @@ from _svc_helpers import vanilla
 def calls(monkeypatch):
     """Records what the fast path returned for each body (None: the full path ran)."""
     seen = []
-    real = routes.parse_risk_body
+    real = lane.parse_risk_body
 
     def spy(body):
         out = real(body)
         seen.append(out is not None)
         return out
-    monkeypatch.setattr(routes, "parse_risk_body", spy)
+    monkeypatch.setattr(lane, "parse_risk_body", spy)
     return seen
 
 
@@ -44,7 +44,7 @@ def _both(client, body, monkeypatch):
     """(fast-path answer, full-path answer) of one body."""
     fast = _post(client, body)
     with monkeypatch.context() as m:
-        m.setattr(routes, "parse_risk_body", lambda b: None)
+        m.setattr(lane, "parse_risk_body", lambda b: None)
         full = _post(client, body)
     return fast, full
 
@@ -192,7 +192,33 @@ def test_fast_path_needs_the_api_key(make_app, market_full):
 
 def test_large_bodies_are_parsed_off_the_event_loop(unbatched, market_full, calls, monkeypatch):
     body = orjson.dumps({"portfolio": {"trades": vanilla(400)}, "market": market_full})
-    assert len(body) >= routes._PARSE_OFF_LOOP_BYTES
+    assert len(body) >= lane.PARSE_OFF_LOOP_BYTES
     fast, full = _both(unbatched, body, monkeypatch)
     assert fast.status_code == 200 and fast.content == full.content
+    assert calls == [True]
+
+
+def test_key_is_checked_after_the_body_as_on_the_full_path(make_app, market_full):
+    with TestClient(make_app(api_keys=("k1",))) as c:
+        assert _post(c, b"{not json").status_code == 422       # JSON errors come first
+        bad = {"portfolio": {"trades": [_bad_trade(strike="1")]}, "market": market_full}
+        assert _post(c, bad).status_code == 401                 # then the key, as FastAPI
+
+
+def test_lane_answers_are_counted_under_the_route(client, market_full, calls):
+    body = {"portfolio": {"trades": vanilla(2)}, "market": market_full}
+    assert _post(client, body).status_code == 200
+    text = client.get("/metrics").text
+    assert 'aadrisk_http_requests_total{method="POST",route="/v1/risk",status="200"} 1.0' in text
+    assert calls == [True]
+
+
+def test_lane_answers_carry_cors_headers(make_app, market_full, calls):
+    with TestClient(make_app(cors_origins=("https://dash.example",))) as c:
+        r = c.post("/v1/risk", content=orjson.dumps({"portfolio": {"trades": vanilla(1)},
+                                                     "market": market_full}),
+                   headers={"content-type": "application/json",
+                            "origin": "https://dash.example"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://dash.example"
     assert calls == [True]
