@@ -477,6 +477,7 @@ def phase_soak_restart(db: str, q: bool) -> dict:
     srv = Server(db)
     try:
         ready_s = srv.wait_ready()
+        ready_cpu = cpu_seconds(srv.proc.pid)
         t0 = time.perf_counter()
         r = httpx.post(srv.url + "/v1/risk", content=body_of(book(10, variant=-1)),
                        headers={"content-type": "application/json"}, timeout=60)
@@ -484,7 +485,8 @@ def phase_soak_restart(db: str, q: bool) -> dict:
         assert r.status_code == 200, r.text
     finally:
         srv.stop()
-    restart = {"spawn_to_ready_s": ready_s, "first_request_s": first,
+    restart = {"spawn_to_ready_s": ready_s, "server_cpu_until_ready_s": ready_cpu,
+               "first_request_s": first,
                "spawn_to_first_answer_s": ready_s + first}
     return {"soak": soak, "restart": restart}
 
@@ -533,7 +535,8 @@ def main() -> None:
           f"mismatches")
     if s["errors"]:
         print(f"    soak errors: {s['error_kinds']}")
-    print(f"[4] restart: ready {r['spawn_to_ready_s']:.2f} s after spawn; first risk request "
+    print(f"[4] restart: ready {r['spawn_to_ready_s']:.2f} s after spawn (server CPU "
+          f"{r['server_cpu_until_ready_s']:.2f} s); first risk request "
           f"{r['first_request_s'] * 1e3:.0f} ms (spawn to first answer "
           f"{r['spawn_to_first_answer_s']:.2f} s)")
     print_json_last({
@@ -560,6 +563,7 @@ def main() -> None:
         "rps_10_trades_32_clients_unbatched": thr["unbatched"]["rps"],
         "throughput_ratio_batched_unbatched": thr["ratio"],
         "compute_ratio_32x10_alone_vs_merged_in_process": thr["compute"]["ratio"],
+        "load_average_1min_at_end": os.getloadavg()[0],
         "soak_seconds": s["seconds"], "soak_requests": s["requests"],
         "soak_errors": s["errors"],
         "answers_checked": sum(x["verified"] for x in (lat["batched"], lat["batched_columnar"],
@@ -574,6 +578,7 @@ def main() -> None:
         "rss_start_mib": s["rss_start_mib"],
         "rss_end_mib": s["rss_end_mib"], "rss_max_mib": s["rss_max_mib"],
         "restart_spawn_to_ready_s": r["spawn_to_ready_s"],
+        "restart_server_cpu_until_ready_s": r["server_cpu_until_ready_s"],
         "first_request_after_restart_s": r["first_request_s"],
         "restart_spawn_to_first_answer_s": r["spawn_to_first_answer_s"],
         "env": environment()})
