@@ -1,19 +1,35 @@
 """HTTP service load benchmark (issue 6): latency, batching gain, soak, restart.
 
 Starts ``uvicorn service.app:app`` in subprocesses on 127.0.0.1 (random free
-ports, a temporary SQLite file, loopback only) and drives them with async httpx
-clients. Every phase is bounded in request count and time.
+ports, a temporary SQLite file, loopback only; ``--workers N`` uvicorn worker
+processes per server, default 1, stated in the output). The load clients run on
+the same machine as the server and share its cores.
+
+What the clients do
+-------------------
+* Every request sends a portfolio of its own (:class:`Bodies`: ``book(n, variant=v)``
+  with every strike scaled by ``1 + 1e-5 v`` and the quantities shifted), so the
+  server computes every answer; all bodies of a phase are built and JSON-encoded
+  BEFORE its timing starts (a phase that outruns the pool builds further bodies
+  as it goes and reports how many, ``bodies_built_late``).
+* Each client is one asyncio task with its own keep-alive HTTP/1.1 connection on
+  raw asyncio streams (:class:`Connection`: hand-written request line and headers,
+  the answer read whole by ``Content-Length``), sending its next request as soon
+  as the previous answer is read: a closed loop, ``clients`` requests in flight.
+  Latency is client-side, from the write of the request to the last byte of the
+  answer.
+* Every answer's status is checked (anything but 200 counts as an error); the
+  body is not parsed during the timing. Every 10th (1,000-trade books) or 50th
+  (10-trade books) answer is kept and, after the phase, parsed and checked
+  against the library in this process (:func:`verify`: ``greek_vectors`` of the
+  same book on the same market; ids, prices, Greek row count and sum).
 
 Phases
 ------
-1. latency: 1,000-trade European books with full Greeks, 8 concurrent clients
-   (p50/p99 client-side), in the default per-trade layout and in the
-   ``columnar`` layout (batched server), and unbatched; plus the library's own
-   ``greek_vectors`` time for the same book measured in this process;
-
-Every request sends a portfolio of its own (strikes and quantities perturbed per
-request, :class:`Bodies`): the server computes every answer. The load clients
-run on the same machine as the server and share its cores.
+1. latency: 1,000-trade European books with full Greeks (21,006 Greek rows), one
+   client then 8 concurrent clients (p50/p99), in the default per-trade layout
+   and in the ``columnar`` layout (batched server), and unbatched; plus the
+   library's own ``greek_vectors`` time for the same book in this process;
 2. batching: 10-trade requests at 32 concurrent clients, throughput with the
    batch window on vs off (``AADRISK_BATCH_WINDOW_MS=0``), servers started in
    the same run;
@@ -23,8 +39,8 @@ run on the same machine as the server and share its cores.
    (kernels from Numba's on-disk cache); seconds from spawn to ready and to the
    first answered risk request, and the latency of that first request.
 
-Usage: ``python benchmarks/service_load.py [--quick]``; the last line is one
-JSON object (``workload: "service"``).
+Usage: ``python benchmarks/service_load.py [--quick] [--workers N]``; the last
+line is one JSON object (``workload: "service"``).
 """
 from __future__ import annotations
 
@@ -49,6 +65,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import environment, print_json_last  # noqa: E402
 
+#: answers kept and checked against the library after each phase: every n-th
+LATENCY_KEEP, SMALL_KEEP = 10, 50
+#: 10-trade bodies encoded before a timed phase, per second of the phase
+SMALL_POOL_PER_S = 1500
 MARKET = json.loads((ROOT / "portfolios" / "market_full.json").read_text())
 SPOTS = {"SPX": 5460.48, "AAPL": 210.62, "SX5E": 4894.02}
 
@@ -74,27 +94,53 @@ def book(n: int, seed: int = 0, variant: int = 0) -> list[dict]:
 
 
 class Bodies:
-    """Request bodies, each one a distinct portfolio: ``next()`` returns the body of the
-    next variant of ``book(n)``; ``pool`` bodies are encoded up front (1,000-trade books)
-    or each is built when it is sent (small books, ``pool=0``)."""
+    """Request bodies, each one a distinct portfolio (``book(n, variant=v)``, v = 1, 2, ...),
+    encoded BEFORE the timed phase: ``pool`` bodies up front; ``next()`` returns
+    ``(variant, body)``. Should a phase outrun the pool, further bodies are built when
+    sent and counted in ``late`` (reported: that client work then overlaps the timing)."""
 
-    def __init__(self, n: int, pool: int = 0, **extra):
-        self.n, self.extra, self.i = n, extra, 0
-        self.pool = [self.make(v) for v in range(pool)]
+    def __init__(self, n: int, pool: int, **extra):
+        self.n, self.extra, self.i, self.late = n, extra, 0, 0
+        self.pool = [self.make(v) for v in range(1, pool + 1)]
 
     def make(self, variant: int) -> bytes:
         return body_of(book(self.n, variant=variant), **self.extra)
 
-    def next(self) -> bytes:
+    def next(self) -> tuple[int, bytes]:
         self.i += 1
-        if self.pool:
-            if self.i > len(self.pool):
-                raise RuntimeError("body pool exhausted (every request gets its own book)")
-            return self.pool[self.i - 1]
-        return self.make(self.i)
+        if self.i <= len(self.pool):
+            return self.i, self.pool[self.i - 1]
+        self.late += 1
+        return self.i, self.make(self.i)
 
 
 # ----------------------------------------------------------------------------- server
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    out = [pid]
+    try:
+        for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                out += _tree(int(child))
+    except OSError:
+        pass
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its live descendants (the
+    uvicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])        # utime, stime
+    return total / tick
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,43 +200,147 @@ class Server:
 
 
 # ----------------------------------------------------------------------------- clients
+class Connection:
+    """One keep-alive HTTP/1.1 connection on raw asyncio streams: a hand-written request
+    line and headers, the answer read by ``Content-Length`` (or chunked). Far cheaper per
+    request than an HTTP client library, so the load clients leave the cores to the
+    server."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def _open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port,
+                                                                 limit=1 << 20)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, body) of ``POST path`` with a JSON ``body``."""
+        if self.writer is None:
+            await self._open()
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        try:
+            return await self._answer()
+        except BaseException:
+            self.close()        # the stream is out of step: never reuse it
+            raise
+
+    async def _answer(self) -> tuple[int, bytes]:
+        r = self.reader
+        head = await r.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length, chunked, close = None, False, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        if chunked:
+            parts = []
+            while True:
+                size = int((await r.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await r.readuntil(b"\r\n")
+                    break
+                parts.append(await r.readexactly(size + 2))
+            data = b"".join(p[:-2] for p in parts)
+        else:
+            data = await r.readexactly(length or 0)
+        if close:
+            self.close()
+        return status, data
+
+
 async def drive(url: str, bodies: Bodies, clients: int, *, per_client: int | None = None,
-                seconds: float | None = None, sample=None) -> dict:
-    """``clients`` concurrent loops posting ``bodies.next()`` to /v1/risk until
-    ``per_client`` requests each or ``seconds`` elapsed; latencies (s), errors, wall time,
-    response sizes."""
-    lat, errors, sizes = [], [], []
+                seconds: float | None = None, sample=None, keep_every: int = 0) -> dict:
+    """``clients`` concurrent loops, each on its own keep-alive connection, posting
+    ``bodies.next()`` to /v1/risk until ``per_client`` requests each or ``seconds``
+    elapsed. Every status is checked (non-200 is an error); every ``keep_every``-th
+    answer is kept, with its variant, for :func:`verify` after the phase. Returns
+    latencies (s), errors, wall time, response sizes, kept answers."""
+    host, port = url.split("//", 1)[1].split(":")
+    lat, errors, sizes, kept = [], [], [], []
     stop_at = None if seconds is None else time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"content-type": "application/json"}
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as c:
-        async def one():
-            n = 0
+    count = 0
+
+    async def one():
+        nonlocal count
+        conn = Connection(host, int(port))
+        n = 0
+        try:
             while (per_client is None or n < per_client) and \
                     (stop_at is None or time.perf_counter() < stop_at):
-                body = bodies.next()
+                variant, body = bodies.next()
                 t0 = time.perf_counter()
                 try:
-                    r = await c.post("/v1/risk", content=body, headers=headers)
-                    if r.status_code != 200:
-                        errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
+                    status, data = await conn.post("/v1/risk", body)
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                        ValueError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                else:
+                    if status != 200:
+                        errors.append(f"HTTP {status}: {data[:200]!r}")
                     else:
                         lat.append(time.perf_counter() - t0)
-                        sizes.append(len(r.content))
-                except httpx.HTTPError as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                        sizes.append(len(data))
+                        count += 1
+                        if keep_every and count % keep_every == 0:
+                            kept.append((variant, data))
                 n += 1
+        finally:
+            conn.close()
 
-        async def sampler():
-            while stop_at is not None and time.perf_counter() < stop_at:
-                sample()
-                await asyncio.sleep(2.0)
+    async def sampler():
+        while stop_at is not None and time.perf_counter() < stop_at:
+            sample()
+            await asyncio.sleep(2.0)
 
-        t0 = time.perf_counter()
-        tasks = [one() for _ in range(clients)] + ([sampler()] if sample else [])
-        await asyncio.gather(*tasks)
-        wall = time.perf_counter() - t0
-    return {"latencies": lat, "errors": errors, "wall_s": wall, "sizes": sizes}
+    t0 = time.perf_counter()
+    await asyncio.gather(*([one() for _ in range(clients)] + ([sampler()] if sample else [])))
+    wall = time.perf_counter() - t0
+    return {"latencies": lat, "errors": errors, "wall_s": wall, "sizes": sizes, "kept": kept}
+
+
+def verify(bodies: Bodies, kept: list) -> dict:
+    """Check kept answers against the library in this process (after the timed phase):
+    for each, ``greek_vectors`` of the same book on the same market; the trade ids, the
+    number priced, the prices and the book's summed Greek values must agree."""
+    import numpy as np
+
+    from aadrisk.market.snapshot import MarketData
+    from aadrisk.risk.greeks import greek_vectors
+
+    m = MarketData.from_mapping(MARKET)
+    bad = []
+    for variant, data in kept:
+        doc = orjson.loads(data)
+        ref = greek_vectors(book(bodies.n, variant=variant), m)
+        tr = doc["trades"]
+        if isinstance(tr, dict):                                     # columnar layout
+            ids, prices, values = tr["trade"], tr["price"], doc["greeks"]["value"]
+        else:
+            ids = [t["trade"] for t in tr]
+            prices = [t["price"] for t in tr]
+            values = [v for t in tr for v in t["greeks"]["value"]]
+        ok = (doc["n_priced"] == len(ref.prices) and ids == ref.prices["trade"].tolist()
+              and np.allclose(prices, ref.prices["price"], rtol=1e-12, atol=0)
+              and len(values) == len(ref.greeks)
+              and np.isclose(sum(values), ref.greeks["value"].sum(), rtol=1e-9))
+        if not ok:
+            bad.append(variant)
+    return {"verified": len(kept), "mismatches": len(bad), "mismatch_variants": bad[:10]}
 
 
 def pct(xs, q):
@@ -235,13 +385,18 @@ def phase_latency(db: str, q: bool) -> dict:
                 # every request of the phase gets its own portfolio (distinct strikes)
                 bodies = Bodies(1000, pool=3 + n_one + 8 * n_each, layout=layout)
                 asyncio.run(drive(srv.url, bodies, 1, per_client=3))           # warm
-                one = asyncio.run(drive(srv.url, bodies, 1, per_client=n_one))
-                res = asyncio.run(drive(srv.url, bodies, 8, per_client=n_each))
+                one = asyncio.run(drive(srv.url, bodies, 1, per_client=n_one,
+                                        keep_every=LATENCY_KEEP))
+                cpu0 = cpu_seconds(srv.proc.pid)
+                res = asyncio.run(drive(srv.url, bodies, 8, per_client=n_each,
+                                        keep_every=LATENCY_KEEP))
+                cpu = (cpu_seconds(srv.proc.pid) - cpu0) / max(len(res["latencies"]), 1)
                 key = name if layout == "trades" else f"{name}_{layout}"
-                out[key] = {"layout": layout,
+                out[key] = {"layout": layout, **verify(bodies, one["kept"] + res["kept"]),
                             "single_client_p50_ms": 1e3 * pct(one["latencies"], 50),
                             "p50_ms": 1e3 * pct(res["latencies"], 50),
                             "p99_ms": 1e3 * pct(res["latencies"], 99),
+                            "server_cpu_ms_per_request": 1e3 * cpu,
                             "requests": len(res["latencies"]), "errors": len(res["errors"]),
                             "response_bytes": statistics.median(res["sizes"] or [0]),
                             "error_kinds": sorted(set(res["errors"]))}
@@ -281,11 +436,15 @@ def phase_throughput(db: str, q: bool) -> dict:
         try:
             srv.wait_ready()
             put_market(srv.url)
-            asyncio.run(drive(srv.url, Bodies(10), 32, seconds=2.0))           # warm
-            res = asyncio.run(drive(srv.url, Bodies(10), 32, seconds=seconds))
+            bodies = Bodies(10, pool=int(SMALL_POOL_PER_S * (2.0 + seconds)))
+            asyncio.run(drive(srv.url, bodies, 32, seconds=2.0))                # warm
+            cpu0 = cpu_seconds(srv.proc.pid)
+            res = asyncio.run(drive(srv.url, bodies, 32, seconds=seconds, keep_every=SMALL_KEEP))
+            cpu = (cpu_seconds(srv.proc.pid) - cpu0) / max(len(res["latencies"]), 1)
         finally:
             srv.stop()
-        out[name] = {"rps": len(res["latencies"]) / res["wall_s"],
+        out[name] = {"rps": len(res["latencies"]) / res["wall_s"], **verify(bodies, res["kept"]),
+                     "bodies_built_late": bodies.late, "server_cpu_ms_per_request": 1e3 * cpu,
                      "p50_ms": 1e3 * pct(res["latencies"], 50),
                      "p99_ms": 1e3 * pct(res["latencies"], 99),
                      "errors": len(res["errors"])}
@@ -300,8 +459,9 @@ def phase_soak_restart(db: str, q: bool) -> dict:
     try:
         srv.wait_ready()
         put_market(srv.url)
-        asyncio.run(drive(srv.url, Bodies(10), 32, seconds=3.0))               # warm
-        res = asyncio.run(drive(srv.url, Bodies(10), 32, seconds=seconds,
+        bodies = Bodies(10, pool=int(SMALL_POOL_PER_S * (3.0 + seconds)))
+        asyncio.run(drive(srv.url, bodies, 32, seconds=3.0))                   # warm
+        res = asyncio.run(drive(srv.url, bodies, 32, seconds=seconds, keep_every=SMALL_KEEP,
                                 sample=lambda: rss.append(rss_mib(srv.proc.pid))))
         rss.append(rss_mib(srv.proc.pid))
     finally:
@@ -310,12 +470,14 @@ def phase_soak_restart(db: str, q: bool) -> dict:
             "errors": len(res["errors"]), "rps": len(res["latencies"]) / res["wall_s"],
             "p50_ms": 1e3 * pct(res["latencies"], 50), "p99_ms": 1e3 * pct(res["latencies"], 99),
             "rss_start_mib": rss[0], "rss_end_mib": rss[-1], "rss_max_mib": max(rss),
-            "rss_samples_mib": [round(x, 1) for x in rss],
+            "rss_samples_mib": [round(x, 1) for x in rss], **verify(bodies, res["kept"]),
+            "bodies_built_late": bodies.late,
             "error_kinds": sorted(set(res["errors"]))}
     # restart on the same database: stored market kept, kernels from the disk cache
     srv = Server(db)
     try:
         ready_s = srv.wait_ready()
+        ready_cpu = cpu_seconds(srv.proc.pid)
         t0 = time.perf_counter()
         r = httpx.post(srv.url + "/v1/risk", content=body_of(book(10, variant=-1)),
                        headers={"content-type": "application/json"}, timeout=60)
@@ -323,7 +485,8 @@ def phase_soak_restart(db: str, q: bool) -> dict:
         assert r.status_code == 200, r.text
     finally:
         srv.stop()
-    restart = {"spawn_to_ready_s": ready_s, "first_request_s": first,
+    restart = {"spawn_to_ready_s": ready_s, "server_cpu_until_ready_s": ready_cpu,
+               "first_request_s": first,
                "spawn_to_first_answer_s": ready_s + first}
     return {"soak": soak, "restart": restart}
 
@@ -348,11 +511,18 @@ def main() -> None:
         x = lat[k]
         print(f"    {k:16s} (layout {x['layout']}, {x['response_bytes'] / 1e6:.2f} MB): 1 client "
               f"p50 {x['single_client_p50_ms']:.0f} ms; 8 clients p50 {x['p50_ms']:.0f} ms, "
-              f"p99 {x['p99_ms']:.0f} ms ({x['requests']} requests, {x['errors']} errors)")
+              f"p99 {x['p99_ms']:.0f} ms; server CPU {x['server_cpu_ms_per_request']:.0f} ms "
+              f"per request ({x['requests']} requests, {x['errors']} errors; "
+              f"{x['verified']} answers checked, {x['mismatches']} mismatches)")
     thr = phase_throughput(db, q)
     print(f"[2] 10-trade requests, 32 clients: batched {thr['batched']['rps']:.0f} req/s "
           f"(p50 {thr['batched']['p50_ms']:.0f} ms), unbatched {thr['unbatched']['rps']:.0f} "
-          f"req/s (p50 {thr['unbatched']['p50_ms']:.0f} ms); ratio {thr['ratio']:.2f}x")
+          f"req/s (p50 {thr['unbatched']['p50_ms']:.0f} ms); ratio {thr['ratio']:.2f}x "
+          f"(server CPU per request {thr['batched']['server_cpu_ms_per_request']:.1f} / "
+          f"{thr['unbatched']['server_cpu_ms_per_request']:.1f} ms; "
+          f"errors {thr['batched']['errors']} / {thr['unbatched']['errors']}; answers checked "
+          f"{thr['batched']['verified']} / {thr['unbatched']['verified']}, mismatches "
+          f"{thr['batched']['mismatches']} / {thr['unbatched']['mismatches']})")
     cg = thr["compute"]
     print(f"    in-process compute path, 32 x 10-trade books: alone {cg['alone_ms']:.0f} ms, "
           f"merged {cg['merged_ms']:.0f} ms ({cg['ratio']:.1f}x; no HTTP)")
@@ -361,10 +531,12 @@ def main() -> None:
     print(f"[3] soak {s['seconds']:.0f} s at 32 clients: {s['requests']} requests, "
           f"{s['errors']} errors, {s['rps']:.0f} req/s; server RSS {s['rss_start_mib']:.0f} -> "
           f"{s['rss_end_mib']:.0f} MiB (max {s['rss_max_mib']:.0f}; samples "
-          f"{s['rss_samples_mib']})")
+          f"{s['rss_samples_mib']}); {s['verified']} answers checked, {s['mismatches']} "
+          f"mismatches")
     if s["errors"]:
         print(f"    soak errors: {s['error_kinds']}")
-    print(f"[4] restart: ready {r['spawn_to_ready_s']:.2f} s after spawn; first risk request "
+    print(f"[4] restart: ready {r['spawn_to_ready_s']:.2f} s after spawn (server CPU "
+          f"{r['server_cpu_until_ready_s']:.2f} s); first risk request "
           f"{r['first_request_s'] * 1e3:.0f} ms (spawn to first answer "
           f"{r['spawn_to_first_answer_s']:.2f} s)")
     print_json_last({
@@ -374,6 +546,13 @@ def main() -> None:
         "p50_ms_1000_trades_8_clients_unbatched": lat["unbatched"]["p50_ms"],
         "p99_ms_1000_trades_8_clients_unbatched": lat["unbatched"]["p99_ms"],
         "p50_ms_1000_trades_1_client": lat["batched"]["single_client_p50_ms"],
+        "server_cpu_ms_per_1000_trade_request": lat["batched"]["server_cpu_ms_per_request"],
+        "server_cpu_ms_per_1000_trade_request_columnar":
+            lat["batched_columnar"]["server_cpu_ms_per_request"],
+        "server_cpu_ms_per_10_trade_request_batched":
+            thr["batched"]["server_cpu_ms_per_request"],
+        "server_cpu_ms_per_10_trade_request_unbatched":
+            thr["unbatched"]["server_cpu_ms_per_request"],
         "p50_ms_1000_trades_8_clients_columnar": lat["batched_columnar"]["p50_ms"],
         "p99_ms_1000_trades_8_clients_columnar": lat["batched_columnar"]["p99_ms"],
         "p50_ms_1000_trades_1_client_columnar": lat["batched_columnar"]["single_client_p50_ms"],
@@ -384,10 +563,22 @@ def main() -> None:
         "rps_10_trades_32_clients_unbatched": thr["unbatched"]["rps"],
         "throughput_ratio_batched_unbatched": thr["ratio"],
         "compute_ratio_32x10_alone_vs_merged_in_process": thr["compute"]["ratio"],
+        "load_average_1min_at_end": os.getloadavg()[0],
         "soak_seconds": s["seconds"], "soak_requests": s["requests"],
-        "soak_errors": s["errors"], "rss_start_mib": s["rss_start_mib"],
+        "soak_errors": s["errors"],
+        "answers_checked": sum(x["verified"] for x in (lat["batched"], lat["batched_columnar"],
+                                                        lat["unbatched"], thr["batched"],
+                                                        thr["unbatched"], s)),
+        "answer_mismatches": sum(x["mismatches"] for x in (lat["batched"],
+                                                           lat["batched_columnar"],
+                                                           lat["unbatched"], thr["batched"],
+                                                           thr["unbatched"], s)),
+        "bodies_built_late": thr["batched"]["bodies_built_late"] +
+        thr["unbatched"]["bodies_built_late"] + s["bodies_built_late"],
+        "rss_start_mib": s["rss_start_mib"],
         "rss_end_mib": s["rss_end_mib"], "rss_max_mib": s["rss_max_mib"],
         "restart_spawn_to_ready_s": r["spawn_to_ready_s"],
+        "restart_server_cpu_until_ready_s": r["server_cpu_until_ready_s"],
         "first_request_after_restart_s": r["first_request_s"],
         "restart_spawn_to_first_answer_s": r["spawn_to_first_answer_s"],
         "env": environment()})

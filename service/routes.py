@@ -32,7 +32,11 @@ def _json(content, status_code: int = 200) -> Response:
 
 def require_key(request: Request, key: Annotated[str | None, Security(_api_key)] = None):
     """401 without a key, 403 with a wrong one (only when ``AADRISK_API_KEYS`` is set)."""
-    keys = request.app.state.svc.settings.api_keys
+    check_key(request.app.state.svc.settings.api_keys, key)
+
+
+def check_key(keys, key: str | None) -> None:
+    """Raise 401 / 403 unless ``key`` is one of ``keys`` (no check when ``keys`` is empty)."""
     if not keys:
         return
     if not key:
@@ -92,9 +96,13 @@ async def _market_of(svc, req: RiskRequest, loc: list):
     return key, market, ref
 
 
-async def _risk_one(svc, req: RiskRequest, loc: list) -> bytes | Failure:
+async def _risk_one(svc, req: RiskRequest, loc: list, trades: list | None = None
+                    ) -> bytes | Failure:
+    """Evaluate one request; ``trades`` (mappings from the fast path) replaces
+    ``req.portfolio.trades`` when given."""
     key, market, ref = await _market_of(svc, req, loc)
-    job = Job(req.portfolio.trades, {"portfolio": req.portfolio.name, "market": ref},
+    job = Job(req.portfolio.trades if trades is None else trades,
+              {"portfolio": req.portfolio.name, "market": ref},
               req.include_zero_greeks, req.layout)
     return await svc.batcher.submit(key, market, job)
 
@@ -108,8 +116,15 @@ async def _with_timeout(svc, coro):
                             "(AADRISK_REQUEST_TIMEOUT_S)") from None
 
 
-@router.post("/v1/risk", dependencies=_AUTH, response_model=RiskResponse, responses=_RISK_ERRS,
-             tags=["risk"], summary="Prices and labelled Greek vectors of a portfolio")
+async def risk_answer(svc, req: RiskRequest, trades: list | None = None) -> Response:
+    """The answer to one validated risk request (``trades``: the fast path's mappings);
+    HTTPException for 404 / 422 / 504."""
+    out = await _with_timeout(svc, _risk_one(svc, req, ["body"], trades))
+    if isinstance(out, Failure):
+        raise HTTPException(out.status, out.detail)
+    return Response(out, media_type="application/json")
+
+
 async def risk(body: RiskRequest, request: Request):
     """Price a portfolio and compute each trade's full labelled Greek vector.
 
@@ -120,11 +135,12 @@ async def risk(body: RiskRequest, request: Request):
     value_per_bp, value_per_vol_point). Trades that cannot be priced are listed in
     `errors` (trade_id, field, value, reason) beside the others.
     """
-    svc = request.app.state.svc
-    out = await _with_timeout(svc, _risk_one(svc, body, ["body"]))
-    if isinstance(out, Failure):
-        raise HTTPException(out.status, out.detail)
-    return Response(out, media_type="application/json")
+    return await risk_answer(request.app.state.svc, body)
+
+
+router.add_api_route("/v1/risk", risk, methods=["POST"], dependencies=_AUTH,
+                     response_model=RiskResponse, responses=_RISK_ERRS, tags=["risk"],
+                     summary="Prices and labelled Greek vectors of a portfolio")
 
 
 async def _batch_item(svc, i: int, req: RiskRequest):

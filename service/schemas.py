@@ -179,11 +179,10 @@ TRADE_EXAMPLE = {"trade_id": "SPX-C-5500-DEC24", "product": "european_option",
 
 
 @functools.lru_cache(maxsize=1)
-def trade_model() -> type[BaseModel]:
-    """The trade schema: the union of all products' fields, each optional and typed.
-
-    Unknown fields are accepted here and reported per trade by the library.
-    """
+def trade_field_types() -> dict[str, Any]:
+    """Field name -> JSON type (``Number``, ``Date``, ``Text`` or ``Any``) of the trade
+    schema: the union of all products' fields (a field typed differently by two products
+    is ``Text`` if date and text, else ``Any``)."""
     from aadrisk.risk.greeks import GREEK_PRODUCTS
 
     fields: dict[str, Any] = {}
@@ -197,7 +196,26 @@ def trade_model() -> type[BaseModel]:
                 fields[f["name"]] = Text
             else:
                 fields[f["name"]] = Any
-    definitions = {name: (Optional[t], None) for name, t in fields.items()}
+    return fields
+
+
+def trade_field_kinds() -> dict[str, str]:
+    """Field name -> ``"id"``, ``"number"``, ``"date"``, ``"string"`` or ``"any"`` for every
+    declared field of the trade schema, in the schema's order (``trade_id``, ``product``,
+    then the products' fields); what :mod:`service.fastpath` checks."""
+    kinds = {"trade_id": "id", "product": "string"}
+    for name, t in trade_field_types().items():
+        kinds[name] = {Number: "number", Date: "date", Text: "string"}.get(t, "any")
+    return kinds
+
+
+@functools.lru_cache(maxsize=1)
+def trade_model() -> type[BaseModel]:
+    """The trade schema: the union of all products' fields, each optional and typed.
+
+    Unknown fields are accepted here and reported per trade by the library.
+    """
+    definitions = {name: (Optional[t], None) for name, t in trade_field_types().items()}
     return create_model(
         "Trade",
         __config__=ConfigDict(extra="allow", json_schema_extra={"examples": [TRADE_EXAMPLE]}),

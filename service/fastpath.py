@@ -1,0 +1,207 @@
+"""Fast path of ``POST /v1/risk``: the raw body parsed by orjson, the trades checked in one pass.
+
+Pydantic validation of a 1,000-trade book (one model object per trade, then one
+mapping per trade for the library) costs more server CPU than the rest of the
+request handling together. :func:`parse_risk_body` accepts a body only when it
+is certain that the schema (:class:`service.schemas.RiskRequest`, as FastAPI
+validates it: ``json.loads`` then Python-mode validation) would accept it, and
+then returns exactly what that path hands to the library:
+
+* the request without its trades, validated by Pydantic (small);
+* the trades as mappings of the fields the client gave, numbers as ``float``,
+  keys in the schema's order (declared fields first, then unknown ones in the
+  order given) -- what ``model_dump(mode="json", exclude_unset=True)`` of the
+  validated trade models returns.
+
+Anything else -- invalid JSON, JSON that ``orjson`` and ``json`` read
+differently (integers beyond 64 bits, NaN literals, lone surrogates), a wrong
+type anywhere -- returns ``None``: the caller then runs the full FastAPI /
+Pydantic path, which answers 422 with the path of every bad field. The fast
+path never produces an error of its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import numpy as np
+import orjson
+from pydantic import ValidationError
+
+from .schemas import RiskRequest, trade_field_kinds
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_GOOD_DATES: set[str] = set()
+_MAX_DATES = 10_000
+_ORDERS: dict[tuple, tuple] = {}
+_MAX_ORDERS = 1_000
+#: orjson reads an integer literal beyond 64 bits as a float (json.loads: an int); any
+#: float this large is therefore refused (integers up to 2**53 convert exactly)
+_BIG = 2.0 ** 63
+_EXACT_INT = 2 ** 53
+_NONE = type(None)
+
+
+class _Reject(Exception):
+    """The fast path cannot vouch for this input (the full path decides)."""
+
+
+def _plain(x) -> None:
+    """Raise ``_Reject`` if ``x`` (JSON as orjson parsed it) holds a float orjson may have
+    read from a literal ``json.loads`` reads as an int, or a non-finite one."""
+    t = type(x)
+    if t is float:
+        if not -_BIG < x < _BIG:
+            raise _Reject
+    elif t is list:
+        for v in x:
+            _plain(v)
+    elif t is dict:
+        for v in x.values():
+            _plain(v)
+
+
+def _numbers(col: list) -> list:
+    """A column of a ``Number`` field (finite int or float, or null) as floats."""
+    types = set(map(type, col))
+    if not types <= {float, int, _NONE}:
+        raise _Reject
+    if int in types and any(type(v) is int and not -_EXACT_INT <= v <= _EXACT_INT
+                            for v in col):
+        raise _Reject
+    if _NONE in types:
+        out = [None if v is None else float(v) for v in col]
+        given = [v for v in out if v is not None]
+    else:
+        out = given = list(map(float, col))
+    if given:
+        values = np.fromiter(given, dtype=float, count=len(given))
+        if not (np.abs(values) < _BIG).all():        # also false for NaN and infinities
+            raise _Reject
+    return out
+
+
+def _dates(col: list) -> list:
+    """A column of a ``Date`` field: ISO ``YYYY-MM-DD`` strings (or null), unchanged."""
+    if not set(map(type, col)) <= {str, _NONE}:
+        raise _Reject
+    for v in set(col) - _GOOD_DATES:
+        if v is None:
+            continue
+        if not _DATE.fullmatch(v):
+            raise _Reject
+        try:
+            dt.date.fromisoformat(v)
+        except ValueError:
+            raise _Reject from None
+        if len(_GOOD_DATES) < _MAX_DATES:
+            _GOOD_DATES.add(v)
+    return col
+
+
+def _strings(col: list) -> list:
+    if not set(map(type, col)) <= {str, _NONE}:
+        raise _Reject
+    return col
+
+
+def _trade_ids(col: list) -> list:
+    if not set(map(type, col)) <= {str, int, _NONE}:
+        raise _Reject
+    return col
+
+
+def _anys(col: list) -> list:
+    if not set(map(type, col)) <= {str, int, bool, _NONE}:
+        for v in col:
+            _plain(v)
+    return col
+
+
+_CHECKS = {"id": _trade_ids, "number": _numbers, "date": _dates, "string": _strings,
+           "any": _anys}
+
+
+def _order(keys: tuple) -> tuple:
+    """((key, column check), ...) for trades with these keys, in the order of the mapping
+    the schema path gives: declared fields in schema order, then unknown ones as given."""
+    order = _ORDERS.get(keys)
+    if order is None:
+        kinds = trade_field_kinds()
+        given = set(keys)
+        order = tuple([(k, _CHECKS[kind]) for k, kind in kinds.items() if k in given] +
+                      [(k, _anys) for k in keys if k not in kinds])
+        if len(_ORDERS) < _MAX_ORDERS:
+            _ORDERS[keys] = order
+    return order
+
+
+def check_trades(trades: list) -> list[dict]:
+    """The trades as the schema path's mappings; raise ``_Reject`` on any doubt.
+
+    Trades with the same keys (in the same order) are checked together, a column per
+    field (type sets, one NumPy finiteness test, each distinct date parsed once).
+
+    Parameters
+    ----------
+    trades : list
+        ``portfolio.trades`` as parsed from JSON.
+
+    Returns
+    -------
+    list of dict
+        One mapping per trade, in order (numbers as float, keys in schema order).
+    """
+    if not set(map(type, trades)) <= {dict}:
+        raise _Reject
+    groups: dict[tuple, list[int]] = {}
+    for i, keys in enumerate(map(tuple, trades)):
+        groups.setdefault(keys, []).append(i)
+    out: list = [None] * len(trades)
+    for keys, idx in groups.items():
+        members = [trades[i] for i in idx] if len(groups) > 1 else trades
+        order = _order(keys)
+        cols = [check([t[k] for t in members]) for k, check in order]
+        names = [k for k, _ in order]
+        rows = [dict(zip(names, row)) for row in zip(*cols)] if cols else \
+            [{} for _ in members]
+        for i, row in zip(idx, rows):
+            out[i] = row
+    return out
+
+
+def parse_risk_body(body: bytes) -> tuple[RiskRequest, list[dict]] | None:
+    """(the request without trades, the trades as mappings), or ``None`` to use the
+    full validation path.
+
+    Parameters
+    ----------
+    body : bytes
+        The raw request body (``Content-Type: application/json``).
+
+    Returns
+    -------
+    (RiskRequest, list of dict) or None
+        ``request.portfolio.trades`` is empty; the trades are the second item.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict:
+        return None
+    portfolio = doc.get("portfolio")
+    if type(portfolio) is not dict or type(portfolio.get("trades")) is not list:
+        return None
+    try:
+        trades = check_trades(portfolio["trades"])
+    except _Reject:
+        return None
+    skeleton: dict[str, Any] = {**doc, "portfolio": {**portfolio, "trades": []}}
+    try:
+        _plain(skeleton)
+        req = RiskRequest.model_validate(skeleton)
+    except (_Reject, ValidationError):
+        return None
+    return req, trades
