@@ -175,6 +175,18 @@ def _gen_fwd(P, src, body, post, saved):
         src(2, f"normal_block(seed, j0, n, t, {p.C[i]}, Z[tz, {zi}], ws)")
     src(2, "UBt = UB[t]")
     _load_uniform(P, vbody, src, 2, True)
+    _gen_fwd_step(P, src, body, saved)
+    src(1, f"fin = {P.N} if grad else {P.N & 1}")
+    src(1, "for j in range(n):")
+    _varying_fwd(P, post, src, 2, "0")
+    for q, o in enumerate(p.outs):
+        src(2, f"OV[{q}, j] = {P.uref(o) if P.uniform[o] else P.vref(o)}")
+
+
+def _gen_fwd_step(P, src, body, saved):
+    """One step of the block: a loop over the paths per segment (:func:`_segments`), the
+    last one storing the states (and, in gradient mode, the values the reverse reads)."""
+    p = P.prog
     slots = _slots(P, saved) if saved else []
     finals = [P.out[s] for s in P.vstates] + [i for _, i in slots]
     segs = _segments(P, body) or [[]]
@@ -203,11 +215,6 @@ def _gen_fwd(P, src, body, post, saved):
         src(3, "if grad:")
         for k, (name, i) in enumerate(slots):
             src(4, f"VS[t, {k}, j] = {name}{i}")
-    src(1, f"fin = {P.N} if grad else {P.N & 1}")
-    src(1, "for j in range(n):")
-    _varying_fwd(P, post, src, 2, "0")
-    for q, o in enumerate(p.outs):
-        src(2, f"OV[{q}, j] = {P.uref(o) if P.uniform[o] else P.vref(o)}")
 
 
 def fission_rows(P) -> int:
