@@ -121,16 +121,21 @@ def _segments(P, body):
     processor overlaps few paths of it.  Short loops keep many paths in flight,
     and a loop of one ``exp`` over a row of values is what the compiler
     vectorises."""
-    segs, cur = [], []
+    segs, cur, tail = [], [], False
     for i in body:
         if P.uniform[i]:
             continue
-        if P.prog.op[i] in EXPENSIVE:
+        o = P.prog.op[i]
+        if o in EXPENSIVE:
             if cur:
                 segs.append(cur)
-            segs.append([i])
-            cur = []
+            cur, tail = [i], True
+        elif tail and (o < N_PRIM or o == STATE_IN):
+            cur.append(i)        # plain arithmetic after an expensive op: same loop
         else:
+            if tail:
+                segs.append(cur)
+                cur, tail = [], False
             cur.append(i)
     if cur:
         segs.append(cur)
