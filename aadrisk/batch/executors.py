@@ -26,7 +26,21 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 __all__ = ["SchedulerError", "InProcess", "LocalPool", "DaskExecutor", "make_executor", "cpu_count",
-           "numba_share", "run_on_dask_worker"]
+           "numba_share", "run_on_dask_worker", "BATCH_DASK_CONFIG", "dask_config_env"]
+
+#: Dask settings recommended for the scheduler, nannies and workers of a batch
+#: cluster (docs/batch.md).  Dask's defaults sample every worker's running task
+#: stack 100 times a second (the dashboard's profile), poll process memory every
+#: 100 ms per worker and system metrics every 500 ms: about 5 % of a core per
+#: process, idle or not, taken from the workers when the machine has no spare
+#: core.  A batch of long chunk tasks needs none of it at that rate (the memory
+#: limit is still enforced, once a second).
+BATCH_DASK_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.tick.interval": "200ms",
+}
 
 
 def cpu_count() -> int:
@@ -54,6 +68,19 @@ def _set_numba_threads(threads: int) -> None:
 def _init_worker(threads: int) -> None:
     os.environ["AADRISK_BATCH_WORKER"] = "1"
     _set_numba_threads(threads)
+
+
+def dask_config_env(config: Mapping = BATCH_DASK_CONFIG) -> dict:
+    """``config`` as the environment variables Dask reads at start (for ``dask worker`` and
+    ``dask scheduler`` command lines).
+
+    Examples
+    --------
+    >>> dask_config_env({"distributed.admin.tick.interval": "200ms"})
+    {'DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL': '200ms'}
+    """
+    return {"DASK_" + "__".join(k.upper().replace("-", "_") for k in key.split(".")): str(v)
+            for key, v in config.items()}
 
 
 def numba_share(workers: Mapping) -> dict:
