@@ -196,14 +196,16 @@ class DaskExecutor:
         futures = [self.client.submit(run_on_dask_worker, fn, t, self.share, pure=False,
                                       key=f"aadrisk-{fn.__name__}-{t.index}-{t.key[:12]}")
                    for t in tasks]
+        left = set(futures)
         try:
             for fut in as_completed(futures, loop=self.client.loop):
                 res = fut.result()
                 fut.release()
+                left.discard(fut)
                 yield res
         finally:
-            for f in futures:
-                f.cancel()
+            if left:    # an interrupted run: ONE message to the scheduler, none after a full run
+                self.client.cancel(list(left))
 
     def close(self) -> None:
         self.client.close()

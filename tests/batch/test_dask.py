@@ -103,3 +103,32 @@ def test_batch_dask_config_round_trips_through_the_environment():
         for part in key.split("."):
             node = node[part] if part in node else node[part.replace("-", "_")]
         assert node == value, key
+
+
+def test_an_interrupted_dask_run_cancels_the_chunks_not_consumed(cluster):
+    """Closing the result iterator early (a failed commit, Ctrl-C) cancels every chunk
+    whose result was not taken, running or finished, in one go."""
+    import types
+
+    from aadrisk.batch.executors import DaskExecutor
+
+    def chunk(task):
+        import time
+
+        time.sleep(0.0 if task.index == 0 else 2.0)
+        return task.index
+
+    ex = DaskExecutor(cluster.scheduler_address)
+    try:
+        results = ex.run(chunk, [types.SimpleNamespace(index=i, key=f"c{i}" * 8)
+                                 for i in range(5)])
+        assert next(results) == 0
+
+        def pending():
+            return sorted(k for k, st in ex.client.futures.items() if st.status == "pending")
+
+        assert len(pending()) == 4
+        results.close()
+        assert pending() == []
+    finally:
+        ex.close()
