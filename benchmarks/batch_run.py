@@ -18,7 +18,10 @@ Measures (all wall clock, the machine's load average printed alongside):
    ``NUMBA_NUM_THREADS=1`` each: one core per worker), the same ``--dask-trades``
    book in chunks of ``--dask-chunk``, results written; each cluster warmed by
    one run, then ``--repeats`` timed runs alternating between the clusters;
-   throughput = trades / median seconds; ratio = 2-worker / 1-worker.
+   throughput = trades / median seconds; ratio = 2-worker / 1-worker.  Both
+   clusters get the same Dask settings: ``--dask-config batch`` (default) the
+   ones docs/batch.md recommends for batch clusters
+   (:data:`aadrisk.batch.executors.BATCH_DASK_CONFIG`), ``default`` Dask's own.
 
 Run: ``python benchmarks/batch_run.py`` (``--help``).  Last line: one JSON object.
 """
@@ -65,10 +68,12 @@ def cli_run(book, out, *extra):
     return sec, json.loads((Path(out) / "manifest.json").read_text())
 
 
-def dask_ratio(book_path, trades, chunk, repeats, tmp):
+def dask_ratio(book_path, trades, chunk, repeats, tmp, config="batch"):
     import logging
 
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    import dask
+    import psutil
     from distributed import LocalCluster
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -90,31 +95,48 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
     with_read = {1: [], 2: []}
     compute = {1: [], 2: []}
     busy = {1: [], 2: []}
+    cpu = {1: [], 2: []}
+    if config == "batch":
+        from aadrisk.batch.executors import BATCH_DASK_CONFIG
+    else:
+        BATCH_DASK_CONFIG = {}
+    me = psutil.Process()
+
+    def cpu_seconds(procs):
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+
     try:
-        for n in (1, 2):
-            clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=40,
-                                       env={"NUMBA_NUM_THREADS": "1"})
+        with dask.config.set(BATCH_DASK_CONFIG):
+            for n in (1, 2):
+                clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=40,
+                                           env={"NUMBA_NUM_THREADS": "1"})
+
+        workers = {n: [psutil.Process(w.process.pid) for w in c.workers.values()]
+                   for n, c in clusters.items()}
 
         def one(n, tag):
             out = Path(tmp) / f"dask{n}-{tag}"
             t_read = time.perf_counter()
             pf, raw = read()
+            c0, w0 = cpu_seconds([me]), cpu_seconds(workers[n])
             t0 = time.perf_counter()
             r = run_batch(pf, raw, RunOptions(out=out, chunk_size=chunk, resume=False,
                                               scheduler=clusters[n].scheduler_address))
             t1 = time.perf_counter()
+            used = (cpu_seconds([me]) - c0, cpu_seconds(workers[n]) - w0)
             sec, read_s = t1 - t0, t0 - t_read
             shutil.rmtree(out, ignore_errors=True)
             tm = r.manifest["timings"]
             busy = sum(ch["seconds"]["chunk"] for ch in tm["chunks"])
-            return sec, tm["compute_s"], busy, read_s
+            return sec, tm["compute_s"], busy, read_s, used
 
         for n in (1, 2):
             print(f"  warm-up dask {n} worker(s): {one(n, 'warm')[0]:.2f} s", flush=True)
         for r in range(repeats):
             for n in ((1, 2) if r % 2 == 0 else (2, 1)):
-                s, cs, b, rd = one(n, r)
+                s, cs, b, rd, (cc, wc) = one(n, r)
+                cpu[n].append((cc, wc))
                 times[n].append(s)
                 with_read[n].append(s + rd)
                 compute[n].append(cs)
@@ -122,7 +144,9 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
                 print(f"  repeat {r}: {n} worker(s) {s:.2f} s ({trades / s:,.0f} trades/s; "
                       f"+ reading the inputs {rd:.2f} s; "
                       f"chunk phase {cs:.2f} s; sum of chunk times in the workers {b:.2f} s, "
-                      f"concurrency {b / cs:.2f}; load {_load()})", flush=True)
+                      f"concurrency {b / cs:.2f}; CPU seconds: this process (client, "
+                      f"schedulers, nannies) {cc:.2f}, the {n} worker process(es) {wc:.2f}; "
+                      f"load {_load()})", flush=True)
     finally:
         for c in clusters.values():
             c.close()
@@ -130,6 +154,8 @@ def dask_ratio(book_path, trades, chunk, repeats, tmp):
     cmed = {n: statistics.median(v) for n, v in compute.items()}
     cmed["busy"] = {n: statistics.median(v) for n, v in busy.items()}
     cmed["with_read"] = {n: statistics.median(v) for n, v in with_read.items()}
+    cmed["cpu"] = {n: [statistics.median(x[i] for x in v) for i in (0, 1)]
+                   for n, v in cpu.items()}
     return med, times, cmed
 
 
@@ -181,6 +207,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3, help="Dask timed repeats per cluster")
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--only-dask", action="store_true", help="skip the 100k and mixed runs")
+    ap.add_argument("--dask-config", choices=("batch", "default"), default="batch",
+                    help="Dask settings of both clusters: aadrisk's BATCH_DASK_CONFIG "
+                         "(docs/batch.md) or Dask's defaults")
     a = ap.parse_args(argv)
 
     from aadrisk.batch.generate import generate_book, write_json
@@ -206,8 +235,10 @@ def main(argv=None):
             dbook = Path(tmp) / "dask.json"
             write_json(dbook, {"name": "dask", "trades": doc["trades"][:a.dask_trades]})
             print(f"\nDask LocalCluster 1 vs 2 workers ({a.dask_trades:,} trades, chunks of "
-                  f"{a.dask_chunk}, 1 thread and NUMBA_NUM_THREADS=1 per worker):", flush=True)
-            med, times, cmed = dask_ratio(dbook, a.dask_trades, a.dask_chunk, a.repeats, tmp)
+                  f"{a.dask_chunk}, 1 thread and NUMBA_NUM_THREADS=1 per worker, "
+                  f"Dask settings: {a.dask_config}):", flush=True)
+            med, times, cmed = dask_ratio(dbook, a.dask_trades, a.dask_chunk, a.repeats, tmp,
+                                          a.dask_config)
             ratio = med[1] / med[2]
             cratio = cmed[1] / cmed[2]
             print(f"  median end to end: 1 worker {med[1]:.2f} s ({a.dask_trades / med[1]:,.0f} "
@@ -219,7 +250,12 @@ def main(argv=None):
                   f"ratio {rmed[1] / rmed[2]:.2f}x", flush=True)
             print(f"  median chunk phase (workers pricing, client writing chunks): 1 worker "
                   f"{cmed[1]:.2f} s, 2 workers {cmed[2]:.2f} s: ratio {cratio:.2f}x", flush=True)
+            ccpu = cmed["cpu"]
+            print(f"  median CPU seconds per run, this process / workers: 1 worker "
+                  f"{ccpu[1][0]:.2f} / {ccpu[1][1]:.2f}, 2 workers {ccpu[2][0]:.2f} / "
+                  f"{ccpu[2][1]:.2f}", flush=True)
             res.update({"dask_trades": a.dask_trades, "dask_chunk": a.dask_chunk,
+                        "dask_config": a.dask_config,
                         "dask_1_worker_s": round(med[1], 3), "dask_2_workers_s": round(med[2], 3),
                         "dask_ratio": round(ratio, 3),
                         "dask_chunk_phase_1_worker_s": round(cmed[1], 3),
@@ -228,6 +264,10 @@ def main(argv=None):
                         "dask_with_read_1_worker_s": round(rmed[1], 3),
                         "dask_with_read_2_workers_s": round(rmed[2], 3),
                         "dask_ratio_with_read": round(rmed[1] / rmed[2], 3),
+                        "dask_cpu_s_client_process": {str(k): round(v[0], 3)
+                                                      for k, v in cmed["cpu"].items()},
+                        "dask_cpu_s_workers": {str(k): round(v[1], 3)
+                                               for k, v in cmed["cpu"].items()},
                         "dask_worker_busy_s": {str(k): round(v, 3)
                                                for k, v in cmed["busy"].items()},
                         "dask_times_s": {str(k): [round(x, 3) for x in v]

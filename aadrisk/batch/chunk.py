@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import pickle
 import platform
 import time
 from collections.abc import Mapping
@@ -85,16 +86,51 @@ def decode_frame(data) -> pd.DataFrame:
 
 @dataclasses.dataclass(frozen=True)
 class ChunkTask:
-    """What a worker needs for one chunk (picklable; no open files)."""
+    """What a worker needs for one chunk (picklable; no open files).
+
+    The chunk's trades travel as ``payload``, ONE bytes object (the trades
+    pickled once by the client, :meth:`make`), not as thousands of dicts: a
+    Dask scheduler unpickles every task it receives and pickles it again for
+    the worker, which costs it (and so the cores the workers need) time per
+    dict, but only a copy per bytes object.  :meth:`trades` unpickles them on
+    the worker.
+    """
 
     index: int
     key: str
     positions: tuple
-    trades: tuple
+    payload: bytes
     market: Mapping
     market_hash: str
     depth: str
     file: str
+
+    @classmethod
+    def make(cls, index: int, key: str, positions, trades, market: Mapping,
+             market_hash: str, depth: str, file: str) -> "ChunkTask":
+        """A task of the given trades (``trades[i]`` is the trade at book position
+        ``positions[i]``).
+
+        Examples
+        --------
+        >>> t = ChunkTask.make(0, "k", (3, 5), ({"a": 1}, {"b": 2}), {}, "h", "first", "f")
+        >>> t.n_trades, t.trades()
+        (2, [{'a': 1}, {'b': 2}])
+        """
+        positions, trades = tuple(positions), list(trades)
+        if len(positions) != len(trades):
+            raise ValueError(f"chunk {index}: {len(positions)} positions for "
+                             f"{len(trades)} trades")
+        return cls(index, key, positions, pickle.dumps(trades, pickle.HIGHEST_PROTOCOL),
+                   market, market_hash, depth, file)
+
+    @property
+    def n_trades(self) -> int:
+        return len(self.positions)
+
+    def trades(self) -> list:
+        """The chunk's trades, in book order (a new list on every call)."""
+        return pickle.loads(self.payload)
 
 
 _MARKETS: dict = {}
@@ -112,10 +148,10 @@ def _market(task: ChunkTask):
     return m
 
 
-def _error_records(task: ChunkTask, errors) -> list:
+def _error_records(task: ChunkTask, trades, errors) -> list:
     """Trade errors of a chunk mapped to book positions (ids ``#i`` are chunk-local)."""
     pos_of = {}
-    for pos, t in zip(task.positions, task.trades):
+    for pos, t in zip(task.positions, trades):
         tid = t.get("trade_id") if isinstance(t, Mapping) else None
         if isinstance(tid, (str, int)) and not isinstance(tid, bool) and str(tid).strip():
             pos_of.setdefault(str(tid).strip(), pos)
@@ -145,10 +181,11 @@ def compute_chunk(task: ChunkTask) -> dict:
 
     t0 = time.perf_counter()
     market = _market(task)
-    report = greek_vectors(list(task.trades), market)
+    trades = task.trades()
+    report = greek_vectors(trades, market)
     t1 = time.perf_counter()
     pos_of_trade = {}
-    for pos, t in zip(task.positions, task.trades):
+    for pos, t in zip(task.positions, trades):
         if isinstance(t, Mapping) and "trade_id" in t:
             pos_of_trade.setdefault(str(t["trade_id"]).strip(), pos)
     prices = _with_position(report.prices, pos_of_trade, PRICE_COLUMNS)
@@ -157,14 +194,14 @@ def compute_chunk(task: ChunkTask) -> dict:
         greeks = greeks[~greeks["greek"].isin(SECOND_ORDER)]
     greeks = _with_position(greeks, pos_of_trade, GREEK_COLUMNS)
     zeros = _with_position(report.zero_greeks, pos_of_trade, GREEK_COLUMNS)
-    errors = pd.DataFrame(_error_records(task, report.errors), columns=PROBLEM_COLUMNS)
+    errors = pd.DataFrame(_error_records(task, trades, report.errors), columns=PROBLEM_COLUMNS)
     frames = {"prices": prices, "greeks": greeks, "zero_greeks": zeros, "errors": errors,
               "aggregates": partial_aggregates(prices, greeks)}
     out = {name: encode_frame(df, SCHEMAS[name]) for name, df in frames.items()}
     by_product = prices.groupby("product").size() if len(prices) else {}
     out.update({
         "index": task.index, "key": task.key,
-        "counts": {"trades": len(task.trades), "priced": len(prices),
+        "counts": {"trades": task.n_trades, "priced": len(prices),
                    "errors": len(errors), "greek_rows": len(greeks),
                    "zero_greek_rows": len(zeros),
                    "by_product": {str(k): int(v) for k, v in dict(by_product).items()}},

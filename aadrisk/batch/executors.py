@@ -10,7 +10,11 @@ Every executor has ``run(fn, tasks)`` yielding ``fn(task)`` results *as they fin
   ``cores // N`` so that N workers do not oversubscribe the machine;
 * :class:`DaskExecutor` -- ``distributed.Client(address)`` of an existing scheduler
   (``--scheduler tcp://host:8786``): chunks are submitted as tasks, results come
-  back to this process, which writes them (no shared file system needed).
+  back to this process, which writes them (no shared file system needed).  As
+  in the local pool, a chunk caps Numba's threads on its worker at the host's
+  cores divided by the Dask worker threads on that host (:func:`numba_share`),
+  so that two workers on one machine do not run two kernel threads each;
+  ``NUMBA_NUM_THREADS`` on the workers stays an upper bound.
 
 Results never depend on the executor or the number of workers: a chunk's
 output is a function of its trades, the market and the options only.
@@ -19,9 +23,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["SchedulerError", "InProcess", "LocalPool", "DaskExecutor", "make_executor", "cpu_count"]
+__all__ = ["SchedulerError", "InProcess", "LocalPool", "DaskExecutor", "make_executor", "cpu_count",
+           "numba_share", "run_on_dask_worker", "BATCH_DASK_CONFIG", "dask_config_env"]
+
+#: Dask settings recommended for the scheduler, nannies and workers of a batch
+#: cluster (docs/batch.md).  Dask's defaults sample every worker's running task
+#: stack 100 times a second (the dashboard's profile), poll process memory every
+#: 100 ms per worker and system metrics every 500 ms: about 5 % of a core per
+#: process, idle or not, taken from the workers when the machine has no spare
+#: core.  A batch of long chunk tasks needs none of it at that rate (the memory
+#: limit is still enforced, once a second).
+BATCH_DASK_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.tick.interval": "200ms",
+}
 
 
 def cpu_count() -> int:
@@ -35,14 +54,66 @@ class SchedulerError(RuntimeError):
     """The Dask scheduler given with ``--scheduler`` cannot be reached."""
 
 
-def _init_worker(threads: int) -> None:
-    os.environ["AADRISK_BATCH_WORKER"] = "1"
+def _set_numba_threads(threads: int) -> None:
+    """Cap Numba's threads (of the calling thread) at ``threads``, never above
+    ``NUMBA_NUM_THREADS``; a hint: failures are ignored."""
     try:
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     except Exception:  # noqa: BLE001  (thread count is a hint)
         pass
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["AADRISK_BATCH_WORKER"] = "1"
+    _set_numba_threads(threads)
+
+
+def dask_config_env(config: Mapping = BATCH_DASK_CONFIG) -> dict:
+    """``config`` as the environment variables Dask reads at start (for ``dask worker`` and
+    ``dask scheduler`` command lines).
+
+    Examples
+    --------
+    >>> dask_config_env({"distributed.admin.tick.interval": "200ms"})
+    {'DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL': '200ms'}
+    """
+    return {"DASK_" + "__".join(k.upper().replace("-", "_") for k in key.split(".")): str(v)
+            for key, v in config.items()}
+
+
+def numba_share(workers: Mapping) -> dict:
+    """Dask worker address -> the Dask worker threads on its host, from
+    ``scheduler_info()["workers"]``.
+
+    Examples
+    --------
+    >>> numba_share({"tcp://a:1": {"host": "a", "nthreads": 1},
+    ...              "tcp://a:2": {"host": "a", "nthreads": 1},
+    ...              "tcp://b:1": {"host": "b", "nthreads": 4}})
+    {'tcp://a:1': 2, 'tcp://a:2': 2, 'tcp://b:1': 4}
+    """
+    per_host: dict = {}
+    for info in workers.values():
+        host = info.get("host")
+        per_host[host] = per_host.get(host, 0) + int(info.get("nthreads") or 1)
+    return {addr: per_host[info.get("host")] for addr, info in workers.items()}
+
+
+def run_on_dask_worker(fn: Callable, task, share: Mapping):
+    """``fn(task)`` on a Dask worker, Numba's threads capped at this host's cores / the
+    Dask worker threads on it (``share``: :func:`numba_share`; an unknown worker
+    keeps its setting)."""
+    try:
+        from distributed import get_worker
+
+        n = share.get(get_worker().address)
+    except (ImportError, ValueError):
+        n = None
+    if n:
+        _set_numba_threads(cpu_count() // n)
+    return fn(task)
 
 
 class InProcess:
@@ -116,22 +187,25 @@ class DaskExecutor:
                 from None
         info = self.client.scheduler_info()
         self.workers = len(info.get("workers", {}))
+        self.share = numba_share(info.get("workers", {}))
 
     def run(self, fn: Callable, tasks: Iterable) -> Iterator:
         from distributed import as_completed
 
         tasks = list(tasks)
-        futures = [self.client.submit(fn, t, pure=False,
+        futures = [self.client.submit(run_on_dask_worker, fn, t, self.share, pure=False,
                                       key=f"aadrisk-{fn.__name__}-{t.index}-{t.key[:12]}")
                    for t in tasks]
+        left = set(futures)
         try:
             for fut in as_completed(futures, loop=self.client.loop):
                 res = fut.result()
                 fut.release()
+                left.discard(fut)
                 yield res
         finally:
-            for f in futures:
-                f.cancel()
+            if left:    # an interrupted run: ONE message to the scheduler, none after a full run
+                self.client.cancel(list(left))
 
     def close(self) -> None:
         self.client.close()

@@ -204,8 +204,8 @@ def _tasks(pf: Portfolio, market_raw, market_hash, opts: RunOptions):
         pos = tuple(valid[start:start + opts.chunk_size])
         trades = tuple(pf.trades[i] for i in pos)
         key = _chunk_key(pf, pos, trades, market_hash, keyopts)
-        out.append(ChunkTask(k, key, pos, trades, market_raw, market_hash, opts.depth,
-                             pf.path))
+        out.append(ChunkTask.make(k, key, pos, trades, market_raw, market_hash, opts.depth,
+                                  pf.path))
     return out
 
 
@@ -298,7 +298,7 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
         if info is not None:
             infos[t.index] = dict(info, reused=True)
             if progress:
-                progress(len(t.trades), infos[t.index])
+                progress(t.n_trades, infos[t.index])
         else:
             todo.append(t)
     executor = make_executor(opts.workers, opts.scheduler, len(todo)) if todo else None

@@ -174,3 +174,20 @@ def test_final_files_are_the_chunk_files_concatenated_even_with_empty_chunks(
     whole = greek_vectors(pf.trades, market_raw)
     pd.testing.assert_frame_equal(r.greeks.drop(columns="position"), whole.greeks,
                                   check_exact=True, check_dtype=False)
+
+
+def test_chunk_task_carries_its_trades_as_one_payload():
+    """The trades of a task are one bytes object (a Dask scheduler only copies it); the
+    worker gets them back equal and in order."""
+    import pickle
+
+    from aadrisk.batch.chunk import ChunkTask
+
+    trades = [{"trade_id": f"T{i}", "product": "european_option", "strike": 100.0 + i}
+              for i in range(5)]
+    t = ChunkTask.make(3, "k" * 64, range(10, 15), trades, {"m": 1}, "h", "second", "f.json")
+    assert isinstance(t.payload, bytes) and t.n_trades == 5 and t.positions == (10, 11, 12, 13, 14)
+    assert t.trades() == trades
+    assert pickle.loads(pickle.dumps(t)).trades() == trades
+    with pytest.raises(ValueError, match="2 positions for 5 trades"):
+        ChunkTask.make(0, "k", (1, 2), trades, {}, "h", "second", "f")
