@@ -20,8 +20,11 @@ compiles it once (cached on disk, keyed by the source's hash):
 The forward formulas and partial derivatives come from the one primitive
 table (:mod:`aadrisk.tape.primitives`), so values are bit-identical to the
 interpreter's.  Gradients agree to rounding; their standard errors are
-estimated from the spread of the block sums (batch means, ``block`` paths per
-block), since per-path gradients of shared inputs are never formed.
+estimated from the spread of the sums over batches of blocks (batch means, about
+:data:`BATCHES` batches), since per-path gradients of shared inputs are never
+formed.  The body's loop over the block's paths is split at each expensive
+operation (loop fission, :func:`aadrisk.tape._fused_src._segments`): short loops
+keep many paths in flight, and ``exp`` / ``log`` loops vectorise.
 
 Only values (mode 0) and reverse gradients (mode 1) reduced over the batch are
 fused; anything else (tangents, per-element inputs, nested or several loops)
