@@ -162,3 +162,21 @@ def test_missing_or_bad_hull_white_parameters_fail_the_trade_only(market):
     rep = greek_vectors([_bs("NEG", paths=500)], MarketData.from_mapping(raw))
     assert [(e.trade_id, e.field) for e in rep.errors] == [("NEG", "currency")]
     assert "sigma" in str(rep.errors[0])
+
+
+def test_schema_and_sample_book_match_the_instrument():
+    """docs/schemas/rates_trades.schema.json has the instrument's fields (required: those
+    without a default); the bundled sample book's trade uses only those and prices."""
+    import dataclasses
+
+    from aadrisk.risk.products.bermudan import BermudanSwaptionTrade
+    schema = json.loads((ROOT / "docs" / "schemas" / "rates_trades.schema.json").read_text())
+    d = schema["$defs"]["bermudan_swaption"]
+    fields = dataclasses.fields(BermudanSwaptionTrade)
+    assert set(d["properties"]) == {f.name for f in fields} | {"product"}
+    assert set(d["required"]) == {"product"} | {f.name for f in fields
+                                                 if f.default is dataclasses.MISSING}
+    book = json.loads((ROOT / "portfolios" / "demo_full.json").read_text())["trades"]
+    mine = [t for t in book if t["product"] == "bermudan_swaption"]
+    assert mine and all(set(t) <= set(d["properties"]) and set(d["required"]) <= set(t)
+                        for t in mine)
