@@ -188,13 +188,15 @@ class HullWhite:
                              df_t=self._p0(path, step, cache),
                              df_maturity=self._p0(path, maturity_step, cache), x=x)
 
-    def swap(self, path, step: int, pay_steps, strike, x=None, cache=None):
+    def swap(self, path, step: int, pay_steps, strike, x=None, cache=None, accruals=None):
         """Value at ``t_step`` of a payer swap starting then (floating leg at par), fixed
-        ``strike`` paid at ``pay_steps`` with accruals from the grid, notional 1."""
+        ``strike`` paid at ``pay_steps``, notional 1; ``accruals`` (one per payment) default
+        to the grid's year fractions ``t_p - t_prev``."""
         prev, fixed, last = step, 0.0, None
-        for p in pay_steps:
+        for i, p in enumerate(pay_steps):
             last = self.zcb(path, step, p, x=x, cache=cache)
-            fixed = fixed + (self.time(p) - self.time(prev)) * last
+            tau = self.time(p) - self.time(prev) if accruals is None else accruals[i]
+            fixed = fixed + tau * last
             prev = p
         return 1.0 - last - strike * fixed
 
@@ -218,17 +220,26 @@ def swaption_payoff(hw: HullWhite, exercise_step: int, pay_steps, *, width: floa
 class BermudanSwaption:
     """Bermudan swaption by Longstaff-Schwartz on :class:`HullWhite` (see :mod:`.lsm`).
 
-    The fixed leg pays at the grid steps ``schedule[1:]`` with accruals from the grid;
-    exercise at ``schedule[j]`` (for ``j`` in ``exercise``, default all but the last)
-    enters the swap paying ``schedule[j+1:]``.  The continuation value is regressed on
-    ``1, x, x^2`` (``x`` the state; in-the-money paths) on a pre-simulation with seed
-    ``seed + 1``, then the rule is held fixed on fresh paths: Greeks of the fixed rule.
+    The fixed leg pays at the grid steps ``schedule[1:]`` with ``accruals`` (one per
+    period, default the grid's year fractions); exercise at ``schedule[j]`` (for ``j`` in
+    ``exercise``, default all but the last) enters the swap paying ``schedule[j+1:]``.
+    The continuation value is regressed on ``1, x, x^2`` (``x`` the state; in-the-money
+    paths) on a pre-simulation with seed ``seed + 1``, then the rule is held fixed on fresh
+    paths: Greeks of the fixed rule.  :meth:`payoff` and :attr:`params` let a caller put
+    several strikes on the same paths in its own :class:`~.simulate.MonteCarlo` (as the
+    book product ``bermudan_swaption`` does).
     """
 
-    def __init__(self, hw: HullWhite, schedule, exercise=None):
+    def __init__(self, hw: HullWhite, schedule, exercise=None, accruals=None):
         self.hw = hw
         self.schedule = tuple(int(s) for s in schedule)
         n = len(self.schedule)
+        if accruals is None:
+            accruals = [hw.time(b) - hw.time(a) for a, b in zip(self.schedule[:-1],
+                                                                 self.schedule[1:])]
+        self.accruals = tuple(float(t) for t in accruals)
+        if len(self.accruals) != n - 1:
+            raise ValueError("accruals must have one entry per schedule period")
         ex = range(n - 1) if exercise is None else exercise
         self.ex = tuple(sorted(int(j) for j in ex))
         if not self.ex or self.ex[0] < 0 or self.ex[-1] > n - 2:
@@ -243,11 +254,23 @@ class BermudanSwaption:
             obs[f"i{k}"] = (lambda path, s=s: path["I"].at(s), ())
         self._pre = MonteCarlo(hw, obs, n_steps, name="hw lsm regression paths")
         coef = tuple(f"b{j}_{k}" for k in range(len(steps)) for j in range(3))
-        self._price = MonteCarlo(hw, {"bermudan": (self._payoff(), ("strike", "payer") + coef)},
-                                 n_steps, name="hw lsm pricing")
+        #: parameter names of :meth:`payoff` (strike, payer flag, rule coefficients)
+        self.params = ("strike", "payer") + coef
+        self._price_mc = None
 
-    def _payoff(self):
-        hw, sch, ex = self.hw, self.schedule, self.ex
+    @property
+    def _price(self):
+        """The pricing program (recorded on first use: a caller with its own program for
+        :meth:`payoff` only needs the regression)."""
+        if self._price_mc is None:
+            self._price_mc = MonteCarlo(self.hw, {"bermudan": (self.payoff(), self.params)},
+                                        len(self.hw.times), name="hw lsm pricing")
+        return self._price_mc
+
+    def payoff(self):
+        """Payoff ``f(path, *, strike, payer, **coefficients)`` of the swaption per unit
+        notional under the fixed rule (parameters :attr:`params`)."""
+        hw, sch, ex, acc = self.hw, self.schedule, self.ex, self.accruals
 
         def payoff(path, *, strike, payer, **b):
             cache = {}
@@ -256,7 +279,7 @@ class BermudanSwaption:
                 s = sch[j]
                 x = hw.state(path, s)
                 u = (2.0 * payer - 1.0) * hw.swap(path, s, sch[j + 1:], strike, x=x,
-                                                  cache=cache)
+                                                  cache=cache, accruals=acc[j:])
                 return x, hw.discount(path, s, cache), am.maximum(u, 0.0)
             return exercise_pv((date(j) for j in ex), b)
         return payoff
@@ -267,17 +290,23 @@ class BermudanSwaption:
         a, sig = float(inputs["a"]), float(inputs["sigma"])
         p0 = np.exp(-np.concatenate([[0.0], np.cumsum(np.asarray(inputs["_r"], float)
                                                       * np.asarray(inputs["_dt"], float))]))
-        s, prev, fixed, last = sch[j], sch[j], 0.0, None
-        for p in sch[j + 1:]:
+        s, fixed, last = sch[j], 0.0, None
+        for p, tau in zip(sch[j + 1:], self.accruals[j:]):
             last = hwa.zcb_price(a=a, sigma=sig, t=hw.time(s), maturity=hw.time(p),
                                  df_t=p0[s], df_maturity=p0[p], x=x)
-            fixed = fixed + (hw.time(p) - hw.time(prev)) * last
-            prev = p
+            fixed = fixed + tau * last
         return 1.0 - last - float(strike) * fixed, p0[s]
 
-    def regress(self, inputs, *, strike, payer=1.0, paths: int, seed: int):
-        """Continuation coefficients per exercise date from a pre-simulation."""
-        res = self._pre.program.value(self._pre._inputs(inputs), batch=paths, seed=seed)
+    def presimulate(self, inputs, *, paths: int, seed: int):
+        """The regression paths (state and ``int x dt`` at every exercise date): inputs
+        ``a``, ``sigma``, ``_dt``, ``_r`` (floats); reusable for several strikes."""
+        keep = {k: inputs[k] for k in ("a", "sigma", "_dt", "_r")}
+        return self._pre.program.value(self._pre._inputs(keep), batch=paths, seed=seed)
+
+    def regress(self, inputs, *, strike, payer=1.0, paths: int = 0, seed: int = 0, pre=None):
+        """Continuation coefficients per exercise date from a pre-simulation (``pre`` from
+        :meth:`presimulate`, else run here on ``paths`` paths with ``seed``)."""
+        res = pre if pre is not None else self.presimulate(inputs, paths=paths, seed=seed)
         a, sig = float(inputs["a"]), float(inputs["sigma"])
         w = 2.0 * float(payer) - 1.0
         m = len(self.ex)
