@@ -321,20 +321,27 @@ class LocalVol:
     def init(self, kw):
         return (kw["spot"],)
 
+    def _time_row(self, x, kw):
+        """The step's row of local vols over the spot levels, interpolated in time
+        (``_ti``, ``_tw`` are the same for every path: computed once per step)."""
+        from ..tape.record import table
+        tab, ns = kw["_lv"], len(self.spots)
+        if len(self.times) == 1:
+            return tab
+        base, tw = x["_ti"] * float(ns), x["_tw"]
+        return table([(1.0 - tw) * am.gather(tab, base + float(j))
+                      + tw * am.gather(tab, base + float(ns + j)) for j in range(ns)])
+
     def _sigma(self, s, x, kw):
+        """Bilinear local vol: in time first (the step's row, shared by all paths), then
+        in spot at the path's bucket (two table reads per path)."""
         ns = len(self.spots)
         s0, ds = self.spots[0], self.spots[1] - self.spots[0]
         u = am.minimum(am.maximum((s - s0) * (1.0 / ds), 0.0), float(ns - 1))
         i = am.minimum(am.floor(u), float(ns - 2))
         w = u - i
-        tab = kw["_lv"]
-        row = x["_ti"] * float(ns) + i
-        lo = (1.0 - w) * am.gather(tab, row) + w * am.gather(tab, row + 1.0)
-        if len(self.times) == 1:
-            return lo
-        row2 = row + float(ns)
-        hi = (1.0 - w) * am.gather(tab, row2) + w * am.gather(tab, row2 + 1.0)
-        return lo + x["_tw"] * (hi - lo)
+        row = self._time_row(x, kw)
+        return (1.0 - w) * am.gather(row, i) + w * am.gather(row, i + 1.0)
 
     def step(self, state, x, kw):
         (s,) = state

@@ -77,7 +77,7 @@ def _varying_fwd(P, nodes, src, d, tz):
         elif o == STEP_INPUT:
             src(d, f"v{i} = xel[{P.xs_pos[p.C[i]]}, t, j0 + j]")
         elif o == GATHER:
-            src(d, f"v{i} = U[{p.A[i]} + _gather_row({P.vref(p.B[i])}, {p.C[i] - 1}), 0]")
+            src(d, f"v{i} = {P.table_ref(i)}")
         elif o == SIGMOID:   # and its complement w<i> = sigmoid(-a), for the derivative
             src(d, f"v{i}, w{i} = sigmoid_pair({P.vref(p.A[i])}, {_lit(p.P[i])})")
         elif o < N_PRIM:
@@ -96,8 +96,7 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
         qs = [q for q in range(P.n_out) if i in P.live[q]]
         if p.op[i] == GATHER:
             for q in qs:
-                src(d, f"UA[{q}, {p.A[i]} + _gather_row({P.vref(p.B[i])}, {p.C[i] - 1})] "
-                       f"+= a{i}_{q}")
+                src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
@@ -292,7 +291,7 @@ def _gen_rev(P, src, body, post, saved):
                 src(3, f"AS[{q}, {k}, j] = a{r}_{q}")
     for a, q in sorted(bsums):
         if P._in_body(a):
-            src(2, f"SU[t, {q}, {a - P.h - 1}] += r{a}_{q}")
+            src(2, f"SU[t, {q}, {P.su_col[a - P.h - 1]}] += r{a}_{q}")
         else:
             src(2, f"UA[{q}, {a}] += r{a}_{q}")
     # initial states

@@ -91,11 +91,15 @@ def uniform_reverse(nodes, T, PM, U, PA, PB, UA, G, GX, t):
 
 
 @jit
-def block_reverse(T, PM, U, UB, UA, SU, GX, G, PA, PB, pre, body, post, uslots, h, e, N,
-                  init, out):
-    """A block's uniform reverse sweep, after its path-wise one has filled ``UA`` (sums
-    for nodes outside the loop) and ``SU[t]`` (sums for the loop body's nodes)."""
+def block_reverse(T, PM, U, UB, UA, SU, cols, GX, G, PA, PB, pre, body, post, uslots, h, e,
+                  N, init, out):
+    """The uniform reverse sweep of several batches of blocks at once, after their
+    path-wise sweeps have filled ``UA`` (sums for nodes outside the loop; batch ``b``,
+    output ``q`` in row ``b * n_o + q``) and ``SU[b, t, q, c]`` (sums for the loop body's
+    node ``h + 1 + cols[c]``; the other body nodes receive nothing from the paths).
+    Each node's partials are computed once per step for all the rows."""
     n_out = UA.shape[0]
+    n_o = SU.shape[2]
     nb = e - h - 1
     uniform_reverse(post, T, PM, U, PA, PB, UA, G, GX, 0)
     uas = np.zeros((n_out, max(len(uslots), 1)))
@@ -105,8 +109,12 @@ def block_reverse(T, PM, U, UB, UA, SU, GX, G, PA, PB, pre, body, post, uslots, 
     for t in range(N - 1, -1, -1):
         for k in range(nb):
             U[h + 1 + k, 0] = UB[t, k]
-            for q in range(n_out):
-                UA[q, h + 1 + k] = SU[t, q, k]
+            for r in range(n_out):
+                UA[r, h + 1 + k] = 0.0
+        for c in range(len(cols)):
+            for b in range(SU.shape[0]):
+                for q in range(n_o):
+                    UA[b * n_o + q, h + 1 + cols[c]] = SU[b, t, q, c]
         for m in range(len(uslots)):
             for q in range(n_out):
                 UA[q, out[uslots[m]]] += uas[q, m]

@@ -89,8 +89,10 @@ class _Plan:
             inside = self.h < i < self.e
             if o in (NORMAL, STEP_INPUT) and not inside:
                 raise Unsupported("normal draws or step inputs outside the loop")
-            if o == GATHER and prog.A[i] + prog.C[i] > self.h:
-                raise Unsupported("a table built inside the loop")
+            if o == GATHER and prog.A[i] < self.h < prog.A[i] + prog.C[i]:
+                raise Unsupported("a table across the loop's start")
+            if o == GATHER and prog.A[i] + prog.C[i] > self.e:
+                raise Unsupported("a table after the loop")
             if o == SCAN and i != self.h:
                 raise Unsupported("nested loops")
             if o >= N_PRIM and o not in (CONST, INPUT, STEP_INPUT, NORMAL, STATE_IN, SCAN,
@@ -100,6 +102,10 @@ class _Plan:
         for i in range(self.h):
             if not self.uniform[i]:
                 raise Unsupported("per-element values before the loop")
+        for i in range(nn):   # a table built in the loop body: one per step, shared by all
+            if op[i] == GATHER and self._in_body(prog.A[i]) and not bool(
+                    self.uniform[prog.A[i]:prog.A[i] + prog.C[i]].all()):
+                raise Unsupported("a per-path table in the loop body")
         body = range(b0, self.e)
         self.vstates = [s for s in range(self.ns) if not self.uniform[self.h + 1 + s]]
         self.ustates = [s for s in range(self.ns) if self.uniform[self.h + 1 + s]]
@@ -107,6 +113,23 @@ class _Plan:
         self.helpers: dict[str, str] = {}   # conditional formula -> helper function name
         self.live = [self._ancestors(o) for o in prog.outs]
         self.nz = len(self.normals)
+        self.su_cols = self._sum_columns()
+        self.su_col = {k: c for c, k in enumerate(self.su_cols)}
+
+    def _sum_columns(self):
+        """Loop-body uniform nodes (positions after the loop header) that path-wise
+        nodes send adjoints to: the columns of the step sums ``SU`` (tables in the body
+        stay consecutive)."""
+        p, cols = self.prog, set()
+        for i in range(self.h + 1, self.e):
+            if self.uniform[i] or not (self.act[i] & 1):
+                continue
+            if p.op[i] == GATHER and self._in_body(p.A[i]):
+                cols |= set(range(p.A[i] - self.h - 1, p.A[i] + p.C[i] - self.h - 1))
+            for a, _ in self.partials(i):
+                if self.uniform[a] and self._in_body(a):
+                    cols.add(a - self.h - 1)
+        return sorted(cols)
 
     # -- analysis -------------------------------------------------------------------
     def _args(self, i):
@@ -169,6 +192,24 @@ class _Plan:
     # -- references -----------------------------------------------------------------
     def _in_body(self, k):
         return self.h < k < self.e
+
+    def table_ref(self, i):
+        """Where the table of GATHER node ``i`` lives: ``UBt[k0 + row]`` for a table
+        built in the loop body (one per step), else ``U[k0 + row, 0]``."""
+        p = self.prog
+        row = f"_gather_row({self.vref(p.B[i])}, {p.C[i] - 1})"
+        if self._in_body(p.A[i]):
+            return f"UBt[{p.A[i] - self.h - 1} + {row}]"
+        return f"U[{p.A[i]} + {row}, 0]"
+
+    def table_adj(self, i, q):
+        """Where the adjoint of the entry GATHER node ``i`` read goes, for output ``q``:
+        the step's body sums ``SU[t]`` or the block sums ``UA``."""
+        p = self.prog
+        row = f"_gather_row({self.vref(p.B[i])}, {p.C[i] - 1})"
+        if self._in_body(p.A[i]):
+            return f"SU[t, {q}, {self.su_col[p.A[i] - self.h - 1]} + {row}]"
+        return f"UA[{q}, {p.A[i]} + {row}]"
 
     def uref(self, k):
         """Where path-wise code reads a uniform node: a literal, ``UBt`` (this step's
@@ -272,6 +313,8 @@ ROW_PAD = 8
 #: uniform nodes' reverse sweep runs once per batch, and the batch means give the
 #: gradient standard errors
 BATCHES = 64
+#: step sums (doubles) the uniform reverse sweep may hold at once (32 MB)
+SWEEP_DOUBLES = 4_000_000
 #: ``engine="auto"`` fuses from this many element-steps (compilation pays for itself)
 MIN_WORK = 2**22
 #: and only with enough blocks for a batch-means standard error
@@ -302,6 +345,14 @@ def _i64(xs):
     return np.array(list(xs), dtype=np.int64)
 
 
+def _batch_store(n_batches, NO, nn, N, ncol, n_xs, n_in):
+    """Sums of ``n_batches`` batches for the uniform reverse sweep: ``UA`` (row
+    ``b * NO + q``), ``SU[b, t, q]`` and the sweep's outputs ``GX``, ``G`` (every part
+    zeroed before use)."""
+    return (np.empty((n_batches * NO, nn)), np.empty((n_batches, N, NO, ncol)),
+            np.empty((n_batches * NO, n_xs, N)), np.empty((n_batches * NO, n_in)))
+
+
 def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     """Run the fused kernels; returns lane-merged ``(acc_v, acc_g, acc_x)`` laid out as
     the interpreter's accumulators (gradient spreads from batch means)."""
@@ -322,7 +373,7 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
         raise Unsupported("one block: no batch-means standard error")
     T = (prog.op, prog.A, prog.B, prog.C, prog.P)
     PM = (PMODE, PCONST, P.act)
-    nbody = max(e - h - 1, 1)
+    nbody, ncol = max(e - h - 1, 1), max(len(P.su_cols), 1)
     U = np.zeros((nn, 1))
     UB = np.zeros((N, nbody))
     inp = np.ascontiguousarray(IN[2], dtype=np.float64)
@@ -342,7 +393,33 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
     nsv, nsave, ntb = max(len(P.vstates), 1), P.n_saved, P.n_fission
     seed = np.int64(seed)
     group = max(1, nblocks // BATCHES)   # blocks per batch of the batch-means errors
-    n_batches = sum(-(-len(range(i, nblocks, n_lanes)) // group) for i in range(n_lanes))
+    per_lane = [-(-len(range(i, nblocks, n_lanes)) // group) for i in range(n_lanes)]
+    n_batches = sum(per_lane)
+    cols = _i64(P.su_cols)
+    # the uniform reverse sweep is linear in the sums it is given: it runs for many
+    # batches at once (rows b * NO + q) -- all of them after the lanes when their step
+    # sums fit in SWEEP_DOUBLES, else up to 16 at a time per lane
+    one_sweep = grad and n_batches * N * NO * ncol <= SWEEP_DOUBLES
+    stack = max(1, min(16, SWEEP_DOUBLES // 8 // max(N * NO * ncol, 1)))
+    if one_sweep:
+        store = _batch_store(n_batches, NO, nn, N, ncol, n_xs, n_in)
+        first = np.concatenate([[0], np.cumsum(per_lane)])
+    lane_sizes = [[] for _ in range(n_lanes)]
+
+    def sweep(Ul, st, sizes, lanes, PA, PB):
+        """Uniform reverse sweep of the stored batches, then their batch means (in order)."""
+        UA, SU, GX, G = st
+        m = len(sizes) * NO
+        GX[:m] = 0.0
+        G[:m] = 0.0
+        K.block_reverse(T, PM, Ul, UB, UA[:m], SU[:len(sizes)], cols, GX[:m], G[:m], PA, PB,
+                        pre_a, body_a, post_a, uslots, h, e, N, init, out)
+        for b, (nbt, i) in enumerate(zip(sizes, lanes)):
+            K.block_sums(G[b * NO:(b + 1) * NO], acc_g[i], nbt, n_grad[i])
+            K.block_sums(GX[b * NO:(b + 1) * NO], acc_x[i, :, :, :N], nbt, n_grad[i])
+            n_grad[i] += nbt
+
+    n_grad = [0] * n_lanes
 
     def lane(i):
         Ul = U.copy()
@@ -352,14 +429,16 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
         VS = np.empty((N if grad else 1, nsave, w))
         OV = np.empty((NO, w))
         AS = np.empty((NO, nsv, w))
-        UA = np.zeros((NO, nn))
-        SU = np.zeros((N, NO, nbody))
-        GX = np.zeros((NO, n_xs, N))
-        G = np.zeros((NO, n_in))
+        if one_sweep:
+            a, b = first[i], first[i + 1]
+            st = (store[0][a * NO:b * NO], store[1][a:b], None, None)
+        else:
+            st = _batch_store(min(stack, per_lane[i]), NO, nn, N, ncol, n_xs, n_in)
         PA, PB = np.zeros((nn, 1)), np.zeros((nn, 1))
         ws = workspace(block)
         TB = np.empty((ntb, w))
-        n_prev = n_grad = n_batch = 0
+        n_prev = n_batch = 0
+        sizes = lane_sizes[i]
         mine = range(i, nblocks, n_lanes)
         for k, blk in enumerate(mine):
             j0 = blk * block
@@ -369,23 +448,25 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
             n_prev += n
             if not grad:
                 continue
+            s = len(sizes)
+            UA, SU = st[0][s * NO:(s + 1) * NO], st[1][s]
             if n_batch == 0:
                 UA[:] = 0.0
                 SU[:] = 0.0
             mod.rev(n, j0, Ul, UB, ST, Z, VS, AS, UA, SU, xel)
             n_batch += n
             if (k + 1) % group == 0 or k == len(mine) - 1:
-                # one uniform reverse sweep per batch of blocks (it is linear in the sums)
-                GX[:] = 0.0
-                G[:] = 0.0
-                K.block_reverse(T, PM, Ul, UB, UA, SU, GX, G, PA, PB, pre_a, body_a, post_a,
-                                uslots, h, e, N, init, out)
-                K.block_sums(G, acc_g[i], n_batch, n_grad)
-                K.block_sums(GX, acc_x[i, :, :, :N], n_batch, n_grad)
-                n_grad += n_batch
+                sizes.append(n_batch)
                 n_batch = 0
+                if not one_sweep and (len(sizes) == st[1].shape[0] or k == len(mine) - 1):
+                    sweep(Ul, st, sizes, [i] * len(sizes), PA, PB)
+                    sizes.clear()
 
     _map(lane, n_lanes, n_workers)
+    if one_sweep:
+        sweep(U.copy(), store, [x for ls in lane_sizes for x in ls],
+              [i for i, ls in enumerate(lane_sizes) for _ in ls],
+              np.zeros((nn, 1)), np.zeros((nn, 1)))
     sizes = np.minimum(block, nb - np.arange(nblocks) * block)
     counts = [int(sizes[i::n_lanes].sum()) for i in range(n_lanes)]
     acc_v, acc_g, acc_x = (_merge_lanes(a, counts) for a in (acc_v, acc_g, acc_x))
