@@ -124,6 +124,11 @@ class ProductEngine:
     evaluate: Callable
     price: Callable
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: ``evaluate`` and ``price`` also take :class:`aadrisk.risk.columns.TradeColumns`,
+    #: and ``check_columns(columns, market)`` returns ``[(index, TradeError), ...]`` for
+    #: the trades ``check`` would refuse (in index order): the book's columnar path
+    columnar: bool = False
+    check_columns: Callable | None = None
 
 
 #: product name -> engine
