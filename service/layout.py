@@ -139,17 +139,22 @@ class _Rows:
     def unit(self) -> list:
         """The unit of every row (built on first use: the per-trade layout needs it)."""
         if self._unit is None:
-            codes = self.greek_codes[0]
-            self._unit = list(map(self.kind_units.__getitem__, codes.tolist()))
+            units = np.empty(len(self.kind_units), dtype=object)
+            units[:] = self.kind_units
+            self._unit = units[self.greek_codes[0]].tolist()
         return self._unit
 
-    def vector(self, a: int, b: int) -> dict:
-        """The per-trade columnar vector of rows [a, b)."""
+    def vectors(self, first: int, last: int) -> list[dict]:
+        """The per-trade columnar vectors of price rows [first, last): lists sliced from
+        whole-column lists (orjson writes a float NaN as ``null``, as a NumPy one)."""
         ar = self.arrays
-        return {"label": self.label[a:b], "greek": self.greek[a:b], "value": ar["value"][a:b],
-                "unit": self.unit[a:b], "value_per_bp": ar["value_per_bp"][a:b],
-                "value_per_vol_point": ar["value_per_vol_point"][a:b],
-                "stderr": ar["stderr"][a:b]}
+        label, greek, unit = self.label, self.greek, self.unit
+        value, bp, vp, se = (ar[c].tolist() for c in ("value", "value_per_bp",
+                                                      "value_per_vol_point", "stderr"))
+        tb = self.trade_bounds
+        return [{"label": label[a:b], "greek": greek[a:b], "value": value[a:b],
+                 "unit": unit[a:b], "value_per_bp": bp[a:b], "value_per_vol_point": vp[a:b],
+                 "stderr": se[a:b]} for a, b in zip(tb[first:last], tb[first + 1:last + 1])]
 
     def columnar(self, a: int, b: int, first_trade: int) -> dict:
         """Rows [a, b) with the strings given once and indexes per row."""
@@ -257,15 +262,13 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
                 doc["zero_greeks"] = zeros.columnar(zeros.book_bounds[i],
                                                     zeros.book_bounds[i + 1], a)
         else:
-            trades = []
-            tb = greeks.trade_bounds
-            zb = zeros.trade_bounds if job.include_zero_greeks else None
-            for k in range(a, b):
-                row = {c: pcols[c][k] for c in PRICE_COLS}
-                row["greeks"] = greeks.vector(tb[k], tb[k + 1])
-                if zb is not None:
-                    row["zero_greeks"] = zeros.vector(zb[k], zb[k + 1])
-                trades.append(row)
+            trades = [dict(zip(PRICE_COLS, vals))
+                      for vals in zip(*(pcols[c][a:b] for c in PRICE_COLS))]
+            for row, vec in zip(trades, greeks.vectors(a, b)):
+                row["greeks"] = vec
+            if job.include_zero_greeks:
+                for row, vec in zip(trades, zeros.vectors(a, b)):
+                    row["zero_greeks"] = vec
             doc["trades"] = trades
         doc["errors"] = errors[i]
         doc["aggregates"] = {"price_by_currency": totals, "by_label": by_label[i]}
