@@ -37,12 +37,15 @@ GREEK_COLS = ("label", "greek", "value", "unit", "value_per_bp", "value_per_vol_
 SUM_COLS = ("value", "value_per_bp", "value_per_vol_point")
 
 
-def owner(tid: str, offsets: Sequence[int]) -> tuple[int, str]:
+def owner(tid: str, offsets: Sequence[int] | None) -> tuple[int, str]:
     """(book index, the client's id) of an id from the merged report.
 
     Tagged ids carry the index; the library's fallback ``"#<position>"`` (a trade
-    without a usable id) is mapped to the book's own position.
+    without a usable id) is mapped to the book's own position.  ``offsets`` None: a
+    single untagged book (every id is the client's).
     """
+    if offsets is None:
+        return 0, tid
     head, sep, rest = tid.partition("|")
     if sep and head.isdigit():
         return int(head), rest
@@ -117,6 +120,7 @@ class _Rows:
     columns as arrays, strings as lists, slices per book and per trade."""
 
     def __init__(self, cols: dict, n_prices: int, offsets: Sequence[int]):
+        """``offsets``: position of each book's first trade in the merged book."""
         self.cols = cols
         self.n = len(cols["value"])
         self.label = cols["label"].tolist()
@@ -230,21 +234,24 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
         Of the concatenated, id-tagged books.
     jobs : sequence of service.compute.Job
         The books, in merge order (``job.layout``: ``"trades"`` or ``"columnar"``).
-    offsets : sequence of int
-        Position of each book's first trade in the merged book.
+    offsets : sequence of int, or None
+        Position of each book's first trade in the merged book; None: one book, ids
+        not tagged.
     """
     n = len(jobs)
     pr = arrays.prices
     n_p = len(pr["_pos"])
     pcols = {c: pr[c].tolist() for c in PRICE_COLS}
-    pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
+    if offsets is not None:
+        pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
+    errors = _errors(arrays.errors, offsets, n)
+    offsets = [0] if offsets is None else offsets
     pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
     greeks = _Rows(arrays.greeks, n_p, offsets)
     zeros = _Rows(arrays.zero_greeks, n_p, offsets) \
         if any(j.include_zero_greeks for j in jobs) else None
     ccy_codes, ccys = factorize([c or "" for c in pcols["currency"]])
     by_label = _by_label(greeks, ccy_codes, ccys, n)
-    errors = _errors(arrays.errors, offsets, n)
     docs = []
     for i, job in enumerate(jobs):
         a, b = pbounds[i], pbounds[i + 1]

@@ -138,6 +138,22 @@ def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
 def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
     """(ok mask, converted values) of a column through its scalar validator, called once
     per distinct (type, value)."""
+    if set(map(type, col)) == {str}:              # the usual case: one dict of strings
+        cache = {}
+        for a in dict.fromkeys(col):
+            try:
+                cache[a] = conv(a)
+            except (ValueError, TypeError, OverflowError):
+                cache[a] = _FAILED
+        out = list(map(cache.__getitem__, col))
+        if _FAILED not in cache.values():
+            return np.ones(len(col), dtype=bool), out
+        return np.array([x is not _FAILED for x in out], dtype=bool), out
+    return _by_typed_value(col, conv)
+
+
+def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
+    """:func:`_by_value` for a column of mixed types (cached by (type, value))."""
     cache: dict = {}
     ok = np.ones(len(col), dtype=bool)
     out = []
@@ -161,6 +177,10 @@ def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
 
 def _trade_ids(col: list) -> tuple[np.ndarray, list]:
     """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
+    if set(map(type, col)) == {str}:
+        out = [a.strip() for a in col]
+        if all(out):
+            return np.ones(len(col), dtype=bool), out
     ok = np.ones(len(col), dtype=bool)
     out = []
     for i, a in enumerate(col):
@@ -218,15 +238,35 @@ def vet_book(book: list, products: Mapping[str, type], columnar) -> tuple[dict, 
     groups: dict = {}
     slow = []
     default = EuropeanOption.product_type
-    for pos, raw in enumerate(book):
-        if type(raw) is not dict:
-            slow.append(pos)
-            continue
-        product = raw.get("product", default)
-        if type(product) is not str or product not in columnar or product not in products:
-            slow.append(pos)
-            continue
-        groups.setdefault((product, tuple(raw)), []).append(pos)
+    if set(map(type, book)) == {dict}:            # mappings only: group by keys first
+        by_keys: dict = {}
+        for pos, keys in enumerate(map(tuple, book)):
+            by_keys.setdefault(keys, []).append(pos)
+        for keys, positions in by_keys.items():
+            if "product" not in keys:
+                if default in columnar and default in products:
+                    groups[(default, keys)] = positions
+                else:
+                    slow += positions
+                continue
+            for pos in positions:
+                product = book[pos]["product"]
+                if type(product) is not str or product not in columnar or \
+                        product not in products:
+                    slow.append(pos)
+                else:
+                    groups.setdefault((product, keys), []).append(pos)
+        slow.sort()
+    else:
+        for pos, raw in enumerate(book):
+            if type(raw) is not dict:
+                slow.append(pos)
+                continue
+            product = raw.get("product", default)
+            if type(product) is not str or product not in columnar or product not in products:
+                slow.append(pos)
+                continue
+            groups.setdefault((product, tuple(raw)), []).append(pos)
     parts: dict = {}
     for (product, keys), positions in groups.items():
         cls = products[product]

@@ -88,8 +88,8 @@ def _same(a, b):
                 assert x[c].tobytes() == y[c].tobytes(), c
 
 
-@pytest.mark.parametrize("book", [BOOK, MIXED, BOOK[16:34], []], ids=["mixed", "objects",
-                                                                      "bad", "empty"])
+@pytest.mark.parametrize("book", [BOOK, MIXED, BOOK[16:34], [t for t in BOOK if type(t) is dict],
+                                  []], ids=["mixed", "objects", "bad", "mappings", "empty"])
 def test_columnar_equals_per_trade(book, market, monkeypatch):
     with np.errstate(over="ignore"):
         _same(greek_arrays(book, market), _per_trade(book, market, monkeypatch))
