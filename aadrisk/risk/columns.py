@@ -300,9 +300,11 @@ def factorize(values) -> tuple[np.ndarray, list]:
     >>> codes.tolist(), uniq
     ([0, 1, 0], ['b', 'a'])
     """
-    index: dict = {}
-    codes = [index.setdefault(x, len(index)) for x in values]
-    return np.array(codes, dtype=np.int64), list(index)
+    index = dict.fromkeys(values)
+    for k, x in enumerate(index):
+        index[x] = k
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    return codes, list(index)
 
 
 def groups(codes: np.ndarray, n_groups: int) -> list[np.ndarray]:

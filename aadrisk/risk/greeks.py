@@ -219,8 +219,12 @@ def _concat(parts, cols, order_by="_pos") -> dict[str, np.ndarray]:
         return {c: np.zeros(0, dtype=np.int64 if c == "_pos" else
                             float if c in ("value", "stderr", "quantity", "unit_price", "price")
                             else object) for c in cols}
-    out = {c: np.concatenate([p[c] for p in parts]) for c in cols}
-    order = np.argsort(out[order_by], kind="stable")
+    out = {c: np.concatenate([p[c] for p in parts]) if len(parts) > 1 else p[c]
+           for c in cols for p in parts[:1]}
+    key = out[order_by]
+    if key.shape[0] < 2 or bool((key[1:] >= key[:-1]).all()):
+        return out                                  # already in book order (one product)
+    order = np.argsort(key, kind="stable")
     return {c: v[order] for c, v in out.items()}
 
 
@@ -298,8 +302,10 @@ def _parse_one(item, pos, errs_at):
 def _first_ids(pos: np.ndarray, ids: list, errs_at: dict) -> np.ndarray:
     """Mask of the trades whose id has not come earlier in the book (``pos`` order); the
     others get the duplicate-id error."""
-    order = np.argsort(pos, kind="stable")
     keep = np.ones(len(pos), dtype=bool)
+    if len(set(ids)) == len(ids):
+        return keep
+    order = np.argsort(pos, kind="stable")
     seen = set()
     for k in order.tolist():
         tid = ids[k]

@@ -389,8 +389,11 @@ def _check_columns(product, cols, m: MarketData) -> list:
     ``cols`` (checks per distinct underlying, then per trade in the same order)."""
     codes, uniq = factorize(cols["underlying"])
     spot, model = _problems(product, uniq, m)
-    out = []
     vd = m.valuation_date
+    if spot.count(None) == len(spot) and model.count(None) == len(model) and \
+            all(e > vd for e in set(cols["expiry"].tolist())):
+        return []                                   # the usual case: nothing to report
+    out = []
     for i, (k, tid, expiry) in enumerate(zip(codes.tolist(), cols.trade_id, cols["expiry"])):
         if spot[k] is not None:
             out.append((i, TradeError(tid, *spot[k])))
