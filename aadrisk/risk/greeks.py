@@ -47,7 +47,7 @@ from .instruments import parse_trade
 from .products.equity import (HESTON_PARAMS, MODEL_PRODUCTS, SABR_PARAMS, BarrierOption,
                               DigitalOption, GeometricAsianOption, HestonOption, PayoffKind,
                               SabrOption)
-from .registry import ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE
+from .registry import ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE, filled
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
            "HestonOption", "HESTON_PARAMS", "SabrOption", "SABR_PARAMS", "MODEL_PRODUCTS",
@@ -80,7 +80,7 @@ def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
     """Long Greek rows of one product group as arrays (values scaled by quantity)."""
     idx, labels, greeks, values, errs = rows.arrays()
     return {"_pos": pos[idx], "trade": ids[idx],
-            "product": np.full(idx.shape[0], product, dtype=object),
+            "product": filled(idx.shape[0], product),
             "underlying": np.asarray(ev.underlying, dtype=object)[idx],
             "currency": np.asarray(ev.currency, dtype=object)[idx],
             "label": labels, "greek": greeks, "value": values * qty[idx],
@@ -90,7 +90,7 @@ def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
 def _per_trade(x, n: int) -> np.ndarray:
     """One string (broadcast) or one per trade, as an object array."""
     if isinstance(x, str):
-        return np.full(n, x, dtype=object)
+        return filled(n, x)
     out = np.empty(n, dtype=object)
     out[:] = list(x)
     return out
