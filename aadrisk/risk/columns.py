@@ -33,7 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from . import _validate as v
-from .instruments import EuropeanOption, _layout
+from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
+from .registry import INSTRUMENTS as PRODUCT_CLASSES
 
 __all__ = ["TradeColumns", "vet_book", "columns_of", "factorize", "groups", "NUMBER_VALIDATORS"]
 
@@ -72,8 +73,28 @@ class TradeColumns:
     def __len__(self) -> int:
         return len(self.trade_id)
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.fields[name]
+    def __getitem__(self, key):
+        """The column ``key`` (a field name), or the instrument at position ``key``."""
+        if isinstance(key, str):
+            return self.fields[key]
+        return self.records()[key]
+
+    def __iter__(self):
+        """The trades as instruments (for code written against lists of instruments)."""
+        return iter(self.records())
+
+    def records(self) -> list:
+        """The trades as instruments of the product's class (built on demand, from values
+        already validated)."""
+        cls = PRODUCT_CLASSES.get(self.product) or PRODUCTS[self.product]
+        names = list(self.fields)
+        cols = [self.fields[n].tolist() for n in names]
+        _TRUSTED.on = True
+        try:
+            return [cls(trade_id=tid, **dict(zip(names, row)))
+                    for tid, *row in zip(self.trade_id.tolist(), *cols)]
+        finally:
+            _TRUSTED.on = False
 
     def take(self, idx) -> "TradeColumns":
         """The trades at positions ``idx`` (an index array or a boolean mask)."""

@@ -122,3 +122,15 @@ def test_columns_of_instruments_round_trip():
     assert cols["strike"].dtype == float and cols.take([2])["strike"].tolist() == [5002.0]
     codes, uniq = factorize(["b", "a", "b", "c"])
     assert [g.tolist() for g in groups(codes, len(uniq))] == [[0, 2], [1], [3]]
+
+
+def test_columns_read_as_instruments(market):
+    """Engines written against lists of instruments can iterate the columns."""
+    fast, _ = vet_book(BOOK, G.GREEK_PRODUCTS, {"european_option", "digital_option"})
+    cols = fast["digital_option"][1]
+    recs = list(cols)
+    assert [r.trade_id for r in recs] == cols.trade_id.tolist() == [r.trade_id for r in
+                                                                      cols.records()]
+    want = [parse_greek_trade(BOOK[p])[0] for p in fast["digital_option"][0]]
+    assert recs == want and cols[0] == want[0]
+    assert TradeColumns.from_instruments(recs)["cash"].tolist() == cols["cash"].tolist()
