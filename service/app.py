@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 
@@ -111,6 +112,22 @@ def _warm_products() -> list[str]:
     return list(GREEK_PRODUCTS)
 
 
+def tune_gc(gen0: int):
+    """Freeze the objects alive now out of the garbage collector's scans and raise its
+    generation-0 threshold to ``gen0`` (``0``: no change); returns the undo function."""
+    if gen0 <= 0:
+        return lambda: None
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(gen0, *before[1:])
+
+    def restore():
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    return restore
+
+
 def _lifespan(state: ServiceState):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -126,11 +143,13 @@ def _lifespan(state: ServiceState):
             # every other product: loaded from the disk cache after /v1/ready answers 200
             others = [p for p in _warm_products() if p not in VANILLA]
             background = loop.run_in_executor(state.executor, warmup, others)
+        restore = tune_gc(state.settings.gc_gen0)
         state.ready = True
         try:
             yield
         finally:
             state.ready = False
+            restore()
             if background is not None:
                 with contextlib.suppress(Exception):
                     await background

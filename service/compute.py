@@ -60,9 +60,15 @@ def as_mapping(t) -> dict:
     return out
 
 
-def tag_trades(jobs: Sequence[Job]) -> tuple[list, list[int]]:
+def tag_trades(jobs: Sequence[Job]) -> tuple[list, list[int] | None]:
     """Concatenate the books as mappings, tagging valid trade ids ``"<i>|<id>"``;
-    return (trades, offsets)."""
+    return (trades, offsets).  A single book is passed as it is, untagged (offsets
+    ``None``: its ids are the client's)."""
+    if len(jobs) == 1:
+        trades = jobs[0].trades
+        if any(hasattr(t, "model_fields_set") for t in trades):
+            trades = [as_mapping(t) if hasattr(t, "model_fields_set") else t for t in trades]
+        return trades, None
     trades, offsets = [], []
     for i, job in enumerate(jobs):
         offsets.append(len(trades))

@@ -37,12 +37,15 @@ GREEK_COLS = ("label", "greek", "value", "unit", "value_per_bp", "value_per_vol_
 SUM_COLS = ("value", "value_per_bp", "value_per_vol_point")
 
 
-def owner(tid: str, offsets: Sequence[int]) -> tuple[int, str]:
+def owner(tid: str, offsets: Sequence[int] | None) -> tuple[int, str]:
     """(book index, the client's id) of an id from the merged report.
 
     Tagged ids carry the index; the library's fallback ``"#<position>"`` (a trade
-    without a usable id) is mapped to the book's own position.
+    without a usable id) is mapped to the book's own position.  ``offsets`` None: a
+    single untagged book (every id is the client's).
     """
+    if offsets is None:
+        return 0, tid
     head, sep, rest = tid.partition("|")
     if sep and head.isdigit():
         return int(head), rest
@@ -117,6 +120,7 @@ class _Rows:
     columns as arrays, strings as lists, slices per book and per trade."""
 
     def __init__(self, cols: dict, n_prices: int, offsets: Sequence[int]):
+        """``offsets``: position of each book's first trade in the merged book."""
         self.cols = cols
         self.n = len(cols["value"])
         self.label = cols["label"].tolist()
@@ -139,17 +143,22 @@ class _Rows:
     def unit(self) -> list:
         """The unit of every row (built on first use: the per-trade layout needs it)."""
         if self._unit is None:
-            codes = self.greek_codes[0]
-            self._unit = list(map(self.kind_units.__getitem__, codes.tolist()))
+            units = np.empty(len(self.kind_units), dtype=object)
+            units[:] = self.kind_units
+            self._unit = units[self.greek_codes[0]].tolist()
         return self._unit
 
-    def vector(self, a: int, b: int) -> dict:
-        """The per-trade columnar vector of rows [a, b)."""
+    def vectors(self, first: int, last: int) -> list[dict]:
+        """The per-trade columnar vectors of price rows [first, last): string lists and
+        NumPy value slices (cheaper to slice and to encode than lists of floats)."""
         ar = self.arrays
-        return {"label": self.label[a:b], "greek": self.greek[a:b], "value": ar["value"][a:b],
-                "unit": self.unit[a:b], "value_per_bp": ar["value_per_bp"][a:b],
-                "value_per_vol_point": ar["value_per_vol_point"][a:b],
-                "stderr": ar["stderr"][a:b]}
+        label, greek, unit = self.label, self.greek, self.unit
+        value, bp, vp, se = (ar[c] for c in ("value", "value_per_bp", "value_per_vol_point",
+                                             "stderr"))
+        tb = self.trade_bounds
+        return [{"label": label[a:b], "greek": greek[a:b], "value": value[a:b],
+                 "unit": unit[a:b], "value_per_bp": bp[a:b], "value_per_vol_point": vp[a:b],
+                 "stderr": se[a:b]} for a, b in zip(tb[first:last], tb[first + 1:last + 1])]
 
     def columnar(self, a: int, b: int, first_trade: int) -> dict:
         """Rows [a, b) with the strings given once and indexes per row."""
@@ -225,21 +234,24 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
         Of the concatenated, id-tagged books.
     jobs : sequence of service.compute.Job
         The books, in merge order (``job.layout``: ``"trades"`` or ``"columnar"``).
-    offsets : sequence of int
-        Position of each book's first trade in the merged book.
+    offsets : sequence of int, or None
+        Position of each book's first trade in the merged book; None: one book, ids
+        not tagged.
     """
     n = len(jobs)
     pr = arrays.prices
     n_p = len(pr["_pos"])
     pcols = {c: pr[c].tolist() for c in PRICE_COLS}
-    pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
+    if offsets is not None:
+        pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
+    errors = _errors(arrays.errors, offsets, n)
+    offsets = [0] if offsets is None else offsets
     pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
     greeks = _Rows(arrays.greeks, n_p, offsets)
     zeros = _Rows(arrays.zero_greeks, n_p, offsets) \
         if any(j.include_zero_greeks for j in jobs) else None
     ccy_codes, ccys = factorize([c or "" for c in pcols["currency"]])
     by_label = _by_label(greeks, ccy_codes, ccys, n)
-    errors = _errors(arrays.errors, offsets, n)
     docs = []
     for i, job in enumerate(jobs):
         a, b = pbounds[i], pbounds[i + 1]
@@ -257,15 +269,13 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
                 doc["zero_greeks"] = zeros.columnar(zeros.book_bounds[i],
                                                     zeros.book_bounds[i + 1], a)
         else:
-            trades = []
-            tb = greeks.trade_bounds
-            zb = zeros.trade_bounds if job.include_zero_greeks else None
-            for k in range(a, b):
-                row = {c: pcols[c][k] for c in PRICE_COLS}
-                row["greeks"] = greeks.vector(tb[k], tb[k + 1])
-                if zb is not None:
-                    row["zero_greeks"] = zeros.vector(zb[k], zb[k + 1])
-                trades.append(row)
+            trades = [dict(zip(PRICE_COLS, vals))
+                      for vals in zip(*(pcols[c][a:b] for c in PRICE_COLS))]
+            for row, vec in zip(trades, greeks.vectors(a, b)):
+                row["greeks"] = vec
+            if job.include_zero_greeks:
+                for row, vec in zip(trades, zeros.vectors(a, b)):
+                    row["zero_greeks"] = vec
             doc["trades"] = trades
         doc["errors"] = errors[i]
         doc["aggregates"] = {"price_by_currency": totals, "by_label": by_label[i]}

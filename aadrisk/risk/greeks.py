@@ -42,11 +42,12 @@ from .._lazy import pandas as pd
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
 from .errors import TradeError, errors_frame
+from .columns import TradeColumns, vet_book
 from .instruments import parse_trade
 from .products.equity import (HESTON_PARAMS, MODEL_PRODUCTS, SABR_PARAMS, BarrierOption,
                               DigitalOption, GeometricAsianOption, HestonOption, PayoffKind,
                               SabrOption)
-from .registry import ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE
+from .registry import ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE, filled
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
            "HestonOption", "HESTON_PARAMS", "SabrOption", "SABR_PARAMS", "MODEL_PRODUCTS",
@@ -79,7 +80,7 @@ def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
     """Long Greek rows of one product group as arrays (values scaled by quantity)."""
     idx, labels, greeks, values, errs = rows.arrays()
     return {"_pos": pos[idx], "trade": ids[idx],
-            "product": np.full(idx.shape[0], product, dtype=object),
+            "product": filled(idx.shape[0], product),
             "underlying": np.asarray(ev.underlying, dtype=object)[idx],
             "currency": np.asarray(ev.currency, dtype=object)[idx],
             "label": labels, "greek": greeks, "value": values * qty[idx],
@@ -89,21 +90,26 @@ def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
 def _per_trade(x, n: int) -> np.ndarray:
     """One string (broadcast) or one per trade, as an object array."""
     if isinstance(x, str):
-        return np.full(n, x, dtype=object)
+        return filled(n, x)
     out = np.empty(n, dtype=object)
     out[:] = list(x)
     return out
 
 
-def _evaluate(product, members, market):
+def _members(trades):
+    """(trade ids, quantities) of a product group (instruments or columns)."""
+    if isinstance(trades, TradeColumns):
+        return trades.trade_id, np.array(trades["quantity"], dtype=float)
+    return (_per_trade([t.trade_id for t in trades], len(trades)),
+            np.array([t.quantity for t in trades], dtype=float))
+
+
+def _evaluate(product, pos, trades, market):
     """Prices and long Greek rows of one product's trades (scaled by quantity), as arrays."""
-    trades = [t for _, t in members]
     n = len(trades)
-    pos = np.array([p for p, _ in members], dtype=np.int64)
     engine = ENGINES[product]
     ev = engine.evaluate(trades, market)
-    qty = np.array([t.quantity for t in trades], dtype=float)
-    ids = _per_trade([t.trade_id for t in trades], n)
+    ids, qty = _members(trades)
     unit = np.asarray(ev.unit_price, dtype=float)
     se = np.full(n, np.nan) if ev.stderr is None else np.asarray(ev.stderr, float)
     prices = {"_pos": pos, "trade": ids, "product": _per_trade(product, n),
@@ -116,20 +122,25 @@ def _evaluate(product, members, market):
             _long(ids, qty, pos, product, ev, ev.zero_rows))
 
 
-def _evaluate_safely(product, members, market, errors):
+def _one(trades, k):
+    """Trade ``k`` of a group, as a group of one."""
+    return trades.take([k]) if isinstance(trades, TradeColumns) else [trades[k]]
+
+
+def _evaluate_safely(product, pos, trades, market, errors):
     """Arrays of the whole group; if the engine fails on it, trade by trade, so that one
     trade the engine cannot handle lands in ``errors`` and never sinks the others."""
     try:
-        return [_evaluate(product, members, market)]
+        return [_evaluate(product, pos, trades, market)]
     except Exception as exc:  # noqa: BLE001  (an engine bug must not lose the book)
-        if len(members) == 1:
-            t = members[0][1]
+        if len(trades) == 1:
+            tid = _members(trades)[0][0]
             errors.append(exc if isinstance(exc, TradeError) else TradeError(
-                t.trade_id, "product", product, f"pricing failed: {type(exc).__name__}: {exc}"))
+                tid, "product", product, f"pricing failed: {type(exc).__name__}: {exc}"))
             return []
     out = []
-    for m in members:
-        out += _evaluate_safely(product, [m], market, errors)
+    for k in range(len(trades)):
+        out += _evaluate_safely(product, pos[k:k + 1], _one(trades, k), market, errors)
     return out
 
 
@@ -208,8 +219,12 @@ def _concat(parts, cols, order_by="_pos") -> dict[str, np.ndarray]:
         return {c: np.zeros(0, dtype=np.int64 if c == "_pos" else
                             float if c in ("value", "stderr", "quantity", "unit_price", "price")
                             else object) for c in cols}
-    out = {c: np.concatenate([p[c] for p in parts]) for c in cols}
-    order = np.argsort(out[order_by], kind="stable")
+    out = {c: np.concatenate([p[c] for p in parts]) if len(parts) > 1 else p[c]
+           for c in cols for p in parts[:1]}
+    key = out[order_by]
+    if key.shape[0] < 2 or bool((key[1:] >= key[:-1]).all()):
+        return out                                  # already in book order (one product)
+    order = np.argsort(key, kind="stable")
     return {c: v[order] for c, v in out.items()}
 
 
@@ -267,45 +282,118 @@ def scaled_columns(kinds) -> tuple[list, np.ndarray, np.ndarray]:
             np.array([1e-2 if k in VOL_LIKE else np.nan for k in kinds], dtype=float))
 
 
+def _parse_one(item, pos, errs_at):
+    """The instrument of a book item the vetting left to the parser, if it parses to a
+    product with an engine; else None with its errors in ``errs_at[pos]``."""
+    if isinstance(item, Mapping) or not hasattr(item, "product_type"):
+        trade, errs = parse_greek_trade(item, pos)
+        if errs:
+            errs_at[pos] = errs
+            return None
+    else:
+        trade = item
+    if trade.product_type not in ENGINES:
+        errs_at[pos] = [TradeError(trade.trade_id, "product", trade.product_type,
+                                   f"no Greek-vector pricer; known: {sorted(ENGINES)}")]
+        return None
+    return trade
+
+
+def _first_ids(pos: np.ndarray, ids: list, errs_at: dict) -> np.ndarray:
+    """Mask of the trades whose id has not come earlier in the book (``pos`` order); the
+    others get the duplicate-id error."""
+    keep = np.ones(len(pos), dtype=bool)
+    if len(set(ids)) == len(ids):
+        return keep
+    order = np.argsort(pos, kind="stable")
+    seen = set()
+    for k in order.tolist():
+        tid = ids[k]
+        if tid in seen:
+            errs_at[int(pos[k])] = [TradeError(tid, "trade_id", tid,
+                                               "duplicate trade id in the book")]
+            keep[k] = False
+        else:
+            seen.add(tid)
+    return keep
+
+
+def _screen(book: list, market) -> tuple[list, list]:
+    """The per-trade checks of :func:`greek_arrays` (parsing, known engine, unique id,
+    market data): (product groups ``(product, positions, trades)`` in order of first
+    appearance, errors in book order).  Engines that declare ``columnar`` get their
+    trades as :class:`TradeColumns` (mappings vetted column by column, see
+    :func:`aadrisk.risk.columns.vet_book`); the others lists of instruments."""
+    columnar = {p for p, e in ENGINES.items() if e.columnar and e.check_columns is not None}
+    fast, slow = vet_book(book, GREEK_PRODUCTS, columnar)
+    errs_at: dict[int, list] = {}
+    parsed = [(p, t) for p in slow if (t := _parse_one(book[p], p, errs_at)) is not None]
+    # duplicate ids, in book order over vetted and parsed trades
+    prods = list(fast)
+    pos = np.concatenate([fast[p][0] for p in prods] +
+                         [np.array([p for p, _ in parsed], dtype=np.int64)])
+    ids = [x for p in prods for x in fast[p][1].trade_id.tolist()] + \
+        [t.trade_id for _, t in parsed]
+    keep = _first_ids(pos, ids, errs_at)
+    members: dict[str, list] = {}       # product -> [(positions, TradeColumns or trades)]
+    at = 0
+    for p in prods:
+        ppos, cols = fast[p]
+        ok = keep[at:at + len(ppos)].copy()
+        at += len(ppos)
+        for k, exc in ENGINES[p].check_columns(cols, market):
+            if ok[k]:
+                errs_at[int(ppos[k])] = [exc]
+                ok[k] = False
+        if ok.any():
+            members.setdefault(p, []).append((ppos[ok], cols.take(ok) if not ok.all()
+                                              else cols))
+    for (p, t), k in zip(parsed, keep[at:].tolist()):
+        if not k:
+            continue
+        try:
+            ENGINES[t.product_type].check(t, market)
+        except TradeError as exc:
+            errs_at[p] = [exc]
+            continue
+        members.setdefault(t.product_type, []).append((np.array([p], dtype=np.int64), [t]))
+    errors = [e for p in sorted(errs_at) for e in errs_at[p]]
+    first = {p: min(int(x[0][0]) for x in parts) for p, parts in members.items()}
+    return [_group(p, members[p]) for p in sorted(members, key=first.__getitem__)], errors
+
+
+def _group(product: str, parts: list) -> tuple:
+    """(product, positions, trades) of one product's checked trades, in book order."""
+    pos = np.concatenate([p for p, _ in parts])
+    order = np.argsort(pos, kind="stable")
+    if ENGINES[product].columnar:
+        cls = GREEK_PRODUCTS[product]
+        cols = [c if isinstance(c, TradeColumns) else TradeColumns.from_instruments(c, cls)
+                for _, c in parts]
+        trades = TradeColumns.concat(cols)
+        if len(parts) > 1:
+            trades = trades.take(order)
+    else:
+        flat = [t for _, c in parts for t in c]
+        trades = [flat[k] for k in order.tolist()]
+    return product, pos[order], trades
+
+
 def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekArrays:
     """:func:`greek_vectors` without DataFrames: the report's columns as NumPy arrays.
 
     Same parameters, trades, rows, order and errors as :func:`greek_vectors` (which is
     ``greek_arrays(book, market).report()``); for callers that turn the result into
-    something else (the HTTP service encodes it to JSON directly).
+    something else (the HTTP service encodes it to JSON directly).  Trades of columnar
+    engines (the equity options) are validated and evaluated as columns.
     """
     if not isinstance(market, MarketData):
         market = MarketData.from_mapping(market)
-    errors, valid, seen = [], [], set()
-    for pos, item in enumerate(book):
-        if isinstance(item, Mapping) or not hasattr(item, "product_type"):
-            trade, errs = parse_greek_trade(item, pos)
-            if errs:
-                errors += errs
-                continue
-        else:
-            trade = item
-        if trade.product_type not in ENGINES:
-            errors.append(TradeError(trade.trade_id, "product", trade.product_type,
-                                     f"no Greek-vector pricer; known: {sorted(ENGINES)}"))
-            continue
-        if trade.trade_id in seen:
-            errors.append(TradeError(trade.trade_id, "trade_id", trade.trade_id,
-                                     "duplicate trade id in the book"))
-            continue
-        seen.add(trade.trade_id)
-        try:
-            ENGINES[trade.product_type].check(trade, market)
-        except TradeError as exc:
-            errors.append(exc)
-            continue
-        valid.append((pos, trade))
-    by = {}
-    for pos, t in valid:
-        by.setdefault(t.product_type, []).append((pos, t))
+    book = book if isinstance(book, list) else list(book)
+    groups, errors = _screen(book, market)
     P, G, Z = [], [], []
-    for product, members in by.items():
-        for frames in _evaluate_safely(product, members, market, errors):
+    for product, pos, trades in groups:
+        for frames in _evaluate_safely(product, pos, trades, market, errors):
             P.append(frames[0])
             G.append(frames[1])
             Z.append(frames[2])
@@ -317,10 +405,13 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
         bad_ids = set(prices["trade"][bad].tolist())
         bad_ids |= set(greeks["trade"][~np.isfinite(greeks["value"])].tolist())
         if bad_ids:
-            for tid in [t for _, t in valid if t.trade_id in bad_ids]:
-                errors.append(TradeError(tid.trade_id, "price", None, "pricing gave a "
-                                         "non-finite price or Greek (inputs out of the "
-                                         "model's range?)"))
+            valid = sorted((int(p), t) for _, pos, trades in groups
+                           for p, t in zip(pos.tolist(), _members(trades)[0].tolist()))
+            for _, tid in valid:
+                if tid in bad_ids:
+                    errors.append(TradeError(tid, "price", None, "pricing gave a non-finite "
+                                             "price or Greek (inputs out of the model's "
+                                             "range?)"))
             prices, greeks, zeros = (
                 _keep(c, np.array([x not in bad_ids for x in c["trade"].tolist()], dtype=bool))
                 for c in (prices, greeks, zeros))

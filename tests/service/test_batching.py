@@ -134,3 +134,19 @@ def test_large_requests_are_not_merged(make_app, market_full):
                 for n in (5, 6, 2, 3)))
     assert all(r.status_code == 200 for r in asyncio.run(go()))
     assert sorted(calls) == [1, 1, 2]                    # 5 and 6 alone; 2 and 3 merged
+
+
+def test_single_untagged_book_answers_as_a_merged_one(market_full):
+    """A book alone goes to the library untagged: ids, positions and errors as merged."""
+    m = MarketData.from_mapping(market_full)
+    odd = vanilla(6)
+    odd[0]["trade_id"], odd[1]["trade_id"], odd[2]["trade_id"] = 7, " A ", "3|x"
+    odd[3].pop("trade_id")
+    odd[4]["trade_id"] = True
+    odd.append({**odd[2], "trade_id": "3|x"})
+    odd.append({**odd[5], "strike": -1.0})
+    alone = orjson.loads(evaluate(m, [Job(odd, {})])[0])
+    merged = orjson.loads(evaluate(m, [Job(vanilla(2), {}), Job(odd, {})])[1])
+    assert alone == merged
+    assert tag_trades([Job(odd, {})]) == (odd, None)
+    assert {e["trade_id"] for e in alone["errors"]} >= {"#3", "#4", "3|x"}

@@ -33,7 +33,8 @@ from ...models.heston import heston_price
 from ...models.sabr import sabr_price
 from .. import _validate as v
 from ..errors import TradeError
-from ..instruments import Choice, EuropeanOption
+from ..columns import columns_of, factorize, groups
+from ..instruments import Choice, EuropeanOption, OptionType
 from ..registry import UNITS, Evaluation, ProductEngine, Rows, register_engine
 
 __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
@@ -241,15 +242,12 @@ def model_slices(m: MarketData, model: str, und: str, T):
 def _model_inputs(product):
     model, params = MODEL_PRODUCTS[product]
 
-    def extra(ts, m, T):
-        n = len(ts)
+    def extra(c, m, T):
+        n = len(c)
         out = {"m_w": np.ones(n), "m_dw": np.zeros(n)}
         l0, l1 = np.empty(n, dtype=object), np.empty(n, dtype=object)
-        by = {}
-        for i, t in enumerate(ts):
-            by.setdefault(t.underlying, []).append(i)
-        for u, idx in by.items():
-            idx = np.array(idx)
+        codes, uniq = factorize(c["underlying"])
+        for u, idx in zip(uniq, groups(codes, len(uniq))):
             a, b, w, dw = model_slices(m, model, u, T[idx])
             l0[idx], l1[idx], out["m_w"][idx], out["m_dw"][idx] = a, b, w, dw
         for p in params:
@@ -260,26 +258,27 @@ def _model_inputs(product):
     return extra
 
 
-def _extra_digital(ts):
-    return {"is_cash": np.array([1.0 if t.payoff is PayoffKind.CASH else 0.0 for t in ts]),
-            "cash": np.array([t.cash for t in ts], dtype=float)}
+def _extra_digital(c):
+    return {"is_cash": np.array([1.0 if p is PayoffKind.CASH else 0.0 for p in c["payoff"]]),
+            "cash": np.array(c["cash"], dtype=float)}
 
 
-def _extra_barrier(ts):
-    return {"barrier": np.array([t.barrier for t in ts], dtype=float),
-            "rebate": np.array([t.rebate for t in ts], dtype=float),
-            "is_down": np.array([1.0 if t.barrier_type.startswith("down") else 0.0 for t in ts]),
-            "is_in": np.array([1.0 if t.barrier_type.endswith("_in") else 0.0 for t in ts])}
+def _extra_barrier(c):
+    kinds = c["barrier_type"]
+    return {"barrier": np.array(c["barrier"], dtype=float),
+            "rebate": np.array(c["rebate"], dtype=float),
+            "is_down": np.array([1.0 if k.startswith("down") else 0.0 for k in kinds]),
+            "is_in": np.array([1.0 if k.endswith("_in") else 0.0 for k in kinds])}
 
 
-def _extra_asian(ts):
-    n = np.array([t.n_fixings for t in ts], dtype=float)
+def _extra_asian(c):
+    n = np.array(c["n_fixings"], dtype=float)
     return {"n_fix": np.where(n > 0, n, 1.0), "is_discrete": (n > 0).astype(float)}
 
 
 #: product -> (pricing fn, extra input names, extra inputs builder, model name)
 _PRICING = {
-    "european_option": (_european, [], lambda ts: {}, "bsm"),
+    "european_option": (_european, [], lambda c: {}, "bsm"),
     "digital_option": (_digital, ["is_cash", "cash"], _extra_digital, "bsm-digital"),
     "barrier_option": (_barrier, ["barrier", "rebate", "is_down", "is_in"], _extra_barrier,
                        "bsm-barrier"),
@@ -301,56 +300,73 @@ def program(product: str) -> tape.Program:
 
 
 # ----------------------------------------------------------------------------- checks
+def spot_market_problem(u: str, m: MarketData, *, needs_vol: bool = True):
+    """``(field, value, reason)`` of the first thing ``m`` lacks (or has bad) for a trade
+    on underlying ``u`` -- spot, div, discounting (and vol) -- or None."""
+    if u not in m.spots and f"spot/{u}" not in m.problems:
+        return ("underlying", u, f"no spot in the market (spot/{u}; "
+                f"underlyings: {sorted(m.spots)})")
+    for key, fld in ((f"spot/{u}", "spot"), (f"div/{u}", "div_yield")):
+        if key in m.problems:
+            return (fld, key, f"bad market data: {m.problems[key]}")
+    if needs_vol:
+        if f"vol/{u}" in m.problems:
+            return ("vol_surface", f"vol/{u}", f"bad market data: {m.problems[f'vol/{u}']}")
+        if u not in m.vols:
+            return ("vol_surface", u, f"no vol surface or flat vol for {u!r} in "
+                    f"the market (have: {sorted(m.vols)})")
+    ccy = m.currencies.get(u)
+    prob = m.discount_problem(ccy)
+    if prob is not None:
+        name = m.curve_of.get(ccy)
+        return ("curve" if name else "currency", name or ccy, f"bad market data: {prob}")
+    if m.discount_for(ccy) is None:
+        return ("currency", ccy, f"no discount curve or rate for currency {ccy!r} "
+                f"of {u!r} (curves for: {sorted(m.discounts)})")
+    return None
+
+
+def _expiry_error(tid, expiry, m: MarketData) -> TradeError:
+    return TradeError(tid, "expiry", expiry.isoformat(),
+                      f"is not after the valuation date {m.valuation_date.isoformat()}")
+
+
 def check_spot_market(trade, m: MarketData, *, needs_vol: bool = True) -> None:
     """Raise TradeError unless ``m`` has the spot, div, discounting (and vol) of the trade.
 
     Shared by every product on one underlying (analytic and Monte Carlo).
     """
-    tid, u = trade.trade_id, trade.underlying
-    if u not in m.spots and f"spot/{u}" not in m.problems:
-        raise TradeError(tid, "underlying", u, f"no spot in the market (spot/{u}; "
-                         f"underlyings: {sorted(m.spots)})")
-    for key, fld in ((f"spot/{u}", "spot"), (f"div/{u}", "div_yield")):
-        if key in m.problems:
-            raise TradeError(tid, fld, key, f"bad market data: {m.problems[key]}")
-    if needs_vol:
-        if f"vol/{u}" in m.problems:
-            raise TradeError(tid, "vol_surface", f"vol/{u}",
-                             f"bad market data: {m.problems[f'vol/{u}']}")
-        if u not in m.vols:
-            raise TradeError(tid, "vol_surface", u, f"no vol surface or flat vol for {u!r} in "
-                             f"the market (have: {sorted(m.vols)})")
-    ccy = m.currencies.get(u)
-    prob = m.discount_problem(ccy)
+    prob = spot_market_problem(trade.underlying, m, needs_vol=needs_vol)
     if prob is not None:
-        name = m.curve_of.get(ccy)
-        raise TradeError(tid, "curve" if name else "currency", name or ccy,
-                         f"bad market data: {prob}")
-    if m.discount_for(ccy) is None:
-        raise TradeError(tid, "currency", ccy, f"no discount curve or rate for currency {ccy!r} "
-                         f"of {u!r} (curves for: {sorted(m.discounts)})")
+        raise TradeError(trade.trade_id, *prob)
     if trade.expiry <= m.valuation_date:
-        raise TradeError(tid, "expiry", trade.expiry.isoformat(),
-                         f"is not after the valuation date {m.valuation_date.isoformat()}")
+        raise _expiry_error(trade.trade_id, trade.expiry, m)
+
+
+def model_params_problem(u: str, m: MarketData, model: str, params):
+    """``(field, value, reason)`` unless ``model/<model>/<u>/<p>`` is in the market for
+    every ``p`` (or, per expiry, on every slice); None when all are there."""
+    prob = m.problems.get(f"model/{model}/{u}")
+    if prob is not None:
+        return ("underlying", u, f"bad market data: {prob}")
+    sl = m.model_slices.get((model, u))
+    keys = [f"model/{model}/{u}/{e}" for e in sl[0]] if sl else [f"model/{model}/{u}"]
+    bad = [f"{k}/{p}" for k in keys for p in params if f"{k}/{p}" in m.problems]
+    if bad:
+        return ("underlying", u, f"bad market data: {m.problems[bad[0]]}")
+    missing = sorted({p for k in keys for p in params if f"{k}/{p}" not in m.models})
+    if missing:
+        return ("underlying", u, f"no {model} parameters {missing} "
+                f"(model/{model}/{u}/...) in the market")
+    return None
 
 
 def check_model_params(trade, m: MarketData, model: str, params) -> None:
     """Raise TradeError unless ``model/<model>/<U>/<p>`` is in the market for every ``p``
     (or, for a model given per expiry, ``model/<model>/<U>/<EXPIRY>/<p>`` on every slice)."""
-    u = trade.underlying
-    prob = m.problems.get(f"model/{model}/{u}")
+    prob = model_params_problem(trade.underlying, m, model, params)
     if prob is not None:
-        raise TradeError(trade.trade_id, "underlying", u, f"bad market data: {prob}")
-    sl = m.model_slices.get((model, u))
-    keys = [f"model/{model}/{u}/{e}" for e in sl[0]] if sl else [f"model/{model}/{u}"]
-    bad = [f"{k}/{p}" for k in keys for p in params if f"{k}/{p}" in m.problems]
-    if bad:
-        raise TradeError(trade.trade_id, "underlying", u,
-                         f"bad market data: {m.problems[bad[0]]}")
-    missing = sorted({p for k in keys for p in params if f"{k}/{p}" not in m.models})
-    if missing:
-        raise TradeError(trade.trade_id, "underlying", u, f"no {model} parameters {missing} "
-                         f"(model/{model}/{u}/...) in the market")
+        raise TradeError(trade.trade_id, *prob)
 
 
 def _check(trade, m: MarketData):
@@ -359,36 +375,66 @@ def _check(trade, m: MarketData):
         check_model_params(trade, m, *MODEL_PRODUCTS[trade.product_type])
 
 
+def _problems(product, uniq, m: MarketData):
+    """(spot-market problem, model problem) of each distinct underlying."""
+    needs_vol = product not in MODEL_PRODUCTS
+    spot = [spot_market_problem(u, m, needs_vol=needs_vol) for u in uniq]
+    model = [model_params_problem(u, m, *MODEL_PRODUCTS[product]) if product in MODEL_PRODUCTS
+             else None for u in uniq]
+    return spot, model
+
+
+def _check_columns(product, cols, m: MarketData) -> list:
+    """``[(index, TradeError), ...]``: what :func:`_check` raises, for every trade of
+    ``cols`` (checks per distinct underlying, then per trade in the same order)."""
+    codes, uniq = factorize(cols["underlying"])
+    spot, model = _problems(product, uniq, m)
+    vd = m.valuation_date
+    if spot.count(None) == len(spot) and model.count(None) == len(model) and \
+            all(e > vd for e in set(cols["expiry"].tolist())):
+        return []                                   # the usual case: nothing to report
+    out = []
+    for i, (k, tid, expiry) in enumerate(zip(codes.tolist(), cols.trade_id, cols["expiry"])):
+        if spot[k] is not None:
+            out.append((i, TradeError(tid, *spot[k])))
+        elif expiry <= vd:
+            out.append((i, _expiry_error(tid, expiry, m)))
+        elif model[k] is not None:
+            out.append((i, TradeError(tid, *model[k])))
+    return out
+
+
 # ----------------------------------------------------------------------------- evaluation
 def _inputs(product, trades, m: MarketData):
-    """Per-trade inputs plus what is needed to scatter adjoints back to labels."""
-    n = len(trades)
-    T = np.array([m.year_fraction(t.expiry) for t in trades])
-    K = np.array([t.strike for t in trades], dtype=float)
-    inp = {"spot": np.array([m.spots[t.underlying] for t in trades]),
-           "div": np.array([m.divs[t.underlying] for t in trades]),
+    """Per-trade inputs plus what is needed to scatter adjoints back to labels
+    (``trades``: instruments or :class:`~aadrisk.risk.columns.TradeColumns`)."""
+    c = columns_of(trades)
+    n = len(c)
+    e_codes, dates = factorize(c["expiry"])
+    T = np.array([m.year_fraction(d) for d in dates], dtype=float)[e_codes]
+    K = np.array(c["strike"], dtype=float)
+    u_codes, uniq = factorize(c["underlying"])
+    inp = {"spot": np.array([m.spots[u] for u in uniq], dtype=float)[u_codes],
+           "div": np.array([m.divs[u] for u in uniq], dtype=float)[u_codes],
            "zl": np.zeros(n), "zr": np.zeros(n), "da": np.zeros(n), "db": np.zeros(n),
            "expiry": T, "strike": K, "t_ref": T.copy(),
-           "is_call": np.array([1.0 if t.is_call else 0.0 for t in trades])}
+           "is_call": np.array([1.0 if o is OptionType.CALL else 0.0
+                                for o in c["option_type"]])}
     for k in (*CORNERS, "lam", "alpha", "t0", "t1", *_TIME[1:]):
         inp[k] = np.zeros(n)
-    groups_d, groups_v = {}, {}
-    for i, t in enumerate(trades):
-        groups_d.setdefault(m.currencies.get(t.underlying), []).append(i)
-        groups_v.setdefault(t.underlying, []).append(i)
+    c_codes, ccys = factorize([m.currencies.get(u) for u in uniq])
+    c_codes = c_codes[u_codes]
     disc = []
-    for ccy, idx in groups_d.items():
+    for ccy, idx in zip(ccys, groups(c_codes, len(ccys))):
         src = m.discount_for(ccy)
-        idx = np.array(idx)
         iL, iR, a, b, a1, b1, a2, b2 = src.coeffs_dt(T[idx])
         inp["zl"][idx], inp["zr"][idx] = src.zeros[iL], src.zeros[iR]
         inp["da"][idx], inp["db"][idx] = a, b
         inp["da1"][idx], inp["da2"][idx], inp["db1"][idx], inp["db2"][idx] = a1, a2, b1, b2
         disc.append((src, idx, iL, iR))
     vols = []
-    for u, idx in (groups_v.items() if product in _USES_VOL else ()):
+    for u, idx in (zip(uniq, groups(u_codes, len(uniq))) if product in _USES_VOL else ()):
         src = m.vols[u]
-        idx = np.array(idx)
         lk = src.surface.lookup(expiry=T[idx], strike=K[idx], side="left")
         for k, val in lk.inputs().items():
             if k != "expiry":
@@ -396,10 +442,8 @@ def _inputs(product, trades, m: MarketData):
         inp["dalpha"][idx], inp["dt0"][idx], inp["dt1"][idx] = lk.time_derivatives()
         vols.append((src, idx, lk))
     extra = _PRICING[product][2]
-    inp.update(extra(trades, m, T) if product in MODEL_PRODUCTS else extra(trades))
-    return inp, disc, vols
-
-
+    inp.update(extra(c, m, T) if product in MODEL_PRODUCTS else extra(c))
+    return inp, disc, vols, (u_codes, uniq)
 
 
 def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=None,
@@ -443,18 +487,17 @@ def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:
 
 
 def _evaluate(product, trades, m: MarketData) -> Evaluation:
-    inp, disc, vols = _inputs(product, trades, m)
+    inp, disc, vols, (u_codes, uniq) = _inputs(product, trades, m)
     slice_labels = inp.pop("_labels", None)
     wrt = _ACTIVE + ([] if product in _USES_VOL else
                      [k for k in _PRICING[product][1] if k.startswith("h_")])
     res = program(product).hvp(inp, {"spot": 1.0}, wrt=wrt)
     g, h = res.grad, res.hvp
-    n = len(trades)
+    n = len(u_codes)
     idx = np.arange(n)
-    und = [t.underlying for t in trades]
     rows, zero_rows = Rows(), Rows()
-    spot = np.array([f"spot/{u}" for u in und], dtype=object)
-    div = np.array([f"div/{u}" for u in und], dtype=object)
+    spot = np.array([f"spot/{u}" for u in uniq], dtype=object)[u_codes]
+    div = np.array([f"div/{u}" for u in uniq], dtype=object)[u_codes]
     rows.add(idx, spot, "delta", g["spot"])
     rows.add(idx, spot, "gamma", h["spot"])
     rows.add(idx, div, "div", g["div"])
@@ -482,12 +525,13 @@ def _evaluate(product, trades, m: MarketData) -> Evaluation:
     for src, ix, lk in vols:
         vol_rows(rows, src, ix, lk, {c: g[c][ix] for c in CORNERS},
                  {c: h[c][ix] for c in CORNERS})
-    return Evaluation(np.asarray(res.value, dtype=float), und,
-                      [m.currencies.get(u) or "" for u in und], rows, zero_rows)
+    und = np.array(uniq, dtype=object)[u_codes]
+    ccy = np.array([m.currencies.get(u) or "" for u in uniq], dtype=object)[u_codes]
+    return Evaluation(np.asarray(res.value, dtype=float), und, ccy, rows, zero_rows)
 
 
 def _price(product, trades, m: MarketData) -> np.ndarray:
-    inp, _, _ = _inputs(product, trades, m)
+    inp, _, _, _ = _inputs(product, trades, m)
     inp.pop("_labels", None)
     return np.asarray(program(product).value(inp).value, dtype=float)
 
@@ -501,4 +545,5 @@ for _product, (_fn, _extra, _build, _model) in _PRICING.items():
         product=_product, instrument=_CLASSES[_product], model=_model, check=_check,
         evaluate=functools.partial(_evaluate, _product),
         price=functools.partial(_price, _product),
-        units={"theta": UNITS["theta"]}))
+        units={"theta": UNITS["theta"]}, columnar=True,
+        check_columns=functools.partial(_check_columns, _product)))

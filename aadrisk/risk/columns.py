@@ -1,0 +1,337 @@
+"""Trades of one product as columns, and a vectorised first pass over a book of mappings.
+
+:class:`TradeColumns` holds the validated fields of the trades of one product
+as NumPy arrays (numbers as ``float``, everything else as object arrays of the
+values :func:`aadrisk.risk.instruments.parse_trade` would store): what an
+engine that declares ``columnar=True`` evaluates, without one frozen
+instrument per trade.
+
+:func:`vet_book` checks the mappings of a book column by column and vouches
+only for trades it is certain :func:`~aadrisk.risk.instruments.parse_trade`
+would accept unchanged: known product, no unknown or missing field, a usable
+trade id, every field valid (numbers by one NumPy test, other fields by the
+field's own validator once per distinct value).  Every other trade is left to
+the per-trade parser, which reports its errors -- so errors are the parser's,
+by construction.
+
+Examples
+--------
+>>> from aadrisk.risk.instruments import PRODUCTS
+>>> book = [{"trade_id": "A", "underlying": "X", "option_type": "call", "strike": 100,
+...          "expiry": "2025-06-20", "quantity": 2},
+...         {"trade_id": "B", "underlying": "X", "option_type": "call", "strike": -1,
+...          "expiry": "2025-06-20", "quantity": 2}]
+>>> fast, slow = vet_book(book, PRODUCTS, {"european_option"})
+>>> fast["european_option"][0].tolist(), fast["european_option"][1]["strike"].tolist(), slow
+([0], [100.0], [1])
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import _validate as v
+from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
+from .registry import INSTRUMENTS as PRODUCT_CLASSES
+
+__all__ = ["TradeColumns", "vet_book", "columns_of", "factorize", "groups", "NUMBER_VALIDATORS"]
+
+#: scalar number validators -> (lower bound, whether the bound is allowed): vetted by NumPy
+NUMBER_VALIDATORS: dict[Callable, tuple[float | None, bool]] = {
+    v.number: (None, True), v.positive: (0.0, False), v.non_negative: (0.0, True)}
+#: integers beyond this magnitude are left to the scalar validator (exact float conversion)
+_EXACT_INT = 2 ** 53
+_FAILED = object()
+
+
+def _objects(values) -> np.ndarray:
+    """A 1-d object array of ``values`` (never a string dtype, never nested)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values if isinstance(values, list) else list(values)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeColumns:
+    """Validated trades of one product, field by field.
+
+    Attributes
+    ----------
+    product : str
+    trade_id : ndarray of object (str)
+    fields : dict of str -> ndarray
+        One array per instrument field (besides ``trade_id``): ``float`` for number
+        fields, object arrays of the converted values otherwise.
+    """
+
+    product: str
+    trade_id: np.ndarray
+    fields: dict
+
+    def __len__(self) -> int:
+        return len(self.trade_id)
+
+    def __getitem__(self, key):
+        """The column ``key`` (a field name), or the instrument at position ``key``."""
+        if isinstance(key, str):
+            return self.fields[key]
+        return self.records()[key]
+
+    def __iter__(self):
+        """The trades as instruments (for code written against lists of instruments)."""
+        return iter(self.records())
+
+    def records(self) -> list:
+        """The trades as instruments of the product's class (built on demand, from values
+        already validated)."""
+        cls = PRODUCT_CLASSES.get(self.product) or PRODUCTS[self.product]
+        names = list(self.fields)
+        cols = [self.fields[n].tolist() for n in names]
+        _TRUSTED.on = True
+        try:
+            return [cls(trade_id=tid, **dict(zip(names, row)))
+                    for tid, *row in zip(self.trade_id.tolist(), *cols)]
+        finally:
+            _TRUSTED.on = False
+
+    def take(self, idx) -> "TradeColumns":
+        """The trades at positions ``idx`` (an index array or a boolean mask)."""
+        return TradeColumns(self.product, self.trade_id[idx],
+                            {k: c[idx] for k, c in self.fields.items()})
+
+    @classmethod
+    def build(cls, product: str, instrument: type, trade_id, values: Mapping) -> "TradeColumns":
+        """Columns from per-field sequences of converted values (numbers as floats)."""
+        names, _ = _layout(instrument)
+        fields = {}
+        for name in names:
+            if instrument.validators.get(name) in NUMBER_VALIDATORS:
+                fields[name] = np.asarray(values[name], dtype=float)
+            else:
+                fields[name] = _objects(values[name])
+        return cls(product, _objects(trade_id), fields)
+
+    @classmethod
+    def from_instruments(cls, trades: Sequence, instrument: type | None = None
+                         ) -> "TradeColumns":
+        """Columns of validated instruments of one product (the per-trade path), with the
+        fields of ``instrument`` (default: the class of the first trade)."""
+        inst = instrument or (type(trades[0]) if trades else EuropeanOption)
+        names, _ = _layout(inst)
+        return cls.build(inst.product_type, inst, [t.trade_id for t in trades],
+                         {n: [getattr(t, n) for t in trades] for n in names})
+
+    @classmethod
+    def concat(cls, parts: Sequence["TradeColumns"]) -> "TradeColumns":
+        """The trades of several column sets of the same product, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(parts[0].product, np.concatenate([p.trade_id for p in parts]),
+                   {k: np.concatenate([p.fields[k] for p in parts]) for k in parts[0].fields})
+
+
+def columns_of(trades) -> TradeColumns:
+    """``trades`` as :class:`TradeColumns` (instruments are converted; columns pass)."""
+    return trades if isinstance(trades, TradeColumns) else TradeColumns.from_instruments(trades)
+
+
+# ----------------------------------------------------------------------------- vetting
+def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
+    types = set(map(type, col))
+    if types == {float}:
+        ok = np.ones(len(col), dtype=bool)
+        x = np.array(col, dtype=float)
+    else:
+        good = [type(a) is float or (type(a) is int and -_EXACT_INT <= a <= _EXACT_INT)
+                for a in col]
+        ok = np.array(good, dtype=bool)
+        x = np.array([a if g else np.nan for a, g in zip(col, good)], dtype=float)
+    with np.errstate(invalid="ignore"):
+        ok &= np.isfinite(x)
+        if lower is not None:
+            ok &= (x >= lower) if closed else (x > lower)
+    return ok, x
+
+
+def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
+    """(ok mask, converted values) of a column through its scalar validator, called once
+    per distinct (type, value)."""
+    if set(map(type, col)) == {str}:              # the usual case: one dict of strings
+        cache = {}
+        for a in dict.fromkeys(col):
+            try:
+                cache[a] = conv(a)
+            except (ValueError, TypeError, OverflowError):
+                cache[a] = _FAILED
+        out = list(map(cache.__getitem__, col))
+        if _FAILED not in cache.values():
+            return np.ones(len(col), dtype=bool), out
+        return np.array([x is not _FAILED for x in out], dtype=bool), out
+    return _by_typed_value(col, conv)
+
+
+def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
+    """:func:`_by_value` for a column of mixed types (cached by (type, value))."""
+    cache: dict = {}
+    ok = np.ones(len(col), dtype=bool)
+    out = []
+    for i, a in enumerate(col):
+        try:
+            key = (type(a), a)
+            got = cache.get(key, cache)
+        except TypeError:               # unhashable: left to the parser
+            key, got = None, _FAILED
+        if got is cache:
+            try:
+                got = conv(a)
+            except (ValueError, TypeError, OverflowError):
+                got = _FAILED
+            cache[key] = got
+        if got is _FAILED:
+            ok[i] = False
+        out.append(got)
+    return ok, out
+
+
+def _trade_ids(col: list) -> tuple[np.ndarray, list]:
+    """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
+    if set(map(type, col)) == {str}:
+        out = [a.strip() for a in col]
+        if all(out):
+            return np.ones(len(col), dtype=bool), out
+    ok = np.ones(len(col), dtype=bool)
+    out = []
+    for i, a in enumerate(col):
+        t = type(a)
+        s = a.strip() if t is str else str(a) if t is int else ""
+        if not s:
+            ok[i] = False
+        out.append(s)
+    return ok, out
+
+
+def _vet_group(raws: list, cls: type, keys: tuple):
+    """(ok mask, TradeColumns) of trades with the same keys and product, or None when
+    their keys alone send them to the parser (unknown or missing fields)."""
+    names, defaults = _layout(cls)
+    allowed = set(names) | {"trade_id", "product"}
+    if "trade_id" not in keys or not set(keys) <= allowed or \
+            any(n not in keys and n not in defaults for n in names):
+        return None
+    ok, ids = _trade_ids([r["trade_id"] for r in raws])
+    values = {}
+    for name in names:
+        conv = cls.validators.get(name)
+        col = [r[name] for r in raws] if name in keys else [defaults[name]] * len(raws)
+        if conv is None:
+            values[name] = col
+        elif conv in NUMBER_VALIDATORS:
+            good, values[name] = _numbers(col, *NUMBER_VALIDATORS[conv])
+            ok &= good
+        else:
+            good, values[name] = _by_value(col, conv)
+            ok &= good
+    cols = TradeColumns.build(cls.product_type, cls, ids, values)
+    return ok, cols
+
+
+def vet_book(book: list, products: Mapping[str, type], columnar) -> tuple[dict, list]:
+    """Split a book into the trades vetted column by column and the rest.
+
+    Parameters
+    ----------
+    book : list
+        Trades (mappings, or instruments: those are left to the caller).
+    products : mapping
+        Product name -> instrument class (``parse_trade``'s registry).
+    columnar : collection of str
+        The products to vet (instrument classes without cross-field rules).
+
+    Returns
+    -------
+    (dict, list)
+        ``product -> (positions, TradeColumns)`` of the vetted trades (positions
+        increasing), and the positions of every other item, increasing.
+    """
+    groups: dict = {}
+    slow = []
+    default = EuropeanOption.product_type
+    if set(map(type, book)) == {dict}:            # mappings only: group by keys first
+        by_keys: dict = {}
+        for pos, keys in enumerate(map(tuple, book)):
+            by_keys.setdefault(keys, []).append(pos)
+        for keys, positions in by_keys.items():
+            if "product" not in keys:
+                if default in columnar and default in products:
+                    groups[(default, keys)] = positions
+                else:
+                    slow += positions
+                continue
+            for pos in positions:
+                product = book[pos]["product"]
+                if type(product) is not str or product not in columnar or \
+                        product not in products:
+                    slow.append(pos)
+                else:
+                    groups.setdefault((product, keys), []).append(pos)
+        slow.sort()
+    else:
+        for pos, raw in enumerate(book):
+            if type(raw) is not dict:
+                slow.append(pos)
+                continue
+            product = raw.get("product", default)
+            if type(product) is not str or product not in columnar or product not in products:
+                slow.append(pos)
+                continue
+            groups.setdefault((product, tuple(raw)), []).append(pos)
+    parts: dict = {}
+    for (product, keys), positions in groups.items():
+        cls = products[product]
+        got = None if cls.__post_init__ is not EuropeanOption.__post_init__ else \
+            _vet_group([book[p] for p in positions], cls, keys)
+        if got is None:
+            slow += positions
+            continue
+        ok, cols = got
+        pos = np.asarray(positions, dtype=np.int64)
+        if not ok.all():
+            slow += pos[~ok].tolist()
+            pos, cols = pos[ok], cols.take(ok)
+        if len(pos):
+            parts.setdefault(product, []).append((pos, cols))
+    fast = {}
+    for product, chunks in parts.items():
+        pos = np.concatenate([p for p, _ in chunks])
+        cols = TradeColumns.concat([c for _, c in chunks])
+        order = np.argsort(pos, kind="stable")
+        fast[product] = (pos[order], cols.take(order) if len(chunks) > 1 else cols)
+    return fast, sorted(slow)
+
+
+def factorize(values) -> tuple[np.ndarray, list]:
+    """(codes, distinct values in order of first appearance) of a sequence of hashables.
+
+    Examples
+    --------
+    >>> codes, uniq = factorize(["b", "a", "b"])
+    >>> codes.tolist(), uniq
+    ([0, 1, 0], ['b', 'a'])
+    """
+    index = dict.fromkeys(values)
+    for k, x in enumerate(index):
+        index[x] = k
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    return codes, list(index)
+
+
+def groups(codes: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Indexes of each code's members (increasing), for codes ``0 .. n_groups - 1``."""
+    if n_groups == 1:
+        return [np.arange(len(codes))]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    return [order[bounds[k]:bounds[k + 1]] for k in range(n_groups)]
