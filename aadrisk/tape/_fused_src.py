@@ -187,14 +187,19 @@ def _gen_fwd(P, src, body, post, saved):
         src(2, f"OV[{q}, j] = {P.uref(o) if P.uniform[o] else P.vref(o)}")
 
 
+def _fission_plan(P, body, saved):
+    """(segments, ``TB`` rows, nodes the last loop stores, ``VS`` slots) of one step."""
+    slots = _slots(P, saved) if saved else []
+    finals = [P.out[s] for s in P.vstates] + [i for _, i in slots]
+    segs = _segments(P, body) or [[]]
+    return segs, _fission(P, segs, finals), finals, slots
+
+
 def _gen_fwd_step(P, src, body, saved):
     """One step of the block: a loop over the paths per segment (:func:`_segments`), the
     last one storing the states (and, in gradient mode, the values the reverse reads)."""
     p = P.prog
-    slots = _slots(P, saved) if saved else []
-    finals = [P.out[s] for s in P.vstates] + [i for _, i in slots]
-    segs = _segments(P, body) or [[]]
-    rows = _fission(P, segs, finals)
+    segs, rows, finals, slots = _fission_plan(P, body, saved)
     where = {i: k for k, seg in enumerate(segs) for i in seg}
     for k, seg in enumerate(segs):
         last = k == len(segs) - 1
@@ -223,11 +228,8 @@ def _gen_fwd_step(P, src, body, saved):
 
 def fission_rows(P) -> int:
     """Rows of the forward's block buffer ``TB`` (at least 1)."""
-    body = list(range(P.h + 1, P.e))
-    saved = saved_values(P)
-    slots = _slots(P, saved) if saved else []
-    finals = [P.out[s] for s in P.vstates] + [i for _, i in slots]
-    return max(len(_fission(P, _segments(P, body) or [[]], finals)), 1)
+    rows = _fission_plan(P, list(range(P.h + 1, P.e)), saved_values(P))[1]
+    return max(len(rows), 1)
 
 
 def _gen_rev(P, src, body, post, saved):

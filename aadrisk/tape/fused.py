@@ -432,7 +432,7 @@ def evaluate(prog, mode, IN, XS, nb, nmax, seed, n_workers, block=FUSED_BLOCK):
         if one_sweep:
             a, b = first[i], first[i + 1]
             st = (store[0][a * NO:b * NO], store[1][a:b], None, None)
-        else:
+        elif grad:
             st = _batch_store(min(stack, per_lane[i]), NO, nn, N, ncol, n_xs, n_in)
         PA, PB = np.zeros((nn, 1)), np.zeros((nn, 1))
         ws = workspace(block)

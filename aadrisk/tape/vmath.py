@@ -22,7 +22,6 @@ import math
 import struct
 
 from numba import types
-from numba.core import cgutils  # noqa: F401  (numba's own helpers, for intrinsics)
 from numba.extending import intrinsic, overload
 
 from .._numba import jit
