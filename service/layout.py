@@ -24,7 +24,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+import orjson
+
 from aadrisk.risk.greeks import scaled_columns
+
+from .jsonwrite import Records, coded_spans, float_spans, value_spans
 
 LAYOUTS = ("trades", "columnar")
 #: per-trade columns of the answer, in order
@@ -119,18 +123,19 @@ class _Rows:
     """The Greek rows (first/second order, or zero-rate) of a merged evaluation: value
     columns as arrays, strings as lists, slices per book and per trade."""
 
-    def __init__(self, cols: dict, n_prices: int, offsets: Sequence[int]):
-        """``offsets``: position of each book's first trade in the merged book."""
+    def __init__(self, cols: dict, n_prices: int, offsets: Sequence[int], labels: Sequence,
+                 kinds: Sequence):
+        """``offsets``: position of each book's first trade in the merged book;
+        ``labels`` / ``kinds``: the strings the ``label_code`` / ``greek_code`` columns
+        index."""
         self.cols = cols
         self.n = len(cols["value"])
-        self.label = cols["label"].tolist()
-        self.greek = cols["greek"].tolist()
-        self.label_codes = factorize(self.label)
-        self.greek_codes = factorize(self.greek)
+        self.label_codes = (cols["label_code"], list(labels))
+        self.greek_codes = (cols["greek_code"], list(kinds))
         codes, kinds = self.greek_codes
         units, bp, vp = scaled_columns(kinds)
         self.kind_units = units          # unit of each distinct greek kind (greek_codes)
-        self._unit = None
+        self._spans = None
         value = np.ascontiguousarray(cols["value"], dtype=float)
         self.arrays = {"value": value, "value_per_bp": value * bp[codes],
                        "value_per_vol_point": value * vp[codes],
@@ -139,26 +144,18 @@ class _Rows:
         self.trade_bounds = np.searchsorted(cols["row"], np.arange(n_prices + 1)).tolist()
         self.book_bounds = np.searchsorted(cols["_pos"], np.asarray(offsets)).tolist() + [self.n]
 
-    @property
-    def unit(self) -> list:
-        """The unit of every row (built on first use: the per-trade layout needs it)."""
-        if self._unit is None:
-            units = np.empty(len(self.kind_units), dtype=object)
-            units[:] = self.kind_units
-            self._unit = units[self.greek_codes[0]].tolist()
-        return self._unit
-
-    def vectors(self, first: int, last: int) -> list[dict]:
-        """The per-trade columnar vectors of price rows [first, last): string lists and
-        NumPy value slices (cheaper to slice and to encode than lists of floats)."""
-        ar = self.arrays
-        label, greek, unit = self.label, self.greek, self.unit
-        value, bp, vp, se = (ar[c] for c in ("value", "value_per_bp", "value_per_vol_point",
-                                             "stderr"))
-        tb = self.trade_bounds
-        return [{"label": label[a:b], "greek": greek[a:b], "value": value[a:b],
-                 "unit": unit[a:b], "value_per_bp": bp[a:b], "value_per_vol_point": vp[a:b],
-                 "stderr": se[a:b]} for a, b in zip(tb[first:last], tb[first + 1:last + 1])]
+    def spans(self) -> dict:
+        """Every row of each Greek column (:data:`GREEK_COLS`) as JSON text
+        (:mod:`service.jsonwrite`), encoded once for all books."""
+        if self._spans is None:
+            codes, kinds = self.greek_codes
+            ar = self.arrays
+            sp = {"label": coded_spans(*self.label_codes), "greek": coded_spans(codes, kinds),
+                  "unit": coded_spans(codes, self.kind_units),
+                  **{c: float_spans(ar[c]) for c in
+                     ("value", "value_per_bp", "value_per_vol_point", "stderr")}}
+            self._spans = {c: sp[c] for c in GREEK_COLS}
+        return self._spans
 
     def columnar(self, a: int, b: int, first_trade: int) -> dict:
         """Rows [a, b) with the strings given once and indexes per row."""
@@ -225,12 +222,23 @@ def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
     return out
 
 
-def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
+def _records(pr: dict, pcols: dict, greeks: _Rows, zeros: _Rows | None) -> Records:
+    """The trades of the ``trades`` layout as JSON records: the price columns (floats
+    from the arrays, the rest by value), then the Greek vector (and zero-rate vector)."""
+    fields = {c: float_spans(pr[c]) if getattr(pr[c], "dtype", None) is not None
+              and pr[c].dtype.kind == "f" else value_spans(pcols[c]) for c in PRICE_COLS}
+    groups = {"greeks": (greeks.spans(), greeks.trade_bounds)}
+    if zeros is not None:
+        groups["zero_greeks"] = (zeros.spans(), zeros.trade_bounds)
+    return Records(fields, groups)
+
+
+def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
     """One response document per job from the merged :class:`GreekArrays`.
 
     Parameters
     ----------
-    arrays : aadrisk.risk.greeks.GreekArrays
+    greek_arrays : aadrisk.risk.greeks.GreekArrays
         Of the concatenated, id-tagged books.
     jobs : sequence of service.compute.Job
         The books, in merge order (``job.layout``: ``"trades"`` or ``"columnar"``).
@@ -239,19 +247,21 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
         not tagged.
     """
     n = len(jobs)
-    pr = arrays.prices
+    pr = greek_arrays.prices
     n_p = len(pr["_pos"])
     pcols = {c: pr[c].tolist() for c in PRICE_COLS}
     if offsets is not None:
         pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
-    errors = _errors(arrays.errors, offsets, n)
+    errors = _errors(greek_arrays.errors, offsets, n)
     offsets = [0] if offsets is None else offsets
     pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
-    greeks = _Rows(arrays.greeks, n_p, offsets)
-    zeros = _Rows(arrays.zero_greeks, n_p, offsets) \
+    tables = (greek_arrays.labels, greek_arrays.kinds)
+    greeks = _Rows(greek_arrays.greeks, n_p, offsets, *tables)
+    zeros = _Rows(greek_arrays.zero_greeks, n_p, offsets, *tables) \
         if any(j.include_zero_greeks for j in jobs) else None
     ccy_codes, ccys = factorize([c or "" for c in pcols["currency"]])
     by_label = _by_label(greeks, ccy_codes, ccys, n)
+    records = {}       # the trades layout's records, with and without zero_greeks
     docs = []
     for i, job in enumerate(jobs):
         a, b = pbounds[i], pbounds[i + 1]
@@ -259,7 +269,7 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
         for ccy, price in zip(pcols["currency"][a:b], pcols["price"][a:b]):
             ccy = ccy or ""
             totals[ccy] = totals.get(ccy, 0.0) + float(price)
-        doc = {**job.meta, "valuation_date": arrays.valuation_date.isoformat(),
+        doc = {**job.meta, "valuation_date": greek_arrays.valuation_date.isoformat(),
                "n_trades": len(job.trades), "n_priced": b - a}
         if job.layout == "columnar":
             doc["layout"] = "columnar"
@@ -269,14 +279,10 @@ def documents(arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
                 doc["zero_greeks"] = zeros.columnar(zeros.book_bounds[i],
                                                     zeros.book_bounds[i + 1], a)
         else:
-            trades = [dict(zip(PRICE_COLS, vals))
-                      for vals in zip(*(pcols[c][a:b] for c in PRICE_COLS))]
-            for row, vec in zip(trades, greeks.vectors(a, b)):
-                row["greeks"] = vec
-            if job.include_zero_greeks:
-                for row, vec in zip(trades, zeros.vectors(a, b)):
-                    row["zero_greeks"] = vec
-            doc["trades"] = trades
+            zero = job.include_zero_greeks
+            if zero not in records:
+                records[zero] = _records(pr, pcols, greeks, zeros if zero else None)
+            doc["trades"] = orjson.Fragment(records[zero].array(a, b))
         doc["errors"] = errors[i]
         doc["aggregates"] = {"price_by_currency": totals, "by_label": by_label[i]}
         docs.append(doc)

@@ -77,14 +77,32 @@ def price_book(trades, m: MarketData) -> np.ndarray:
 
 
 def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
-    """Long Greek rows of one product group as arrays (values scaled by quantity)."""
-    idx, labels, greeks, values, errs = rows.arrays()
+    """Long Greek rows of one product group as arrays (values scaled by quantity); also
+    the codes of label and greek into this group's tables (``_labels``, ``_kinds``)."""
+    idx, (lc, labels), (gc, kinds), values, errs = rows.coded()
     return {"_pos": pos[idx], "trade": ids[idx],
             "product": filled(idx.shape[0], product),
             "underlying": np.asarray(ev.underlying, dtype=object)[idx],
             "currency": np.asarray(ev.currency, dtype=object)[idx],
-            "label": labels, "greek": greeks, "value": values * qty[idx],
-            "stderr": errs * np.abs(qty[idx])}
+            "label": _strings(labels)[lc], "greek": _strings(kinds)[gc],
+            "value": values * qty[idx], "stderr": errs * np.abs(qty[idx]),
+            "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds}
+
+
+def _strings(table: list) -> np.ndarray:
+    out = np.empty(len(table), dtype=object)
+    out[:] = table
+    return out
+
+
+def _recode(parts: list, code: str, table: str, into: dict) -> None:
+    """Codes of ``parts`` (long rows of product groups) re-pointed into one table
+    ``into`` (string -> code), shared by all groups."""
+    for p in parts:
+        t = p.pop(table)
+        remap = np.fromiter((into.setdefault(v, len(into)) for v in t), dtype=np.int64,
+                            count=len(t))
+        p[code] = remap[p[code]]
 
 
 def _per_trade(x, n: int) -> np.ndarray:
@@ -211,12 +229,13 @@ class GreekReport:
 
 _RAW_GCOLS = ["_pos", "trade", "product", "underlying", "currency", "label", "greek", "value",
               "stderr"]
+_CODED_GCOLS = _RAW_GCOLS + ["label_code", "greek_code"]
 
 
 def _concat(parts, cols, order_by="_pos") -> dict[str, np.ndarray]:
     """Columns of several groups joined, stably sorted by book position."""
     if not parts:
-        return {c: np.zeros(0, dtype=np.int64 if c == "_pos" else
+        return {c: np.zeros(0, dtype=np.int64 if c in ("_pos", "label_code", "greek_code") else
                             float if c in ("value", "stderr", "quantity", "unit_price", "price")
                             else object) for c in cols}
     out = {c: np.concatenate([p[c] for p in parts]) if len(parts) > 1 else p[c]
@@ -247,8 +266,11 @@ class GreekArrays:
         Long rows sorted by book position: ``_pos``, trade, product, underlying, currency,
         label, greek, value (raw derivative x quantity), stderr, and ``row``: the index of
         the row's trade in ``prices``.  The unit and scaled columns are derived by
-        :func:`scaled_columns`.
+        :func:`scaled_columns`. Also ``label_code`` and ``greek_code``: each row's label
+        and greek as indexes into :attr:`labels` and :attr:`kinds`.
     errors : tuple of TradeError
+    labels, kinds : tuple of str
+        The distinct labels and greek kinds of both row sets (what the codes index).
     """
 
     valuation_date: dt.date
@@ -258,6 +280,8 @@ class GreekArrays:
     errors: tuple = ()
     #: whether any product group was evaluated (an empty report keeps untyped columns)
     evaluated: bool = False
+    labels: tuple = ()
+    kinds: tuple = ()
 
     def report(self) -> "GreekReport":
         """The same content as a :class:`GreekReport` (pandas DataFrames)."""
@@ -397,9 +421,12 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
             P.append(frames[0])
             G.append(frames[1])
             Z.append(frames[2])
+    labels, kinds = {}, {}
+    _recode(G + Z, "label_code", "_labels", labels)
+    _recode(G + Z, "greek_code", "_kinds", kinds)
     prices = _concat(P, ["_pos", *_PCOLS])
-    greeks = _concat(G, _RAW_GCOLS)
-    zeros = _concat(Z, _RAW_GCOLS)
+    greeks = _concat(G, _CODED_GCOLS)
+    zeros = _concat(Z, _CODED_GCOLS)
     if P:
         bad = ~np.isfinite(prices["price"])
         bad_ids = set(prices["trade"][bad].tolist())
@@ -417,7 +444,8 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
                 for c in (prices, greeks, zeros))
     for g in (greeks, zeros):
         g["row"] = np.searchsorted(prices["_pos"], g["_pos"])
-    return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P))
+    return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P),
+                       tuple(labels), tuple(kinds))
 
 
 def greek_vectors(book: Iterable[object], market: MarketData | Mapping) -> GreekReport:

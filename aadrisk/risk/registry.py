@@ -68,11 +68,41 @@ def _per_row(value, n: int) -> np.ndarray:
     return val if val.shape == (n,) else np.broadcast_to(val, (n,)).ravel()
 
 
+def _coded(x, n: int) -> tuple[np.ndarray, list]:
+    """One string (broadcast) or ``n`` strings as (codes, distinct strings)."""
+    if isinstance(x, str):
+        return np.zeros(n, dtype=np.int64), [x]
+    values = np.asarray(x, dtype=object).ravel().tolist()
+    table = list(dict.fromkeys(values))
+    where = {v: k for k, v in enumerate(table)}
+    return np.fromiter(map(where.__getitem__, values), dtype=np.int64, count=n), table
+
+
+def _merged(parts: list) -> tuple[np.ndarray, list]:
+    """Several (codes, table) as codes into one table of distinct strings."""
+    if len(parts) == 1:
+        return parts[0]
+    table: dict = {}
+    codes = [np.fromiter((table.setdefault(v, len(table)) for v in t), dtype=np.int64,
+                         count=len(t))[c] for c, t in parts]
+    return np.concatenate(codes), list(table)
+
+
 class Rows:
-    """Long Greek rows collected as arrays: (trade index, label, greek, value[, stderr])."""
+    """Long Greek rows collected as arrays: (trade index, label, greek, value[, stderr]).
+
+    Labels and greek kinds are kept as codes into small tables of distinct strings
+    (:meth:`coded`); :meth:`arrays` gives them as object arrays of strings.
+    """
 
     def __init__(self):
         self._parts = []
+
+    def _append(self, idx, lab, grk, value, stderr) -> None:
+        n = idx.shape[0]
+        val = _per_row(value, n)
+        err = np.full(n, np.nan) if stderr is None else _per_row(stderr, n)
+        self._parts.append((idx, lab, grk, val, err))
 
     def add(self, idx, label, greek, value, stderr=None) -> None:
         """Append rows; ``label`` / ``greek`` are one string or one per row."""
@@ -80,13 +110,7 @@ class Rows:
         n = idx.shape[0]
         if n == 0:
             return
-        lab = filled(n, label) if isinstance(label, str) \
-            else np.asarray(label, dtype=object).ravel()
-        grk = filled(n, greek) if isinstance(greek, str) \
-            else np.asarray(greek, dtype=object).ravel()
-        val = _per_row(value, n)
-        err = np.full(n, np.nan) if stderr is None else _per_row(stderr, n)
-        self._parts.append((idx, lab, grk, val, err))
+        self._append(idx, _coded(label, n), _coded(greek, n), value, stderr)
 
     def add_matrix(self, idx, labels, greek, values, mask=None, stderr=None) -> None:
         """Rows from a (trades x labels) matrix; ``mask`` keeps only the True cells."""
@@ -94,17 +118,39 @@ class Rows:
         idx = np.asarray(idx, dtype=np.int64)
         keep = np.ones(values.shape, dtype=bool) if mask is None else mask
         r, c = np.nonzero(keep)
-        self.add(idx[r], np.asarray(labels, dtype=object)[c], greek, values[r, c],
-                 None if stderr is None else np.asarray(stderr, dtype=float)[r, c])
+        if r.shape[0] == 0:
+            return
+        labels = list(labels)
+        if len(set(labels)) < len(labels):         # codes must point at distinct strings
+            lab = _coded(np.asarray(labels, dtype=object)[c], r.shape[0])
+        else:
+            lab = (c.astype(np.int64), labels)
+        self._append(idx[r], lab, _coded(greek, r.shape[0]), values[r, c],
+                     None if stderr is None else np.asarray(stderr, dtype=float)[r, c])
+
+    def coded(self):
+        """(idx, (label codes, labels), (greek codes, greeks), values, stderrs), stably
+        sorted by trade index; the tables hold distinct strings."""
+        if not self._parts:
+            e = np.zeros(0)
+            z = e.astype(np.int64)
+            return z, (z, []), (z, []), e, e
+        idx = np.concatenate([p[0] for p in self._parts])
+        order = np.argsort(idx, kind="stable")
+        lab, grk = (_merged([p[k] for p in self._parts]) for k in (1, 2))
+        val, err = (np.concatenate([p[k] for p in self._parts])[order] for k in (3, 4))
+        return idx[order], (lab[0][order], lab[1]), (grk[0][order], grk[1]), val, err
 
     def arrays(self):
         """(idx, labels, greeks, values, stderrs), stably sorted by trade index."""
-        if not self._parts:
-            e = np.zeros(0)
-            return (e.astype(np.int64), e.astype(object), e.astype(object), e, e)
-        cols = [np.concatenate(c) for c in zip(*self._parts)]
-        order = np.argsort(cols[0], kind="stable")
-        return tuple(c[order] for c in cols)
+        idx, (lc, lt), (gc, gt), val, err = self.coded()
+        return idx, _table(lt)[lc], _table(gt)[gc], val, err
+
+
+def _table(strings: list) -> np.ndarray:
+    out = np.empty(len(strings), dtype=object)
+    out[:] = strings
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
