@@ -112,6 +112,15 @@ class Rows:
             return
         self._append(idx, _coded(label, n), _coded(greek, n), value, stderr)
 
+    def add_codes(self, idx, codes, labels, greek, value, stderr=None) -> None:
+        """Append rows whose labels are ``labels[codes[k]]`` (``labels``: distinct
+        strings); ``greek`` is one string."""
+        idx = np.asarray(idx, dtype=np.int64).ravel()
+        if idx.shape[0] == 0:
+            return
+        self._append(idx, (np.asarray(codes, dtype=np.int64).ravel(), list(labels)),
+                     _coded(greek, idx.shape[0]), value, stderr)
+
     def add_matrix(self, idx, labels, greek, values, mask=None, stderr=None) -> None:
         """Rows from a (trades x labels) matrix; ``mask`` keeps only the True cells."""
         values = np.asarray(values, dtype=float)

@@ -496,12 +496,11 @@ def _evaluate(product, trades, m: MarketData) -> Evaluation:
     n = len(u_codes)
     idx = np.arange(n)
     rows, zero_rows = Rows(), Rows()
-    spot = np.array([f"spot/{u}" for u in uniq], dtype=object)[u_codes]
-    div = np.array([f"div/{u}" for u in uniq], dtype=object)[u_codes]
-    rows.add(idx, spot, "delta", g["spot"])
-    rows.add(idx, spot, "gamma", h["spot"])
-    rows.add(idx, div, "div", g["div"])
-    rows.add(idx, div, "cross_gamma", h["div"])
+    spot, div = [f"spot/{u}" for u in uniq], [f"div/{u}" for u in uniq]
+    rows.add_codes(idx, u_codes, spot, "delta", g["spot"])
+    rows.add_codes(idx, u_codes, spot, "gamma", h["spot"])
+    rows.add_codes(idx, u_codes, div, "div", g["div"])
+    rows.add_codes(idx, u_codes, div, "cross_gamma", h["div"])
     rows.add(idx, "time", "theta", -np.asarray(g["expiry"], dtype=float))
     if product in MODEL_PRODUCTS:
         model, params = MODEL_PRODUCTS[product]
