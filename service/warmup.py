@@ -7,9 +7,9 @@ are not known here is skipped (it then compiles on its first request).
 
 The lifespan warms in two steps: :data:`VANILLA` products (and the warm-up
 market, whose curve bootstrap loads the bootstrap kernels) before ``/v1/ready``
-answers 200, every other product in the background afterwards. Numba's target
-is initialised first by :func:`service.numba_init.init_numba_target` (without
-importing SciPy).
+answers 200, every other product in the background afterwards. First
+:func:`service.numba_init.init_numba_target` makes kernels load from the disk
+cache without Numba's target refresh (its registries, SciPy).
 """
 from __future__ import annotations
 
