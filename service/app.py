@@ -114,11 +114,16 @@ def _warm_products() -> list[str]:
 
 def tune_gc(gen0: int):
     """Freeze the objects alive now out of the garbage collector's scans and raise its
-    generation-0 threshold to ``gen0`` (``0``: no change); returns the undo function."""
+    generation-0 threshold to ``gen0`` (``0``: no change); returns the undo function.
+
+    Only the young generations are collected before the freeze: a full collection
+    here scans every object of the imported modules (about 90 ms of CPU before
+    ``/v1/ready``) and finds no garbage after a start-up; the few cycles an old
+    generation may hold stay alive, frozen."""
     if gen0 <= 0:
         return lambda: None
     before = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(gen0, *before[1:])
 
