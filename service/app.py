@@ -137,17 +137,19 @@ def _lifespan(state: ServiceState):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         state.reopen()
-        background = None
+        background, stop = None, asyncio.Event()
         if state.settings.warmup:
-            from .warmup import VANILLA, warmup
+            from .warmup import VANILLA, warm_when_quiet, warmup
 
             loop = asyncio.get_running_loop()
             state.warmup_seconds = await loop.run_in_executor(state.executor, warmup, VANILLA)
             log.info("vanilla kernels warm in %.2f s", state.warmup_seconds)
             await _preload_markets(state)
-            # every other product: loaded from the disk cache after /v1/ready answers 200
+            # every other product: loaded from the disk cache after /v1/ready answers 200,
+            # in the moments without requests
             others = [p for p in _warm_products() if p not in VANILLA]
-            background = loop.run_in_executor(state.executor, warmup, others)
+            background = asyncio.create_task(
+                warm_when_quiet(state.executor, state.metrics, others, stop))
         restore = tune_gc(state.settings.gc_gen0)
         state.ready = True
         try:
@@ -156,6 +158,7 @@ def _lifespan(state: ServiceState):
             state.ready = False
             restore()
             if background is not None:
+                stop.set()
                 with contextlib.suppress(Exception):
                     await background
             await state.batcher.drain()
