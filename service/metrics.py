@@ -27,6 +27,10 @@ class Metrics:
         Duration of an evaluation (worker thread).
     inflight : Gauge
         Requests being handled.
+    active : int
+        The same count as a plain number (read by the background warm-up).
+    last_end : float
+        ``time.monotonic()`` when the last request ended.
     """
 
     def __init__(self):
@@ -46,6 +50,12 @@ class Metrics:
                                        buckets=_LATENCY_BUCKETS, registry=r)
         self.inflight = Gauge("aadrisk_http_requests_in_flight", "Requests being handled",
                               registry=r)
+        self.active = 0
+        self.last_end = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last request ended with none in flight (0 while one is)."""
+        return 0.0 if self.active else time.monotonic() - self.last_end
 
     def render(self) -> bytes:
         """The Prometheus text exposition of the registry."""
@@ -76,9 +86,12 @@ class MetricsMiddleware:
 
         start = time.perf_counter()
         self.metrics.inflight.inc()
+        self.metrics.active += 1
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            self.metrics.active -= 1
+            self.metrics.last_end = time.monotonic()
             self.metrics.inflight.dec()
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

@@ -7,12 +7,16 @@ are not known here is skipped (it then compiles on its first request).
 
 The lifespan warms in two steps: :data:`VANILLA` products (and the warm-up
 market, whose curve bootstrap loads the bootstrap kernels) before ``/v1/ready``
-answers 200, every other product in the background afterwards. Numba's target
-is initialised first by :func:`service.numba_init.init_numba_target` (without
-importing SciPy).
+answers 200, every other product in the background afterwards
+(:func:`warm_when_quiet`: one product at a time, each once no request has been
+in flight for a moment, so the first requests after a restart do not share the
+interpreter with the loading of kernels they do not use). First
+:func:`service.numba_init.init_numba_target` makes kernels load from the disk
+cache without Numba's target refresh (its registries, SciPy).
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
@@ -126,6 +130,25 @@ def warmup_stages(products=None) -> dict[str, float]:
 def warmup(products=None) -> float:
     """:func:`warmup_stages`; return the seconds it took in all."""
     return sum(warmup_stages(products).values())
+
+
+#: seconds without a request in flight before the next background product is warmed
+QUIET_S = 0.25
+
+
+async def warm_when_quiet(executor, metrics, products, stop: asyncio.Event,
+                          quiet_s: float = QUIET_S) -> None:
+    """Warm ``products`` one at a time in ``executor``, each once no request has been in
+    flight for ``quiet_s`` seconds (``metrics``: :class:`service.metrics.Metrics`); return
+    early when ``stop`` is set. A product still cold when a request needs it loads its
+    kernels then, as it would without warm-up."""
+    loop = asyncio.get_running_loop()
+    for product in products:
+        while not stop.is_set() and metrics.quiet_for() < quiet_s:
+            await asyncio.sleep(quiet_s / 2)
+        if stop.is_set():
+            return
+        await loop.run_in_executor(executor, warmup, [product])
 
 
 if __name__ == "__main__":  # python -m service.warmup

@@ -24,3 +24,16 @@ def test_gc_gen0_zero_keeps_python_settings():
     assert gc.get_threshold() == before
     assert Settings.from_env({"AADRISK_GC_GEN0": "0"}).gc_gen0 == 0
     assert Settings().gc_gen0 == 50_000
+
+
+def test_app_import_pauses_the_collector_and_freezes_its_objects():
+    """service.app is imported without collector scans (service.startup_gc): afterwards the
+    collector is enabled again and the imported objects are frozen."""
+    import subprocess
+    import sys
+
+    code = ("import gc, service.app; "
+            "print(gc.isenabled(), gc.get_freeze_count() > 100_000)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300).stdout.strip()
+    assert out == "True True"

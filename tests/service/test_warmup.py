@@ -1,0 +1,42 @@
+"""The background warm-up after /v1/ready: one product at a time, in quiet moments."""
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import service.warmup as w
+from service.metrics import Metrics
+
+
+def test_quiet_for_counts_from_the_end_of_the_last_request():
+    m = Metrics()
+    m.active = 1
+    assert m.quiet_for() == 0.0
+    m.active, m.last_end = 0, time.monotonic() - 2.0
+    assert m.quiet_for() >= 2.0
+
+
+def test_warm_when_quiet_waits_for_a_gap_and_stops(monkeypatch):
+    warmed = []
+    monkeypatch.setattr(w, "warmup", lambda products: warmed.append(list(products)))
+    metrics = Metrics()
+
+    async def run():
+        stop = asyncio.Event()
+        metrics.active = 1                               # a request in flight
+        task = asyncio.create_task(w.warm_when_quiet(executor, metrics, ["a", "b"], stop,
+                                                     quiet_s=0.05))
+        await asyncio.sleep(0.2)
+        assert warmed == []
+        metrics.active, metrics.last_end = 0, time.monotonic()
+        await asyncio.wait_for(task, 5)
+        assert warmed == [["a"], ["b"]]
+        warmed.clear()
+        metrics.active = 1
+        stop.set()                                       # shutdown: nothing more is warmed
+        await asyncio.wait_for(w.warm_when_quiet(executor, metrics, ["c"], stop), 5)
+        assert warmed == []
+
+    with ThreadPoolExecutor(1) as executor:
+        asyncio.run(run())
