@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -298,6 +299,27 @@ def _rows(data: bytes) -> int:
     return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
 
 
+class _Closing(threading.Thread):
+    """``executor.close()`` in the background; :meth:`join` re-raises its exception."""
+
+    def __init__(self, executor):
+        super().__init__(name="aadrisk-close-executor", daemon=True)
+        self.executor, self.error = executor, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.executor.close()
+        except BaseException as exc:  # noqa: BLE001  (re-raised by join)
+            self.error = exc
+
+    def join(self, timeout=None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+
 class _Merger:
     """Merges the chunks in chunk order as they complete (while later chunks compute).
 
@@ -417,6 +439,7 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
     parts = _Parts(tasks, chunks_dir, results)
     merger = _Merger(tasks, parts, out, stream=out is not None and opts.fmt == "parquet")
     todo = []
+    closing = None
     try:
         for t in tasks:
             info = _is_done(chunks_dir, t.index, t.key) if (out is not None and opts.resume) \
@@ -446,8 +469,11 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
                         progress(res["counts"]["trades"], infos[res["index"]])
                     if chunks_dir is not None:
                         _maybe_pause(committed)
+                # every chunk is in: the executor (a Dask client's disconnect, a pool's
+                # processes) winds down while this thread writes the outputs
+                closing = _Closing(executor)
         finally:
-            if executor is not None:
+            if executor is not None and closing is None:
                 executor.close()
         t_compute = time.perf_counter()
 
@@ -460,6 +486,8 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
         t_merge = time.perf_counter()
     except BaseException:
         merger.abort()
+        if closing is not None:
+            closing.join()
         raise
 
     vdates = sorted({i.get("valuation_date") for i in infos.values() if i.get("valuation_date")})
@@ -498,6 +526,9 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
     except BaseException:
         merger.abort()
         raise
+    finally:
+        if closing is not None:
+            closing.join()
     t_write = time.perf_counter()
 
     def load(part: str) -> pd.DataFrame:
