@@ -192,10 +192,13 @@ class DaskExecutor:
     def run(self, fn: Callable, tasks: Iterable) -> Iterator:
         from distributed import as_completed
 
-        tasks = list(tasks)
-        futures = [self.client.submit(run_on_dask_worker, fn, t, self.share, pure=False,
-                                      key=f"aadrisk-{fn.__name__}-{t.index}-{t.key[:12]}")
-                   for t in tasks]
+        # submitted one by one as ``tasks`` yields them (the run builds each chunk's
+        # payload on demand): the first chunk starts while later ones are being built
+        futures = []
+        for t in tasks:
+            futures.append(self.client.submit(
+                run_on_dask_worker, fn, t, self.share, pure=False,
+                key=f"aadrisk-{fn.__name__}-{t.index}-{t.key[:12]}"))
         left = set(futures)
         try:
             for fut in as_completed(futures, loop=self.client.loop):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_stream", "atomic_write_json", "frame_to_bytes",
+__all__ = ["AtomicFile", "atomic_write_bytes", "atomic_write_stream", "atomic_write_json", "frame_to_bytes",
            "frame_from_bytes",
            "write_frame", "read_frame", "FORMATS"]
 
@@ -24,43 +24,79 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class AtomicFile:
+    """A file written piece by piece (possibly over a long time) that appears whole at
+    :meth:`commit` or not at all (:meth:`abort`, or a killed process: only a hidden
+    temp file ``.NAME.*.tmp`` in the same directory is left).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> f = AtomicFile(d / "x.txt")
+    >>> _ = f.write(b"hello ")
+    >>> (d / "x.txt").exists()
+    False
+    >>> _ = f.write(b"world")
+    >>> f.commit()[:12]
+    'b94d27b9934d'
+    >>> (d / "x.txt").read_bytes()
+    b'hello world'
+    """
+
+    def __init__(self, path):
+        import hashlib
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                        suffix=".tmp")
+        self._fh = os.fdopen(fd, "wb")
+        self._sha = hashlib.sha256()
+
+    def write(self, data) -> int:
+        self._sha.update(data)
+        return self._fh.write(data)
+
+    def commit(self) -> str:
+        """Flush, fsync and move the file into place; the sha256 hex digest of its bytes."""
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.chmod(self.tmp, 0o666 & ~_UMASK)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self._sha.hexdigest()
+
+    def abort(self) -> None:
+        """Drop the temp file (nothing appears); harmless after :meth:`commit`."""
+        try:
+            self._fh.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
 def _atomic(path, fill):
     """Write ``path`` from ``fill(fh)`` (a binary file) so that it appears whole or not
     at all: a temp file in the same directory, fsync, ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    f = AtomicFile(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            result = fill(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
+        result = fill(f)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        f.abort()
         raise
-    return result
+    return result, f.commit()
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
     _atomic(path, lambda fh: fh.write(data))
-
-
-class _HashingFile:
-    """A write-only file wrapper that keeps the sha256 of what went through it."""
-
-    def __init__(self, fh):
-        import hashlib
-
-        self._fh, self.sha256 = fh, hashlib.sha256()
-
-    def write(self, data) -> int:
-        self.sha256.update(data)
-        return self._fh.write(data)
 
 
 def atomic_write_stream(path, fill) -> tuple:
@@ -70,10 +106,7 @@ def atomic_write_stream(path, fill) -> tuple:
     :func:`atomic_write_bytes`, the file appears whole (temp file, fsync,
     ``os.replace``) or not at all; the content is never held in memory whole.
     """
-    def hashed(fh):
-        hf = _HashingFile(fh)
-        return fill(hf), hf.sha256.hexdigest()
-    return _atomic(path, hashed)
+    return _atomic(path, fill)
 
 
 def atomic_write_json(path, obj) -> None:

@@ -31,7 +31,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-__all__ = ["ParquetConcatError", "concat_parquet", "decode_struct", "encode_struct"]
+__all__ = ["ParquetConcatError", "ParquetConcat", "concat_parquet", "decode_struct",
+           "encode_struct"]
 
 MAGIC = b"PAR1"
 
@@ -175,7 +176,7 @@ def _put_value(out: bytearray, t: int, v) -> None:
                 _put_value(out, kt, k)
                 _put_value(out, vt, x)
     elif t == _STRUCT:
-        out += encode_struct(v)
+        out += v if isinstance(v, _Encoded) else encode_struct(v)
     else:
         raise ParquetConcatError(f"unknown Thrift compact type {t}")
 
@@ -195,6 +196,10 @@ def encode_struct(fields: list) -> bytes:
         last = fid
     out.append(_STOP)
     return bytes(out)
+
+
+class _Encoded(bytes):
+    """A struct already in its Thrift compact encoding (written as is by :func:`_put_value`)."""
 
 
 # ------------------------------------------------------------------ footers
@@ -242,6 +247,73 @@ def _shift_row_group(rg: list, shift: int, ordinal: int, name: str) -> None:
                         g[2] += shift
 
 
+class ParquetConcat:
+    """Incremental :func:`concat_parquet`: :meth:`add` the parts one by one (in order), as
+    they become available, then :meth:`finish`.
+
+    Each part's body is written to ``out`` and its row groups (offsets shifted)
+    are encoded when it is added, so that :meth:`finish` only joins bytes into
+    the footer: a caller that adds parts while others are still being computed
+    is left with little to do after the last one.  The file written is the same
+    as :func:`concat_parquet`'s for the same parts.
+
+    Examples
+    --------
+    >>> import io, pyarrow as pa, pyarrow.parquet as pq
+    >>> def part(xs):
+    ...     buf = io.BytesIO(); pq.write_table(pa.table({"x": xs}), buf); return buf.getvalue()
+    >>> out = io.BytesIO()
+    >>> w = ParquetConcat(out)
+    >>> w.add(part([1, 2])); w.add(part([3]))
+    >>> w.finish()
+    3
+    >>> pq.read_table(io.BytesIO(out.getvalue()))["x"].to_pylist()
+    [1, 2, 3]
+    """
+
+    def __init__(self, out):
+        self.out, self.head, self.schema, self.row_groups, self.rows = out, None, None, [], 0
+        self.pos = len(MAGIC)
+        self.parts = 0
+        out.write(MAGIC)
+
+    def add(self, data, name: str | None = None) -> None:
+        """Append one file's row groups (``data``: its bytes).
+
+        Raises :class:`ParquetConcatError` (see :func:`concat_parquet`); the
+        object should not be used after that.
+        """
+        name = name if name is not None else f"part {self.parts}"
+        meta, start = _footer(data, name)
+        part_schema = bytearray()
+        _put_value(part_schema, _LIST, _field(meta, _FMD_SCHEMA)[2])
+        if self.head is None:
+            self.head, self.schema = meta, part_schema
+        elif part_schema != self.schema:
+            raise ParquetConcatError(f"{name}: Parquet schema differs from the first part's")
+        shift = self.pos - len(MAGIC)
+        for rg in _field(meta, _FMD_ROW_GROUPS)[2][1]:
+            _shift_row_group(rg, shift, len(self.row_groups), name)
+            self.row_groups.append(_Encoded(encode_struct(rg)))
+        self.rows += _field(meta, _FMD_NUM_ROWS)[2]
+        body = memoryview(data)[len(MAGIC):start]
+        self.out.write(body)
+        self.pos += len(body)
+        self.parts += 1
+
+    def finish(self) -> int:
+        """Write the footer; the rows of the new file."""
+        if self.head is None:
+            raise ParquetConcatError("no parts to concatenate")
+        _field(self.head, _FMD_NUM_ROWS)[2] = self.rows
+        _field(self.head, _FMD_ROW_GROUPS)[2] = (_STRUCT, self.row_groups)
+        footer = encode_struct(self.head)
+        self.out.write(footer)
+        self.out.write(struct.pack("<I", len(footer)))
+        self.out.write(MAGIC)
+        return self.rows
+
+
 def concat_parquet(parts: Iterable, out, names: Iterable | None = None) -> int:
     """Write the row groups of ``parts`` (file contents, in order) as one Parquet file.
 
@@ -273,35 +345,11 @@ def concat_parquet(parts: Iterable, out, names: Iterable | None = None) -> int:
     The footer is the first part's with ``row_groups`` and ``num_rows``
     replaced; its key/value metadata (e.g. the Arrow schema) is the first
     part's, which is why every part must have the same schema.
+    :class:`ParquetConcat` does the same part by part.
     """
     names = iter(names) if names is not None else None
-    head, schema, row_groups, rows = None, None, [], 0
-    pos = len(MAGIC)
-    out.write(MAGIC)
+    w = ParquetConcat(out)
     for k, part in enumerate(parts):
-        data = part() if callable(part) else part
-        name = next(names) if names is not None else f"part {k}"
-        meta, start = _footer(data, name)
-        part_schema = bytearray()
-        _put_value(part_schema, _LIST, _field(meta, _FMD_SCHEMA)[2])
-        if head is None:
-            head, schema = meta, part_schema
-        elif part_schema != schema:
-            raise ParquetConcatError(f"{name}: Parquet schema differs from the first part's")
-        shift = pos - len(MAGIC)
-        for rg in _field(meta, _FMD_ROW_GROUPS)[2][1]:
-            _shift_row_group(rg, shift, len(row_groups), name)
-            row_groups.append(rg)
-        rows += _field(meta, _FMD_NUM_ROWS)[2]
-        body = memoryview(data)[len(MAGIC):start]
-        out.write(body)
-        pos += len(body)
-    if head is None:
-        raise ParquetConcatError("no parts to concatenate")
-    _field(head, _FMD_NUM_ROWS)[2] = rows
-    _field(head, _FMD_ROW_GROUPS)[2] = (_STRUCT, row_groups)
-    footer = encode_struct(head)
-    out.write(footer)
-    out.write(struct.pack("<I", len(footer)))
-    out.write(MAGIC)
-    return rows
+        w.add(part() if callable(part) else part,
+              next(names) if names is not None else f"part {k}")
+    return w.finish()

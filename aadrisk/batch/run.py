@@ -15,11 +15,14 @@ Data flow (``aadrisk risk BOOK --market MARKET --out DIR``):
    Greeks, errors and partial aggregates as Parquet bytes; this process writes
    them to ``DIR/chunks/<k>-<key>.*.parquet`` atomically, then a done-marker
    ``<k>-<key>.done.json``;
-4. the chunks are merged in chunk order (= book order): ``trades``, ``greeks``
-   and ``zero_greeks`` by concatenating the chunk files byte-wise
-   (:mod:`.parquet_concat`, nothing decoded), ``aggregates`` by adding the
-   chunks' partial sums (:mod:`.aggregates`), ``errors`` (small) through
-   pandas; ``manifest.json`` last.
+4. the chunks are merged in chunk order (= book order) *while later chunks are
+   still computing* (:class:`_Merger`): as soon as chunk k and every chunk
+   before it are done, its ``trades``, ``greeks`` and ``zero_greeks`` parts are
+   appended byte-wise to hidden temp files of the final outputs
+   (:class:`.parquet_concat.ParquetConcat`, nothing decoded) and its errors and
+   partial aggregates are decoded; after the last chunk only the footers are
+   written, the temp files moved into place, the partial sums added
+   (:mod:`.aggregates`) and ``errors`` written; ``manifest.json`` last.
 
 A run killed at any point and started again recomputes only the chunks
 without a done-marker and ends with the same bytes as an uninterrupted run.
@@ -39,6 +42,7 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,8 +53,9 @@ import pandas as pd
 from .aggregates import AGG_COLUMNS, aggregates, combine_aggregates  # noqa: F401
 from .chunk import (GREEK_COLUMNS, PARTS, PRICE_COLUMNS, SCHEMAS,  # noqa: F401
                     ChunkTask, compute_chunk, decode_frame, encode_frame)
-from .output import atomic_write_bytes, atomic_write_json, atomic_write_stream, frame_to_bytes
-from .parquet_concat import ParquetConcatError, concat_parquet
+from .output import (AtomicFile, atomic_write_bytes, atomic_write_json, atomic_write_stream,
+                     frame_to_bytes)
+from .parquet_concat import ParquetConcat, ParquetConcatError, concat_parquet
 from .portfolio import PROBLEM_COLUMNS, Portfolio, canonical_hash
 
 __all__ = ["RunOptions", "RunResult", "ChunkTask", "compute_chunk", "run_batch",
@@ -181,9 +186,13 @@ def _versions() -> dict:
 
 
 def _seeds(trades) -> dict:
-    seeds = sorted({str(t["seed"]) for t in trades if isinstance(t, Mapping) and "seed" in t})
-    return {"trade_seeds": seeds[:100], "n_trades_with_seed":
-            sum(1 for t in trades if isinstance(t, Mapping) and "seed" in t),
+    found, n = set(), 0
+    for t in trades:      # one pass; ``type is dict`` first (a Mapping check costs ~1 us)
+        if (type(t) is dict or isinstance(t, Mapping)) and "seed" in t:
+            found.add(str(t["seed"]))
+            n += 1
+    seeds = sorted(found)
+    return {"trade_seeds": seeds[:100], "n_trades_with_seed": n,
             "note": "closed-form engines draw no random numbers; Monte Carlo trades carry "
                     "their seed in the trade (field 'seed') or use the engine's default, and a "
                     "trade's result does not depend on its chunk or worker"}
@@ -196,17 +205,41 @@ def _concat(frames, columns) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _tasks(pf: Portfolio, market_raw, market_hash, opts: RunOptions):
+@dataclasses.dataclass(frozen=True)
+class _Chunk:
+    """A chunk of the run's layout: its index, key and book positions (no payload yet)."""
+
+    index: int
+    key: str
+    positions: tuple
+
+    @property
+    def n_trades(self) -> int:
+        return len(self.positions)
+
+
+def _plan(pf: Portfolio, market_hash, opts: RunOptions) -> list:
+    """The run's chunks in book order (keys only: cheap; the payloads are pickled when a
+    chunk is submitted, :func:`_task`)."""
     valid = pf.valid_positions
     keyopts = opts.key_options()
     out = []
     for k, start in enumerate(range(0, len(valid), opts.chunk_size)):
         pos = tuple(valid[start:start + opts.chunk_size])
-        trades = tuple(pf.trades[i] for i in pos)
-        key = _chunk_key(pf, pos, trades, market_hash, keyopts)
-        out.append(ChunkTask.make(k, key, pos, trades, market_raw, market_hash, opts.depth,
-                                  pf.path))
+        key = _chunk_key(pf, pos, (pf.trades[i] for i in pos), market_hash, keyopts)
+        out.append(_Chunk(k, key, pos))
     return out
+
+
+def _task(pf: Portfolio, c: _Chunk, market_raw, market_hash, opts: RunOptions) -> ChunkTask:
+    return ChunkTask.make(c.index, c.key, c.positions, (pf.trades[i] for i in c.positions),
+                          market_raw, market_hash, opts.depth, pf.path)
+
+
+def _tasks(pf: Portfolio, market_raw, market_hash, opts: RunOptions) -> list:
+    """Every chunk of the run as a :class:`ChunkTask`."""
+    return [_task(pf, c, market_raw, market_hash, opts)
+            for c in _plan(pf, market_hash, opts)]
 
 
 def _maybe_pause(committed: int) -> None:
@@ -266,6 +299,115 @@ def _rows(data: bytes) -> int:
     return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
 
 
+class _Closing(threading.Thread):
+    """``executor.close()`` in the background; :meth:`join` re-raises its exception."""
+
+    def __init__(self, executor):
+        super().__init__(name="aadrisk-close-executor", daemon=True)
+        self.executor, self.error = executor, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.executor.close()
+        except BaseException as exc:  # noqa: BLE001  (re-raised by join)
+            self.error = exc
+
+    def join(self, timeout=None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+
+class _Merger:
+    """Merges the chunks in chunk order as they complete (while later chunks compute).
+
+    :meth:`add` takes a chunk that is done: a result in memory (its parts'
+    bytes) or a committed / reused chunk (``None``: the parts are read from
+    the chunk files when its turn comes).  Whenever the chunks 0..k are all
+    there, they are merged: the ``prices`` / ``greeks`` / ``zero_greeks`` parts
+    appended byte-wise to the hidden temp files of the final Parquet outputs
+    (with ``stream``: a run writing Parquet), the errors and partial aggregates
+    decoded.  A chunk that arrives early keeps its bytes in memory until its
+    turn (at most ``hold`` chunks; later ones are read back from their files).
+    What is written does not depend on the order in which chunks arrive: the
+    same bytes as concatenating the chunk files after the run.
+    """
+
+    def __init__(self, chunks, parts: "_Parts", out: Path | None, stream: bool,
+                 hold: int = 8):
+        self.chunks, self.parts, self.out, self.stream, self.hold = chunks, parts, out, \
+            stream, hold
+        self.next, self.ready = 0, {}
+        self.errors: list = []
+        self.aggregates: list = []
+        self.files: dict = {}            # final name -> (AtomicFile, ParquetConcat)
+        self.failed: set = set()         # outputs left to the whole-file fallback
+
+    def add(self, index: int, res: dict | None = None) -> None:
+        self.ready[index] = res
+        if res is not None and self.parts.dir is not None:
+            early = [k for k, r in self.ready.items() if r is not None and k != self.next]
+            for k in sorted(early)[:max(0, len(early) - self.hold)]:
+                self.ready[k] = None     # committed: read back from its files when due
+        while self.next in self.ready:
+            self._merge(self.chunks[self.next], self.ready.pop(self.next))
+            self.next += 1
+
+    def _merge(self, chunk, res) -> None:
+        import pyarrow.parquet as pq
+
+        def data(part):
+            return res[part] if res is not None else self.parts.data(chunk, part)
+
+        self.errors.append(pq.read_table(io.BytesIO(data("errors")), use_threads=False))
+        self.aggregates.append(pq.read_table(io.BytesIO(data("aggregates")),
+                                             use_threads=False).to_pandas(use_threads=False))
+        if not self.stream:
+            return
+        for name, part in _CONCATENATED.items():
+            if name in self.failed:
+                continue
+            if name not in self.files:
+                f = AtomicFile(self.out / f"{name}.parquet")
+                self.files[name] = (f, ParquetConcat(f))
+            f, w = self.files[name]
+            try:
+                w.add(data(part), str(self.parts.path(chunk, part)))
+            except ParquetConcatError:
+                f.abort()
+                del self.files[name]
+                self.failed.add(name)
+
+    def errors_frame(self) -> pd.DataFrame:
+        import pyarrow as pa
+
+        if not self.errors:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+        return pa.concat_tables(self.errors).to_pandas()
+
+    def finish(self, name: str) -> tuple[int, str]:
+        """Write the final Parquet output ``name`` (one of :data:`_CONCATENATED`): (rows,
+        sha256)."""
+        assert self.next == len(self.chunks), "merge finished before every chunk was added"
+        if name in self.files:
+            f, w = self.files.pop(name)
+            try:
+                rows = w.finish()
+            except BaseException:
+                f.abort()
+                raise
+            return rows, f.commit()
+        # no chunk, or a chunk file the byte-wise concatenation refused: whole-file path
+        return self.parts.concat_to(self.out / f"{name}.parquet", _CONCATENATED[name])
+
+    def abort(self) -> None:
+        for f, _ in self.files.values():
+            f.abort()
+        self.files.clear()
+
+
 def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
               market_file: dict | None = None, progress: Callable | None = None,
               command: list | None = None, read_seconds: float = 0.0) -> RunResult:
@@ -282,54 +424,71 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     market_hash = canonical_hash(market_raw)
-    tasks = _tasks(pf, market_raw, market_hash, opts)
+    tasks = _plan(pf, market_hash, opts)
     t_split = time.perf_counter()
     out = Path(opts.out) if opts.out is not None else None
     chunks_dir = out / "chunks" if out is not None else None
     if out is not None:
         # a directory holding manifest.json is complete: the manifest goes first, comes last
         (out / "manifest.json").unlink(missing_ok=True)
+        for name in FINAL_FILES:       # temp files of a killed run's outputs
+            for f in out.glob(f".{name}.*.tmp"):
+                f.unlink(missing_ok=True)
     results: dict = {}
     infos: dict = {}
-    todo = []
-    for t in tasks:
-        info = _is_done(chunks_dir, t.index, t.key) if (out is not None and opts.resume) \
-            else None
-        if info is not None:
-            infos[t.index] = dict(info, reused=True)
-            if progress:
-                progress(t.n_trades, infos[t.index])
-        else:
-            todo.append(t)
-    executor = make_executor(opts.workers, opts.scheduler, len(todo)) if todo else None
-    committed = 0
-    try:
-        if executor is not None:
-            for res in executor.run(compute_chunk, todo):
-                if chunks_dir is not None:
-                    _commit_chunk(chunks_dir, res)
-                else:
-                    results[res["index"]] = res
-                infos[res["index"]] = dict({k: res[k] for k in _MARKER_KEYS}, reused=False)
-                committed += 1
-                if progress:
-                    progress(res["counts"]["trades"], infos[res["index"]])
-                if chunks_dir is not None:
-                    _maybe_pause(committed)
-    finally:
-        if executor is not None:
-            executor.close()
-    t_compute = time.perf_counter()
-
     parts = _Parts(tasks, chunks_dir, results)
-    book_problems = pd.DataFrame([p.record() for p in pf.problems], columns=PROBLEM_COLUMNS)
-    errors = _concat([book_problems, parts.frame("errors", PROBLEM_COLUMNS)], PROBLEM_COLUMNS)
-    if len(errors):
-        errors = errors.sort_values("position", kind="stable").reset_index(drop=True)
-        errors["position"] = errors["position"].astype(np.int64)
-    agg = combine_aggregates([decode_frame(parts.data(t, "aggregates")) for t in tasks],
-                             pf.name)
-    t_merge = time.perf_counter()
+    merger = _Merger(tasks, parts, out, stream=out is not None and opts.fmt == "parquet")
+    todo = []
+    closing = None
+    try:
+        for t in tasks:
+            info = _is_done(chunks_dir, t.index, t.key) if (out is not None and opts.resume) \
+                else None
+            if info is not None:
+                infos[t.index] = dict(info, reused=True)
+                merger.add(t.index)
+                if progress:
+                    progress(t.n_trades, infos[t.index])
+            else:
+                todo.append(t)
+        executor = make_executor(opts.workers, opts.scheduler, len(todo)) if todo else None
+        committed = 0
+        try:
+            if executor is not None:
+                # payloads pickled one chunk at a time, as the executor submits them
+                lazy = (_task(pf, c, market_raw, market_hash, opts) for c in todo)
+                for res in executor.run(compute_chunk, lazy):
+                    if chunks_dir is not None:
+                        _commit_chunk(chunks_dir, res)
+                    else:
+                        results[res["index"]] = res
+                    infos[res["index"]] = dict({k: res[k] for k in _MARKER_KEYS}, reused=False)
+                    merger.add(res["index"], res)
+                    committed += 1
+                    if progress:
+                        progress(res["counts"]["trades"], infos[res["index"]])
+                    if chunks_dir is not None:
+                        _maybe_pause(committed)
+                # every chunk is in: the executor (a Dask client's disconnect, a pool's
+                # processes) winds down while this thread writes the outputs
+                closing = _Closing(executor)
+        finally:
+            if executor is not None and closing is None:
+                executor.close()
+        t_compute = time.perf_counter()
+
+        book_problems = pd.DataFrame([p.record() for p in pf.problems], columns=PROBLEM_COLUMNS)
+        errors = _concat([book_problems, merger.errors_frame()], PROBLEM_COLUMNS)
+        if len(errors):
+            errors = errors.sort_values("position", kind="stable").reset_index(drop=True)
+            errors["position"] = errors["position"].astype(np.int64)
+        agg = combine_aggregates(merger.aggregates, pf.name)
+        t_merge = time.perf_counter()
+    except BaseException:
+        merger.abort()
+        if closing is not None:
+            closing.join()
+        raise
 
     vdates = sorted({i.get("valuation_date") for i in infos.values() if i.get("valuation_date")})
     valuation_date = dt.date.fromisoformat(vdates[0]) if vdates else None
@@ -340,29 +499,36 @@ def run_batch(pf: Portfolio, market_raw: Mapping, opts: RunOptions, *,
             pass
     frames = {"errors": errors, "aggregates": agg}
     outputs = {}
-    if out is not None:
-        ext = "csv" if opts.fmt == "csv" else "parquet"
-        for name in FINAL_FILES:
-            dest = out / f"{name}.{ext}"
-            if ext == "parquet" and name in _CONCATENATED:
-                rows, sha = parts.concat_to(dest, _CONCATENATED[name])
-            else:
-                if name in _CONCATENATED:
-                    part = _CONCATENATED[name]
-                    frames[part] = parts.frame(part, SCHEMAS[part].names)
-                df = frames[_CONCATENATED.get(name, name)]
-                data = (frame_to_bytes(df, "csv") if ext == "csv" else encode_frame(
-                    df, SCHEMAS["final_aggregates" if name == "aggregates" else name]))
-                atomic_write_bytes(dest, data)
-                rows, sha = len(df), hashlib.sha256(data).hexdigest()
-            outputs[name] = {"file": dest.name, "rows": int(rows), "sha256": sha}
-        keep = {_stem(t) for t in tasks}
-        for f in chunks_dir.glob("*") if chunks_dir.exists() else ():
-            if f.name.split(".")[0] not in keep or f.name.startswith("."):
-                try:
-                    f.unlink()   # stale chunks of other inputs / temp files of a killed run
-                except OSError:
-                    pass
+    try:
+        if out is not None:
+            ext = "csv" if opts.fmt == "csv" else "parquet"
+            for name in FINAL_FILES:
+                dest = out / f"{name}.{ext}"
+                if ext == "parquet" and name in _CONCATENATED:
+                    rows, sha = merger.finish(name)
+                else:
+                    if name in _CONCATENATED:
+                        part = _CONCATENATED[name]
+                        frames[part] = parts.frame(part, SCHEMAS[part].names)
+                    df = frames[_CONCATENATED.get(name, name)]
+                    data = (frame_to_bytes(df, "csv") if ext == "csv" else encode_frame(
+                        df, SCHEMAS["final_aggregates" if name == "aggregates" else name]))
+                    atomic_write_bytes(dest, data)
+                    rows, sha = len(df), hashlib.sha256(data).hexdigest()
+                outputs[name] = {"file": dest.name, "rows": int(rows), "sha256": sha}
+            keep = {_stem(t) for t in tasks}
+            for f in chunks_dir.glob("*") if chunks_dir.exists() else ():
+                if f.name.split(".")[0] not in keep or f.name.startswith("."):
+                    try:
+                        f.unlink()   # stale chunks of other inputs / temp files of a killed run
+                    except OSError:
+                        pass
+    except BaseException:
+        merger.abort()
+        raise
+    finally:
+        if closing is not None:
+            closing.join()
     t_write = time.perf_counter()
 
     def load(part: str) -> pd.DataFrame:

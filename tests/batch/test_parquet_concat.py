@@ -103,3 +103,20 @@ def test_partial_aggregates_add_up_to_the_whole_book(small_book, market_raw, war
     one = combine_aggregates([partial_aggregates(r.prices, r.greeks)], pf.name)
     pd.testing.assert_frame_equal(one, whole, check_exact=True)
     assert set(whole["level"]) == {"book", "underlying", "risk_factor"}
+
+
+def test_incremental_concat_writes_the_same_bytes_and_one_part_is_itself():
+    from aadrisk.batch.parquet_concat import ParquetConcat
+
+    rng = np.random.default_rng(7)
+    parts = [_bytes(_table(rng, n), row_group_size=40) for n in (100, 3, 0, 250)]
+    a, b = io.BytesIO(), io.BytesIO()
+    rows = concat_parquet(parts, a)
+    w = ParquetConcat(b)
+    for p in parts:
+        w.add(p)
+    assert w.finish() == rows == 353
+    assert a.getvalue() == b.getvalue()
+    one = io.BytesIO()
+    concat_parquet(parts[:1], one)
+    assert one.getvalue() == parts[0]

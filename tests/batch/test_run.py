@@ -191,3 +191,29 @@ def test_chunk_task_carries_its_trades_as_one_payload():
     assert pickle.loads(pickle.dumps(t)).trades() == trades
     with pytest.raises(ValueError, match="2 positions for 5 trades"):
         ChunkTask.make(0, "k", (1, 2), trades, {}, "h", "second", "f")
+
+
+def test_chunks_merged_as_they_arrive_in_any_order_give_the_same_bytes(
+        tmp_path, small_book, market_raw, warm, monkeypatch):
+    """The final files are merged while chunks complete, in chunk order; chunks that come
+    back in reverse order (some held in memory, some read back from their files) and a
+    killed run's leftover temp output give the same files as an ordinary run."""
+    import aadrisk.batch.executors as ex
+    import aadrisk.batch.run as run_mod
+
+    pf = load_portfolio(small_book)
+    _run(pf, market_raw, out=tmp_path / "plain", chunk_size=5, workers=1)
+
+    class Reversed(ex.InProcess):
+        def run(self, fn, tasks):
+            yield from reversed([fn(t) for t in tasks])
+
+    monkeypatch.setattr(ex, "make_executor", lambda *a: Reversed())
+    monkeypatch.setattr(run_mod._Merger.__init__, "__defaults__", (2,))   # hold 2 in memory
+    out = tmp_path / "reversed"
+    out.mkdir()
+    (out / ".greeks.parquet.abc123.tmp").write_bytes(b"left by a killed run")
+    r = _run(pf, market_raw, out=out, chunk_size=5, workers=1)
+    assert r.manifest["counts"]["chunks_computed"] == 12
+    _same_files(tmp_path / "plain", out)
+    assert not list(out.glob(".*.tmp"))
