@@ -196,7 +196,8 @@ class Records:
         ``"group": {"col": [rows...], ...}``.
     """
 
-    def __init__(self, fields: Mapping[str, Spans], groups: Mapping[str, tuple] = {}):
+    def __init__(self, fields: Mapping[str, Spans], groups: Mapping[str, tuple] | None = None):
+        groups = groups or {}
         if not fields:
             raise ValueError("records need at least one field")
         self.n = len(next(iter(fields.values())))
