@@ -76,16 +76,12 @@ def price_book(trades, m: MarketData) -> np.ndarray:
     return out
 
 
-def _long(ids, qty, pos, product, ev, rows) -> dict[str, np.ndarray]:
-    """Long Greek rows of one product group as arrays (values scaled by quantity); also
-    the codes of label and greek into this group's tables (``_labels``, ``_kinds``)."""
+def _long(qty, pos, rows) -> dict[str, np.ndarray]:
+    """Long Greek rows of one product group as arrays (values scaled by quantity): book
+    position, label and greek codes into this group's tables (``_labels``, ``_kinds``),
+    value, stderr. The other columns come from the row's trade (:class:`LongRows`)."""
     idx, (lc, labels), (gc, kinds), values, errs = rows.coded()
-    return {"_pos": pos[idx], "trade": ids[idx],
-            "product": filled(idx.shape[0], product),
-            "underlying": np.asarray(ev.underlying, dtype=object)[idx],
-            "currency": np.asarray(ev.currency, dtype=object)[idx],
-            "label": _strings(labels)[lc], "greek": _strings(kinds)[gc],
-            "value": values * qty[idx], "stderr": errs * np.abs(qty[idx]),
+    return {"_pos": pos[idx], "value": values * qty[idx], "stderr": errs * np.abs(qty[idx]),
             "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds}
 
 
@@ -136,8 +132,7 @@ def _evaluate(product, pos, trades, market):
               "currency": _per_trade(ev.currency, n),
               "quantity": qty, "unit_price": unit, "price": qty * unit,
               "stderr": np.abs(qty) * se}
-    return (prices, _long(ids, qty, pos, product, ev, ev.rows),
-            _long(ids, qty, pos, product, ev, ev.zero_rows))
+    return prices, _long(qty, pos, ev.rows), _long(qty, pos, ev.zero_rows)
 
 
 def _one(trades, k):
@@ -229,7 +224,40 @@ class GreekReport:
 
 _RAW_GCOLS = ["_pos", "trade", "product", "underlying", "currency", "label", "greek", "value",
               "stderr"]
-_CODED_GCOLS = _RAW_GCOLS + ["label_code", "greek_code"]
+_STORED_GCOLS = ["_pos", "value", "stderr", "label_code", "greek_code"]
+#: long-row columns taken from the row's trade in ``prices``
+_TRADE_GCOLS = ("trade", "product", "underlying", "currency")
+
+
+class LongRows(Mapping):
+    """Long Greek rows as columns: the stored ones (``_pos``, ``row``, ``value``,
+    ``stderr``, ``label_code``, ``greek_code``), and ``trade``, ``product``,
+    ``underlying``, ``currency`` (from the row's trade in ``prices``) and ``label``,
+    ``greek`` (from the codes), built on first access."""
+
+    def __init__(self, cols: dict, prices: dict, labels: tuple, kinds: tuple):
+        self._cols = dict(cols)
+        self._prices = prices
+        self._tables = {"label": ("label_code", labels), "greek": ("greek_code", kinds)}
+
+    def __getitem__(self, c):
+        got = self._cols.get(c)
+        if got is None:
+            if c in _TRADE_GCOLS:
+                got = self._prices[c][self._cols["row"]]
+            elif c in self._tables:
+                code, table = self._tables[c]
+                got = _strings(table)[self._cols[code]]
+            else:
+                raise KeyError(c)
+            self._cols[c] = got
+        return got
+
+    def __iter__(self):
+        yield from dict.fromkeys([*self._cols, *_TRADE_GCOLS, *self._tables])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
 def _concat(parts, cols, order_by="_pos") -> dict[str, np.ndarray]:
@@ -262,12 +290,14 @@ class GreekArrays:
         One entry per priced trade in book order: ``_pos`` (position in the book), trade,
         product, model, underlying, currency (object arrays), quantity, unit_price, price,
         stderr (floats; as in :attr:`GreekReport.prices`).
-    greeks, zero_greeks : dict of str -> ndarray
+    greeks, zero_greeks : LongRows (a mapping of str -> ndarray)
         Long rows sorted by book position: ``_pos``, trade, product, underlying, currency,
         label, greek, value (raw derivative x quantity), stderr, and ``row``: the index of
         the row's trade in ``prices``.  The unit and scaled columns are derived by
         :func:`scaled_columns`. Also ``label_code`` and ``greek_code``: each row's label
-        and greek as indexes into :attr:`labels` and :attr:`kinds`.
+        and greek as indexes into :attr:`labels` and :attr:`kinds`. The string columns
+        are built on first access (a caller that needs only the codes never pays for
+        them).
     errors : tuple of TradeError
     labels, kinds : tuple of str
         The distinct labels and greek kinds of both row sets (what the codes index).
@@ -425,13 +455,15 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
     _recode(G + Z, "label_code", "_labels", labels)
     _recode(G + Z, "greek_code", "_kinds", kinds)
     prices = _concat(P, ["_pos", *_PCOLS])
-    greeks = _concat(G, _CODED_GCOLS)
-    zeros = _concat(Z, _CODED_GCOLS)
+    greeks = _concat(G, _STORED_GCOLS)
+    zeros = _concat(Z, _STORED_GCOLS)
     if P:
         bad = ~np.isfinite(prices["price"])
-        bad_ids = set(prices["trade"][bad].tolist())
-        bad_ids |= set(greeks["trade"][~np.isfinite(greeks["value"])].tolist())
-        if bad_ids:
+        bad_pos = set(prices["_pos"][bad].tolist())
+        bad_pos |= set(greeks["_pos"][~np.isfinite(greeks["value"])].tolist())
+        if bad_pos:
+            ids_at = dict(zip(prices["_pos"].tolist(), prices["trade"].tolist()))
+            bad_ids = {ids_at[p] for p in bad_pos}
             valid = sorted((int(p), t) for _, pos, trades in groups
                            for p, t in zip(pos.tolist(), _members(trades)[0].tolist()))
             for _, tid in valid:
@@ -439,13 +471,15 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
                     errors.append(TradeError(tid, "price", None, "pricing gave a non-finite "
                                              "price or Greek (inputs out of the model's "
                                              "range?)"))
-            prices, greeks, zeros = (
-                _keep(c, np.array([x not in bad_ids for x in c["trade"].tolist()], dtype=bool))
-                for c in (prices, greeks, zeros))
+            drop = np.array(sorted(bad_pos), dtype=np.int64)
+            prices, greeks, zeros = (_keep(c, ~np.isin(c["_pos"], drop))
+                                     for c in (prices, greeks, zeros))
     for g in (greeks, zeros):
         g["row"] = np.searchsorted(prices["_pos"], g["_pos"])
+    labels, kinds = tuple(labels), tuple(kinds)
+    greeks, zeros = (LongRows(g, prices, labels, kinds) for g in (greeks, zeros))
     return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P),
-                       tuple(labels), tuple(kinds))
+                       labels, kinds)
 
 
 def greek_vectors(book: Iterable[object], market: MarketData | Mapping) -> GreekReport:
