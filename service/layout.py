@@ -23,7 +23,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
 import orjson
 
 from aadrisk.risk.greeks import scaled_columns

@@ -35,6 +35,7 @@ import numpy as np
 from . import _validate as v
 from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
 from .registry import INSTRUMENTS as PRODUCT_CLASSES
+from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
 
 __all__ = ["TradeColumns", "vet_book", "columns_of", "factorize", "groups", "NUMBER_VALIDATORS"]
 
@@ -310,22 +311,6 @@ def vet_book(book: list, products: Mapping[str, type], columnar) -> tuple[dict, 
         order = np.argsort(pos, kind="stable")
         fast[product] = (pos[order], cols.take(order) if len(chunks) > 1 else cols)
     return fast, sorted(slow)
-
-
-def factorize(values) -> tuple[np.ndarray, list]:
-    """(codes, distinct values in order of first appearance) of a sequence of hashables.
-
-    Examples
-    --------
-    >>> codes, uniq = factorize(["b", "a", "b"])
-    >>> codes.tolist(), uniq
-    ([0, 1, 0], ['b', 'a'])
-    """
-    index = dict.fromkeys(values)
-    for k, x in enumerate(index):
-        index[x] = k
-    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
-    return codes, list(index)
 
 
 def groups(codes: np.ndarray, n_groups: int) -> list[np.ndarray]:

@@ -47,7 +47,8 @@ from .instruments import parse_trade
 from .products.equity import (HESTON_PARAMS, MODEL_PRODUCTS, SABR_PARAMS, BarrierOption,
                               DigitalOption, GeometricAsianOption, HestonOption, PayoffKind,
                               SabrOption)
-from .registry import ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE, filled
+from .registry import (ENGINES, INSTRUMENTS, RATE_LIKE, UNITS, VOL_LIKE, filled,
+                       object_array, recode)
 
 __all__ = ["DigitalOption", "BarrierOption", "GeometricAsianOption", "GREEK_PRODUCTS",
            "HestonOption", "HESTON_PARAMS", "SabrOption", "SABR_PARAMS", "MODEL_PRODUCTS",
@@ -85,20 +86,11 @@ def _long(qty, pos, rows) -> dict[str, np.ndarray]:
             "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds}
 
 
-def _strings(table: list) -> np.ndarray:
-    out = np.empty(len(table), dtype=object)
-    out[:] = table
-    return out
-
-
 def _recode(parts: list, code: str, table: str, into: dict) -> None:
     """Codes of ``parts`` (long rows of product groups) re-pointed into one table
     ``into`` (string -> code), shared by all groups."""
     for p in parts:
-        t = p.pop(table)
-        remap = np.fromiter((into.setdefault(v, len(into)) for v in t), dtype=np.int64,
-                            count=len(t))
-        p[code] = remap[p[code]]
+        p[code] = recode(p.pop(table), into)[p[code]]
 
 
 def _per_trade(x, n: int) -> np.ndarray:
@@ -247,7 +239,7 @@ class LongRows(Mapping):
                 got = self._prices[c][self._cols["row"]]
             elif c in self._tables:
                 code, table = self._tables[c]
-                got = _strings(table)[self._cols[code]]
+                got = object_array(table)[self._cols[code]]
             else:
                 raise KeyError(c)
             self._cols[c] = got

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["ProductEngine", "Evaluation", "Rows", "ENGINES", "INSTRUMENTS", "UNITS",
-           "register_engine", "filled"]
+           "register_engine", "filled", "factorize", "recode", "object_array"]
 
 #: greek kind -> unit of the raw value (quantity-scaled). Engines add their own kinds.
 UNITS: dict[str, str] = {
@@ -68,14 +68,41 @@ def _per_row(value, n: int) -> np.ndarray:
     return val if val.shape == (n,) else np.broadcast_to(val, (n,)).ravel()
 
 
+def factorize(values) -> tuple[np.ndarray, list]:
+    """(codes, distinct values in order of first appearance) of a sequence of hashables.
+
+    Examples
+    --------
+    >>> codes, uniq = factorize(["b", "a", "b"])
+    >>> codes.tolist(), uniq
+    ([0, 1, 0], ['b', 'a'])
+    """
+    index = dict.fromkeys(values)
+    for k, x in enumerate(index):
+        index[x] = k
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    return codes, list(index)
+
+
+def recode(table: Sequence[str], into: dict) -> np.ndarray:
+    """Where each string of ``table`` is in the shared table ``into`` (string -> code;
+    new strings are added): index it with codes into ``table`` to re-point them."""
+    return np.fromiter((into.setdefault(v, len(into)) for v in table), dtype=np.int64,
+                       count=len(table))
+
+
+def object_array(strings: Sequence) -> np.ndarray:
+    """``strings`` as a 1-d object array (no nested-sequence guessing)."""
+    out = np.empty(len(strings), dtype=object)
+    out[:] = list(strings)
+    return out
+
+
 def _coded(x, n: int) -> tuple[np.ndarray, list]:
     """One string (broadcast) or ``n`` strings as (codes, distinct strings)."""
     if isinstance(x, str):
         return np.zeros(n, dtype=np.int64), [x]
-    values = np.asarray(x, dtype=object).ravel().tolist()
-    table = list(dict.fromkeys(values))
-    where = {v: k for k, v in enumerate(table)}
-    return np.fromiter(map(where.__getitem__, values), dtype=np.int64, count=n), table
+    return factorize(np.asarray(x, dtype=object).ravel().tolist())
 
 
 def _merged(parts: list) -> tuple[np.ndarray, list]:
@@ -83,8 +110,7 @@ def _merged(parts: list) -> tuple[np.ndarray, list]:
     if len(parts) == 1:
         return parts[0]
     table: dict = {}
-    codes = [np.fromiter((table.setdefault(v, len(table)) for v in t), dtype=np.int64,
-                         count=len(t))[c] for c, t in parts]
+    codes = [recode(t, table)[c] for c, t in parts]
     return np.concatenate(codes), list(table)
 
 
@@ -153,13 +179,7 @@ class Rows:
     def arrays(self):
         """(idx, labels, greeks, values, stderrs), stably sorted by trade index."""
         idx, (lc, lt), (gc, gt), val, err = self.coded()
-        return idx, _table(lt)[lc], _table(gt)[gc], val, err
-
-
-def _table(strings: list) -> np.ndarray:
-    out = np.empty(len(strings), dtype=object)
-    out[:] = strings
-    return out
+        return idx, object_array(lt)[lc], object_array(gt)[gc], val, err
 
 
 @dataclasses.dataclass(frozen=True)
