@@ -1,8 +1,10 @@
 """HTTP service load benchmark (issue 6): latency, batching gain, soak, restart.
 
 Starts ``uvicorn service.app:app`` in subprocesses on 127.0.0.1 (random free
-ports, a temporary SQLite file, loopback only; ``--workers N`` uvicorn worker
-processes per server, default 1, stated in the output). The load clients run on
+ports, a temporary SQLite file, loopback only; ``--workers N`` server processes,
+default 1, stated in the output: with N > 1 the server is ``aadrisk serve --workers
+N``, one SO_REUSEPORT socket per process, since uvicorn's own ``--workers`` lets one
+process take every keep-alive client). The load clients run on
 the same machine as the server and share its cores.
 
 What the clients do
@@ -129,7 +131,7 @@ def _tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by ``pid`` and its live descendants (the
-    uvicorn workers)."""
+    server processes)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for p in _tree(pid):
@@ -174,11 +176,16 @@ class Server:
         # would make every restart compile the package's source again (~0.2 s of CPU).
         e.pop("PYTHONDONTWRITEBYTECODE", None)
         self.spawned = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-             "--timeout-keep-alive", "75", "--workers", str(self.workers)],
-            env=e, cwd=str(ROOT))
+        if self.workers == 1:
+            cmd = [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                   "--timeout-keep-alive", "75"]
+        else:   # one SO_REUSEPORT socket per process (uvicorn's --workers shares one)
+            cmd = [sys.executable, "-m", "aadrisk", "serve", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                   "--workers", str(self.workers)]
+            e.setdefault("AADRISK_KEEP_ALIVE_S", "75")
+        self.proc = subprocess.Popen(cmd, env=e, cwd=str(ROOT))
 
     def wait_ready(self, timeout: float = 300.0) -> float:
         """Seconds from spawn until /v1/ready answers 200."""

@@ -17,9 +17,13 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[Optional[int], typer.Option(
         help="Worker processes (default: AADRISK_WORKERS or 1). Each has its own batcher "
-             "and market cache; stored markets are shared through the SQLite file.",
+             "and market cache; stored markets are shared through the SQLite file. On "
+             "Linux each process gets its own SO_REUSEPORT socket, so that the kernel "
+             "spreads connections over them (see service/README.md).",
         show_default=False)] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log every request (uvicorn's access "
+                                                  "log).")] = True,
 ) -> None:
     """Serve prices and labelled Greek vectors over HTTP (FastAPI, `/v1`; docs at `/docs`).
 
@@ -35,12 +39,15 @@ def serve(
     ```
     aadrisk serve
     aadrisk serve --host 0.0.0.0 --port 8080 --workers 2
+    aadrisk serve --workers 4 --no-access-log --log-level warning
     AADRISK_API_KEYS=secret1,secret2 AADRISK_DB_PATH=/data/markets.db aadrisk serve
     curl -s localhost:8000/v1/health
     ```
     """
     import uvicorn
 
+    from service.processes import reuseport_supported
+    from service.processes import run as run_processes
     from service.settings import Settings, SettingsError
 
     try:
@@ -52,5 +59,14 @@ def serve(
     if n < 1:
         _error(_console(stderr=True), f"--workers must be >= 1, got {n}")
         raise typer.Exit(EXIT_BAD_INPUT)
-    uvicorn.run("service.app:app", host=host, port=port, workers=n, log_level=log_level,
-                timeout_keep_alive=int(settings.keep_alive_s))
+    options = dict(log_level=log_level, access_log=access_log,
+                   timeout_keep_alive=int(settings.keep_alive_s))
+    if n > 1 and reuseport_supported():
+        try:
+            status = run_processes("service.app:app", host=host, port=port, workers=n,
+                                   **options)
+        except OSError as exc:
+            _error(_console(stderr=True), f"cannot listen on {host}:{port}: {exc}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(status)
+    uvicorn.run("service.app:app", host=host, port=port, workers=n, **options)

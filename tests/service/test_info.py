@@ -88,10 +88,25 @@ def test_serve_command(monkeypatch):
     seen = {}
     import uvicorn
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: seen.update(target=target, **kw))
-    r = runner.invoke(app, ["serve", "--port", "9001", "--workers", "2"])
+    r = runner.invoke(app, ["serve", "--port", "9001"])
     assert r.exit_code == 0
-    assert seen["target"] == "service.app:app" and seen["port"] == 9001 and seen["workers"] == 2
+    assert seen["target"] == "service.app:app" and seen["port"] == 9001 and seen["workers"] == 1
     assert seen["timeout_keep_alive"] == 75 and seen["host"] == "127.0.0.1"
+    # several processes: each its own SO_REUSEPORT socket where the kernel balances them
+    import service.processes as sp
+    got = {}
+    monkeypatch.setattr(sp, "run", lambda target, **kw: got.update(target=target, **kw) or 0)
+    monkeypatch.setattr(sp, "reuseport_supported", lambda: True)
+    r = runner.invoke(app, ["serve", "--port", "9001", "--workers", "2"])
+    assert r.exit_code == 0 and got["workers"] == 2 and got["port"] == 9001
+    assert got["timeout_keep_alive"] == 75 and got["target"] == "service.app:app"
+    assert got["access_log"] is True
+    runner.invoke(app, ["serve", "--workers", "2", "--no-access-log"])
+    assert got["access_log"] is False
+    monkeypatch.setattr(sp, "reuseport_supported", lambda: False)   # elsewhere: uvicorn's own
+    seen.clear()
+    r = runner.invoke(app, ["serve", "--port", "9001", "--workers", "2"])
+    assert r.exit_code == 0 and seen["workers"] == 2
     monkeypatch.setenv("AADRISK_WORKERS", "x")
     assert runner.invoke(app, ["serve"]).exit_code == 2
 

@@ -1,0 +1,86 @@
+"""``aadrisk serve --workers N`` on Linux: N processes, each with its own SO_REUSEPORT socket.
+
+uvicorn's own ``--workers`` shares one socket and lets one process take a burst of
+keep-alive connections (service/processes.py); here the kernel must spread them.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from service.processes import reuseport_socket, reuseport_supported
+
+pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="Linux SO_REUSEPORT only")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_reuseport_sockets_share_a_port():
+    port = _free_port()
+    a, b = reuseport_socket("127.0.0.1", port), reuseport_socket("127.0.0.1", port)
+    try:
+        assert a.getsockname() == b.getsockname()
+    finally:
+        a.close()
+        b.close()
+    with socket.socket() as plain:          # a socket without the option keeps its port
+        plain.bind(("127.0.0.1", 0))
+        plain.listen()
+        with pytest.raises(OSError):
+            reuseport_socket("127.0.0.1", plain.getsockname()[1])
+
+
+def test_serve_workers_spread_keep_alive_connections(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    port = _free_port()
+    env = {**os.environ, "AADRISK_DB_PATH": str(tmp_path / "m.db")}
+    proc = subprocess.Popen([sys.executable, "-m", "aadrisk", "serve", "--port", str(port),
+                             "--workers", "2", "--log-level", "warning"], env=env)
+    conns = []
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, "aadrisk serve exited"
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request("GET", "/v1/health")
+                assert c.getresponse().read()
+                c.close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "no answer within 300 s"
+                time.sleep(0.2)
+        kids = [k for k in psutil.Process(proc.pid).children()   # not the resource tracker
+                if "resource_tracker" not in " ".join(k.cmdline())]
+        assert len(kids) == 2
+        for _ in range(50):   # both workers listening (each binds after its imports)
+            if all(any(c.status == "LISTEN" for c in k.net_connections()) for k in kids):
+                break
+            time.sleep(0.2)
+        for _ in range(24):   # keep-alive connections, all open at once
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("GET", "/v1/health")
+            assert c.getresponse().status == 200
+            conns.append(c)
+        per_worker = [sum(c.status == "ESTABLISHED" for c in k.net_connections()) for k in kids]
+        assert sum(per_worker) == 24 and min(per_worker) > 0, per_worker
+    finally:
+        for c in conns:
+            c.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
