@@ -75,6 +75,17 @@ def test_serve_workers_spread_keep_alive_connections(tmp_path):
             conns.append(c)
         per_worker = [sum(c.status == "ESTABLISHED" for c in k.net_connections()) for k in kids]
         assert sum(per_worker) == 24 and min(per_worker) > 0, per_worker
+        # a worker that dies is replaced (it had lived longer than MIN_LIFETIME_S)
+        time.sleep(max(0.0, 5.5 - (time.time() - kids[0].create_time())))
+        kids[0].kill()
+        for _ in range(300):
+            now = [k for k in psutil.Process(proc.pid).children()
+                   if "resource_tracker" not in " ".join(k.cmdline())]
+            if len(now) == 2 and kids[0].pid not in {k.pid for k in now}:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the killed worker was not restarted")
     finally:
         for c in conns:
             c.close()
