@@ -170,8 +170,18 @@ def _error_records(task: ChunkTask, trades, errors) -> list:
 
 
 def _with_position(df: pd.DataFrame, pos_of_trade: dict, columns) -> pd.DataFrame:
+    """``df`` with the book position of each row's trade first, columns ``columns``.
+
+    The trade ids are factorized (one C pass over the rows) and only the distinct
+    ids looked up: a chunk's Greek rows repeat each trade id some twenty times,
+    and a per-row ``Series.map`` over Arrow strings cost ~15 % of a chunk.
+    """
+    codes, uniques = pd.factorize(df["trade"])
+    if (codes < 0).any():
+        raise ValueError("a result row without a trade id")
+    pos = np.fromiter((pos_of_trade[u] for u in uniques), np.int64, len(uniques))
     df = df.copy()
-    df.insert(0, "position", df["trade"].map(pos_of_trade).astype(np.int64))
+    df.insert(0, "position", pos[codes])
     return df.reindex(columns=columns)
 
 
