@@ -9,7 +9,15 @@ compile time stays small:
   adjoint rules read, ``VS``), then the payoffs into ``OV``.
 * ``rev``: the block's path-wise reverse sweep, adjoints in registers; what
   path-wise nodes send to uniform nodes is summed over the block's paths into
-  ``UA`` (nodes outside the loop) and ``SU[t]`` (the loop body's nodes).
+  ``UA`` (nodes outside the loop) and ``SU[t]`` (the loop body's nodes).  Per
+  step, one loop over the paths computes the adjoints and stores each path's
+  contributions to those sums in rows of ``RB``; a second loop adds them up in
+  the same order (bit-identical).  The sums and table scatter-adds are serial;
+  without them the first loop vectorises.
+
+Both are compiled with ``jit(noalias=True)`` (their array arguments never overlap):
+a loop that reads a table at computed rows and stores elsewhere vectorises only
+with it.
 """
 from __future__ import annotations
 
@@ -86,9 +94,13 @@ def _varying_fwd(P, nodes, src, d, tz):
             raise Unsupported(f"varying op {o}")
 
 
-def _varying_rev(P, nodes, src, d, sums, prefix="s"):
+def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None):
     """Adjoint statements (descending) of path-wise nodes; uniform arguments go to sums
-    ``<prefix><node>_<output>``."""
+    ``<prefix><node>_<output>``.
+
+    ``defer`` (a list): what goes to the sums and the tables' adjoints is stored per
+    path in rows of ``RB`` instead, and ``defer`` receives the statements (in the same
+    order) that add them up in a second loop over the paths (:func:`_gen_rev`)."""
     p = P.prog
     for i in sorted(nodes, reverse=True):
         if P.uniform[i] or not (P.act[i] & 1):
@@ -96,7 +108,13 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
         qs = [q for q in range(P.n_out) if i in P.live[q]]
         if p.op[i] == GATHER:
             for q in qs:
-                src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
+                if defer is None:
+                    src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
+                    continue
+                k = len(defer)
+                src(d, f"RB[{k}, j] = a{i}_{q}")
+                src(d, f"RB[{k + 1}, j] = {P.vref(p.B[i])}")
+                defer += [f"{P.table_adj(i, q, f'RB[{k + 1}, j]')} += RB[{k}, j]", None]
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
@@ -104,7 +122,11 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
                 assert expr == _SIGMOID_DA
                 part = f"(v{i} * w{i} * (1.0 / {_lit(p.P[i])}))"
             for q in qs:
-                if P.uniform[a]:
+                if P.uniform[a] and defer is not None:
+                    sums.add((a, q))
+                    src(d, f"RB[{len(defer)}, j] = a{i}_{q} * {part}")
+                    defer.append(f"{prefix}{a}_{q} += RB[{len(defer)}, j]")
+                elif P.uniform[a]:
                     sums.add((a, q))
                     src(d, f"{prefix}{a}_{q} += a{i}_{q} * {part}")
                 else:
@@ -165,7 +187,7 @@ def _gen_fwd(P, src, body, post, saved):
     p = P.prog
     vbody = [i for i in body if not P.uniform[i]]
     vpost = [i for i in post if not P.uniform[i]]
-    src(0, "@jit")
+    src(0, "@jit(noalias=True)")
     src(0, "def fwd(grad, n, j0, seed, U, UB, ST, Z, VS, OV, xel, ws, TB):")
     _load_uniform(P, vbody + vpost, src, 1, False)
     for k, s in enumerate(P.vstates):
@@ -245,9 +267,15 @@ def _gen_rev(P, src, body, post, saved):
     def pairs(nodes):
         return [(i, q) for i in nodes if P.act[i] & 1 for q in range(NO) if i in P.live[q]]
 
-    src(0, "@jit")
+    # the loop body's adjoint statements; what goes to sums is added up in a second loop
+    bsums: set = set()
+    brev = _Src()
+    defer: list = []
+    _varying_rev(P, body, brev, 3, bsums, prefix="r", defer=defer)
+    src(0, "@jit(noalias=True)")
     src(0, "def rev(n, j0, U, UB, ST, Z, VS, AS, UA, SU, xel):")
     src(1, f"fin = {P.N}")
+    src(1, f"RB = np.empty(({max(len(defer), 1)}, n + 8))")   # rows padded: see ROW_PAD
     _load_uniform(P, vbody + vpost, src, 1, False)
     # payoffs
     psums: set = set()
@@ -272,9 +300,6 @@ def _gen_rev(P, src, body, post, saved):
             src(1, f"UA[{q}, {o}] += n")
     # the loop, backwards
     bact = pairs(vbody)
-    bsums: set = set()
-    brev = _Src()
-    _varying_rev(P, body, brev, 3, bsums, prefix="r")
     outs_v = {P.out[s]: k for k, s in enumerate(P.vstates)}
     src(1, f"for t in range({P.N} - 1, -1, -1):")
     src(2, "UBt = UB[t]")
@@ -291,6 +316,11 @@ def _gen_rev(P, src, body, post, saved):
         for q in range(NO):
             if (r, q) in bact:
                 src(3, f"AS[{q}, {k}, j] = a{r}_{q}")
+    if defer:   # the sums, in the order of the adjoint statements (bit-identical)
+        src(2, "for j in range(n):")
+        for line in defer:
+            if line is not None:
+                src(3, line)
     for a, q in sorted(bsums):
         if P._in_body(a):
             src(2, f"SU[t, {q}, {P.su_col[a - P.h - 1]}] += r{a}_{q}")

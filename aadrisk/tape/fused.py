@@ -202,11 +202,12 @@ class _Plan:
             return f"UBt[{p.A[i] - self.h - 1} + {row}]"
         return f"U[{p.A[i]} + {row}, 0]"
 
-    def table_adj(self, i, q):
+    def table_adj(self, i, q, index=None):
         """Where the adjoint of the entry GATHER node ``i`` read goes, for output ``q``:
-        the step's body sums ``SU[t]`` or the block sums ``UA``."""
+        the step's body sums ``SU[t]`` or the block sums ``UA`` (``index``: where the
+        index value is read, if not from its local)."""
         p = self.prog
-        row = f"_gather_row({self.vref(p.B[i])}, {p.C[i] - 1})"
+        row = f"_gather_row({index or self.vref(p.B[i])}, {p.C[i] - 1})"
         if self._in_body(p.A[i]):
             return f"SU[t, {q}, {self.su_col[p.A[i] - self.h - 1]} + {row}]"
         return f"UA[{q}, {p.A[i]} + {row}]"
