@@ -49,10 +49,9 @@ import math
 import numpy as np
 
 from aadrisk._numba import jit
-from aadrisk.tape.kernels import _gather_row
 from aadrisk.tape.rng import normal_block
-from aadrisk.tape.scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
-                                 sigmoid, sigmoid_pair, sign, softplus, vexp, vlog)
+from aadrisk.tape.scalar import (ffloor, gather_at, iv_bachelier_stdev, iv_black_stdev, norm_cdf,
+                                 norm_pdf, sigmoid, sigmoid_pair, sign, softplus, vexp, vlog)
 '''
 
 
