@@ -93,13 +93,15 @@ def _varying_fwd(P, nodes, src, d, tz):
             raise Unsupported(f"varying op {o}")
 
 
-def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None):
+def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
     """Adjoint statements (descending) of path-wise nodes; uniform arguments go to sums
     ``<prefix><node>_<output>``.
 
     ``defer`` (a list): what goes to the sums and the tables' adjoints is stored per
     path in rows of ``RB`` instead, and ``defer`` receives the statements (in the same
-    order) that add them up in a second loop over the paths (:func:`_gen_rev`)."""
+    order) that add them up in a second loop over the paths (:func:`_gen_rev`).
+    ``zero`` (a set of (node, output)): adjoint locals still 0.0, whose first
+    contribution is assigned (``0.0 + x`` is not folded without fast-math)."""
     p = P.prog
     for i in sorted(nodes, reverse=True):
         if P.uniform[i] or not (P.act[i] & 1):
@@ -128,6 +130,9 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None):
                 elif P.uniform[a]:
                     sums.add((a, q))
                     src(d, f"{prefix}{a}_{q} += a{i}_{q} * {part}")
+                elif zero is not None and (a, q) in zero:
+                    zero.discard((a, q))
+                    src(d, f"a{a}_{q} = a{i}_{q} * {part}")
                 else:
                     src(d, f"a{a}_{q} += a{i}_{q} * {part}")
 
@@ -267,10 +272,13 @@ def _gen_rev(P, src, body, post, saved):
         return [(i, q) for i in nodes if P.act[i] & 1 for q in range(NO) if i in P.live[q]]
 
     # the loop body's adjoint statements; what goes to sums is added up in a second loop
+    bact = pairs(vbody)
+    outs_v = {P.out[s]: k for k, s in enumerate(P.vstates)}
     bsums: set = set()
     brev = _Src()
     defer: list = []
-    _varying_rev(P, body, brev, 3, bsums, prefix="r", defer=defer)
+    _varying_rev(P, body, brev, 3, bsums, prefix="r", defer=defer,
+                 zero={(i, q) for i, q in bact if i not in outs_v})
     src(0, "@jit(noalias=True)")
     src(0, "def rev(n, j0, U, UB, ST, Z, VS, AS, UA, SU, xel):")
     src(1, f"fin = {P.N}")
@@ -279,12 +287,12 @@ def _gen_rev(P, src, body, post, saved):
     # payoffs
     psums: set = set()
     prev = _Src()
-    _varying_rev(P, post, prev, 2, psums)
+    pact = pairs(vpost)
+    _varying_rev(P, post, prev, 2, psums, zero={(i, q) for i, q in pact if p.outs[q] != i})
     for a, q in sorted(psums):
         src(1, f"s{a}_{q} = 0.0")
     src(1, "for j in range(n):")
     _varying_fwd(P, post, src, 2, "0")
-    pact = pairs(vpost)
     for i, q in pact:
         src(2, f"a{i}_{q} = {'1.0' if p.outs[q] == i else '0.0'}")
     src.extend(prev)
@@ -298,8 +306,6 @@ def _gen_rev(P, src, body, post, saved):
         if P.uniform[o] and P.act[o] & 1:
             src(1, f"UA[{q}, {o}] += n")
     # the loop, backwards
-    bact = pairs(vbody)
-    outs_v = {P.out[s]: k for k, s in enumerate(P.vstates)}
     src(1, f"for t in range({P.N} - 1, -1, -1):")
     src(2, "UBt = UB[t]")
     _load_uniform(P, vbody, src, 2, True)
