@@ -97,9 +97,10 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
     """Adjoint statements (descending) of path-wise nodes; uniform arguments go to sums
     ``<prefix><node>_<output>``.
 
-    ``defer`` (a list): what goes to the sums and the tables' adjoints is stored per
-    path in rows of ``RB`` instead, and ``defer`` receives the statements (in the same
-    order) that add them up in a second loop over the paths (:func:`_gen_rev`).
+    ``defer`` (a :class:`_Defer`): what goes to the sums and the tables' adjoints is
+    stored per path in rows of ``RB`` (table indices in ``IB``) instead, and ``defer``
+    receives the statements (in the same order) that add them up in a second loop
+    over the paths (:func:`_gen_rev`).
     ``zero`` (a set of (node, output)): adjoint locals still 0.0, whose first
     contribution is assigned (``0.0 + x`` is not folded without fast-math)."""
     p = P.prog
@@ -112,10 +113,10 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
                 if defer is None:
                     src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
                     continue
-                k = len(defer)
+                k, m = defer.rb, defer.ib
                 src(d, f"RB[{k}, j] = a{i}_{q}")
-                src(d, f"RB[{k + 1}, j] = {P.vref(p.B[i])}")
-                defer += [f"{P.table_adj(i, q, f'RB[{k + 1}, j]')} += RB[{k}, j]", None]
+                src(d, f"IB[{m}, j] = {P.table_index(i)}")
+                defer.add(f"{P.table_adj(i, q, f'IB[{m}, j]')} += RB[{k}, j]", index=True)
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
@@ -125,8 +126,8 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
             for q in qs:
                 if P.uniform[a] and defer is not None:
                     sums.add((a, q))
-                    src(d, f"RB[{len(defer)}, j] = a{i}_{q} * {part}")
-                    defer.append(f"{prefix}{a}_{q} += RB[{len(defer)}, j]")
+                    src(d, f"RB[{defer.rb}, j] = a{i}_{q} * {part}")
+                    defer.add(f"{prefix}{a}_{q} += RB[{defer.rb}, j]")
                 elif P.uniform[a]:
                     sums.add((a, q))
                     src(d, f"{prefix}{a}_{q} += a{i}_{q} * {part}")
@@ -135,6 +136,20 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
                     src(d, f"a{a}_{q} = a{i}_{q} * {part}")
                 else:
                     src(d, f"a{a}_{q} += a{i}_{q} * {part}")
+
+
+class _Defer:
+    """Statements of the reverse sweep's second loop per step (sums over the paths),
+    with the rows they read: ``rb`` of ``RB`` (values), ``ib`` of ``IB`` (indices)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.rb = self.ib = 0
+
+    def add(self, line, index=False):
+        self.lines.append(line)
+        self.rb += 1
+        self.ib += index
 
 
 # -- functions ------------------------------------------------------------------------
@@ -276,13 +291,14 @@ def _gen_rev(P, src, body, post, saved):
     outs_v = {P.out[s]: k for k, s in enumerate(P.vstates)}
     bsums: set = set()
     brev = _Src()
-    defer: list = []
+    defer = _Defer()
     _varying_rev(P, body, brev, 3, bsums, prefix="r", defer=defer,
                  zero={(i, q) for i, q in bact if i not in outs_v})
     src(0, "@jit(noalias=True)")
     src(0, "def rev(n, j0, U, UB, ST, Z, VS, AS, UA, SU, xel):")
     src(1, f"fin = {P.N}")
-    src(1, f"RB = np.empty(({max(len(defer), 1)}, n + 8))")   # rows padded: see ROW_PAD
+    src(1, f"RB = np.empty(({max(defer.rb, 1)}, n + 8))")   # rows padded: see ROW_PAD
+    src(1, f"IB = np.empty(({max(defer.ib, 1)}, n + 8), np.uint64)")
     _load_uniform(P, vbody + vpost, src, 1, False)
     # payoffs
     psums: set = set()
@@ -321,11 +337,10 @@ def _gen_rev(P, src, body, post, saved):
         for q in range(NO):
             if (r, q) in bact:
                 src(3, f"AS[{q}, {k}, j] = a{r}_{q}")
-    if defer:   # the sums, in the order of the adjoint statements (bit-identical)
+    if defer.lines:   # the sums, in the order of the adjoint statements (bit-identical)
         src(2, "for j in range(n):")
-        for line in defer:
-            if line is not None:
-                src(3, line)
+        for line in defer.lines:
+            src(3, line)
     for a, q in sorted(bsums):
         if P._in_body(a):
             src(2, f"SU[t, {q}, {P.su_col[a - P.h - 1]}] += r{a}_{q}")
