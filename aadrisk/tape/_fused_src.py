@@ -220,7 +220,13 @@ def _gen_fwd(P, src, body, post, saved):
         src(2, f"normal_block(seed, j0, n, t, {p.C[i]}, Z[tz, {zi}], ws)")
     src(2, "UBt = UB[t]")
     _load_uniform(P, vbody, src, 2, True)
-    _gen_fwd_step(P, src, body, saved)
+    if saved:   # the step twice: a branch inside the paths' loop costs more than it saves
+        src(2, "if grad:")
+        _gen_fwd_step(P, src, body, saved, 3)
+        src(2, "else:")
+        _gen_fwd_step(P, src, body, [], 3)
+    else:
+        _gen_fwd_step(P, src, body, [], 2)
     src(1, f"fin = {P.N} if grad else {P.N & 1}")
     src(1, "for j in range(n):")
     _varying_fwd(P, post, src, 2, "0")
@@ -236,41 +242,41 @@ def _fission_plan(P, body, saved):
     return segs, _fission(P, segs, finals), finals, slots
 
 
-def _gen_fwd_step(P, src, body, saved):
-    """One step of the block: a loop over the paths per segment (:func:`_segments`), the
-    last one storing the states (and, in gradient mode, the values the reverse reads)."""
+def _gen_fwd_step(P, src, body, saved, d):
+    """One step of the block at depth ``d``: a loop over the paths per segment
+    (:func:`_segments`), the last one storing the states (and, given the ``saved``
+    values the reverse reads -- gradient mode --, those)."""
     p = P.prog
     segs, rows, finals, slots = _fission_plan(P, body, saved)
     where = {i: k for k, seg in enumerate(segs) for i in seg}
     for k, seg in enumerate(segs):
         last = k == len(segs) - 1
         reads = {a for i in seg for a in P._args(i)} | (set(finals) if last else set())
-        src(2, "for j in range(n):")
+        src(d, "for j in range(n):")
         for a in sorted(reads):
             if P.uniform[a] or where.get(a) == k:
                 continue
             if ("v", a) in rows:
                 for name in ("vw" if p.op[a] == SIGMOID else "v"):
-                    src(3, f"{name}{a} = TB[{rows[(name, a)]}, j]")
+                    src(d + 1, f"{name}{a} = TB[{rows[(name, a)]}, j]")
             else:
-                _varying_fwd(P, [a], src, 3, "tz")
-        _varying_fwd(P, seg, src, 3, "tz")
+                _varying_fwd(P, [a], src, d + 1, "tz")
+        _varying_fwd(P, seg, src, d + 1, "tz")
         for i in seg:
             for name in ("vw" if p.op[i] == SIGMOID else "v"):
                 if (name, i) in rows:
-                    src(3, f"TB[{rows[(name, i)]}, j] = {name}{i}")
+                    src(d + 1, f"TB[{rows[(name, i)]}, j] = {name}{i}")
     for k, s in enumerate(P.vstates):
-        src(3, f"ST[nx, {k}, j] = v{P.out[s]}")
-    if saved:
-        src(3, "if grad:")
-        for k, (name, i) in enumerate(slots):
-            src(4, f"VS[t, {k}, j] = {name}{i}")
+        src(d + 1, f"ST[nx, {k}, j] = v{P.out[s]}")
+    for k, (name, i) in enumerate(slots):
+        src(d + 1, f"VS[t, {k}, j] = {name}{i}")
 
 
 def fission_rows(P) -> int:
-    """Rows of the forward's block buffer ``TB`` (at least 1)."""
-    rows = _fission_plan(P, list(range(P.h + 1, P.e)), saved_values(P))[1]
-    return max(len(rows), 1)
+    """Rows of the forward's block buffer ``TB`` (at least 1; the larger of the
+    gradient and the value plans)."""
+    body = list(range(P.h + 1, P.e))
+    return max(len(_fission_plan(P, body, sv)[1]) for sv in (saved_values(P), [])) or 1
 
 
 def _gen_rev(P, src, body, post, saved):
