@@ -395,9 +395,11 @@ def _needed(P, body):
 
 
 def saved_values(P) -> list:
-    """Expensive loop-body values the reverse sweep reads back (kept per step, ``VS``)."""
+    """Expensive loop-body values and table reads the reverse sweep reads back (kept
+    per step, ``VS``): a table read at computed rows is a gather, element by element
+    in vector code, and costs more to redo than a store and a load."""
     body = list(range(P.h + 1, P.e))
-    return [i for i in _needed(P, body) if P.prog.op[i] in EXPENSIVE]
+    return [i for i in _needed(P, body) if P.prog.op[i] in EXPENSIVE or P.prog.op[i] == GATHER]
 
 
 def _slots(P, saved):
