@@ -6,17 +6,36 @@ or :func:`pjit` (parallel).  Both cache their machine code on disk
 is off on purpose: results must be bit-identical for any batch size and
 thread count, which rules out reassociation and vectorised transcendental
 libraries whose last bit differs from the scalar path.
+
+``jit(noalias=True)`` promises the compiler that no two array arguments of the
+kernel overlap where one of them is written (Numba's ``noalias`` lowering flag,
+which Numba sets itself for its parallel loops).  Without it a loop that stores
+to one array and reads another at computed positions (a table lookup) cannot be
+vectorised: the compiler must assume the store may change what a later path
+reads.  It changes no arithmetic, so results are bit-identical.
 """
 from __future__ import annotations
 
 import numba
+from numba.core.compiler import Compiler
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
 
-def jit(fn=None, **extra):
-    """Serial Numba kernel with aadrisk's options (``cache=True``)."""
+class _NoAliasCompiler(Compiler):
+    """Numba's default pipeline, with the kernel's pointer arguments marked ``noalias``."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+        self.state.flags.noalias = True
+
+
+def jit(fn=None, noalias=False, **extra):
+    """Serial Numba kernel with aadrisk's options (``cache=True``); ``noalias``: see
+    the module's docstring (only for kernels whose array arguments never overlap)."""
     opts = {**_OPTIONS, **extra}
+    if noalias:
+        opts["pipeline_class"] = _NoAliasCompiler
     if fn is None:
         return lambda f: numba.njit(**opts)(f)
     return numba.njit(**opts)(fn)

@@ -9,7 +9,15 @@ compile time stays small:
   adjoint rules read, ``VS``), then the payoffs into ``OV``.
 * ``rev``: the block's path-wise reverse sweep, adjoints in registers; what
   path-wise nodes send to uniform nodes is summed over the block's paths into
-  ``UA`` (nodes outside the loop) and ``SU[t]`` (the loop body's nodes).
+  ``UA`` (nodes outside the loop) and ``SU[t]`` (the loop body's nodes).  Per
+  step, one loop over the paths computes the adjoints and stores each path's
+  contributions to those sums in rows of ``RB``; a second loop adds them up in
+  the same order (bit-identical).  The sums and table scatter-adds are serial;
+  without them the first loop vectorises.
+
+Both are compiled with ``jit(noalias=True)`` (their array arguments never overlap):
+a loop that reads a table at computed rows and stores elsewhere vectorises only
+with it.
 """
 from __future__ import annotations
 
@@ -41,10 +49,9 @@ import math
 import numpy as np
 
 from aadrisk._numba import jit
-from aadrisk.tape.kernels import _gather_row
 from aadrisk.tape.rng import normal_block
-from aadrisk.tape.scalar import (ffloor, iv_bachelier_stdev, iv_black_stdev, norm_cdf, norm_pdf,
-                                 sigmoid, sigmoid_pair, sign, softplus, vexp, vlog)
+from aadrisk.tape.scalar import (ffloor, gather_at, iv_bachelier_stdev, iv_black_stdev, norm_cdf,
+                                 norm_pdf, sigmoid, sigmoid_pair, sign, softplus, vexp, vlog)
 '''
 
 
@@ -86,9 +93,16 @@ def _varying_fwd(P, nodes, src, d, tz):
             raise Unsupported(f"varying op {o}")
 
 
-def _varying_rev(P, nodes, src, d, sums, prefix="s"):
+def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
     """Adjoint statements (descending) of path-wise nodes; uniform arguments go to sums
-    ``<prefix><node>_<output>``."""
+    ``<prefix><node>_<output>``.
+
+    ``defer`` (a :class:`_Defer`): what goes to the sums and the tables' adjoints is
+    stored per path in rows of ``RB`` (table indices in ``IB``) instead, and ``defer``
+    receives the statements (in the same order) that add them up in a second loop
+    over the paths (:func:`_gen_rev`).
+    ``zero`` (a set of (node, output)): adjoint locals still 0.0, whose first
+    contribution is assigned (``0.0 + x`` is not folded without fast-math)."""
     p = P.prog
     for i in sorted(nodes, reverse=True):
         if P.uniform[i] or not (P.act[i] & 1):
@@ -96,7 +110,13 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
         qs = [q for q in range(P.n_out) if i in P.live[q]]
         if p.op[i] == GATHER:
             for q in qs:
-                src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
+                if defer is None:
+                    src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
+                    continue
+                k, m = defer.rb, defer.ib
+                src(d, f"RB[{k}, j] = a{i}_{q}")
+                src(d, f"IB[{m}, j] = {P.table_index(i)}")
+                defer.add(f"{P.table_adj(i, q, f'IB[{m}, j]')} += RB[{k}, j]", index=True)
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
@@ -104,11 +124,32 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s"):
                 assert expr == _SIGMOID_DA
                 part = f"(v{i} * w{i} * (1.0 / {_lit(p.P[i])}))"
             for q in qs:
-                if P.uniform[a]:
+                if P.uniform[a] and defer is not None:
+                    sums.add((a, q))
+                    src(d, f"RB[{defer.rb}, j] = a{i}_{q} * {part}")
+                    defer.add(f"{prefix}{a}_{q} += RB[{defer.rb}, j]")
+                elif P.uniform[a]:
                     sums.add((a, q))
                     src(d, f"{prefix}{a}_{q} += a{i}_{q} * {part}")
+                elif zero is not None and (a, q) in zero:
+                    zero.discard((a, q))
+                    src(d, f"a{a}_{q} = a{i}_{q} * {part}")
                 else:
                     src(d, f"a{a}_{q} += a{i}_{q} * {part}")
+
+
+class _Defer:
+    """Statements of the reverse sweep's second loop per step (sums over the paths),
+    with the rows they read: ``rb`` of ``RB`` (values), ``ib`` of ``IB`` (indices)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.rb = self.ib = 0
+
+    def add(self, line, index=False):
+        self.lines.append(line)
+        self.rb += 1
+        self.ib += index
 
 
 # -- functions ------------------------------------------------------------------------
@@ -165,7 +206,7 @@ def _gen_fwd(P, src, body, post, saved):
     p = P.prog
     vbody = [i for i in body if not P.uniform[i]]
     vpost = [i for i in post if not P.uniform[i]]
-    src(0, "@jit")
+    src(0, "@jit(noalias=True)")
     src(0, "def fwd(grad, n, j0, seed, U, UB, ST, Z, VS, OV, xel, ws, TB):")
     _load_uniform(P, vbody + vpost, src, 1, False)
     for k, s in enumerate(P.vstates):
@@ -179,7 +220,13 @@ def _gen_fwd(P, src, body, post, saved):
         src(2, f"normal_block(seed, j0, n, t, {p.C[i]}, Z[tz, {zi}], ws)")
     src(2, "UBt = UB[t]")
     _load_uniform(P, vbody, src, 2, True)
-    _gen_fwd_step(P, src, body, saved)
+    if saved:   # the step twice: a branch inside the paths' loop costs more than it saves
+        src(2, "if grad:")
+        _gen_fwd_step(P, src, body, saved, 3)
+        src(2, "else:")
+        _gen_fwd_step(P, src, body, [], 3)
+    else:
+        _gen_fwd_step(P, src, body, [], 2)
     src(1, f"fin = {P.N} if grad else {P.N & 1}")
     src(1, "for j in range(n):")
     _varying_fwd(P, post, src, 2, "0")
@@ -195,41 +242,41 @@ def _fission_plan(P, body, saved):
     return segs, _fission(P, segs, finals), finals, slots
 
 
-def _gen_fwd_step(P, src, body, saved):
-    """One step of the block: a loop over the paths per segment (:func:`_segments`), the
-    last one storing the states (and, in gradient mode, the values the reverse reads)."""
+def _gen_fwd_step(P, src, body, saved, d):
+    """One step of the block at depth ``d``: a loop over the paths per segment
+    (:func:`_segments`), the last one storing the states (and, given the ``saved``
+    values the reverse reads -- gradient mode --, those)."""
     p = P.prog
     segs, rows, finals, slots = _fission_plan(P, body, saved)
     where = {i: k for k, seg in enumerate(segs) for i in seg}
     for k, seg in enumerate(segs):
         last = k == len(segs) - 1
         reads = {a for i in seg for a in P._args(i)} | (set(finals) if last else set())
-        src(2, "for j in range(n):")
+        src(d, "for j in range(n):")
         for a in sorted(reads):
             if P.uniform[a] or where.get(a) == k:
                 continue
             if ("v", a) in rows:
                 for name in ("vw" if p.op[a] == SIGMOID else "v"):
-                    src(3, f"{name}{a} = TB[{rows[(name, a)]}, j]")
+                    src(d + 1, f"{name}{a} = TB[{rows[(name, a)]}, j]")
             else:
-                _varying_fwd(P, [a], src, 3, "tz")
-        _varying_fwd(P, seg, src, 3, "tz")
+                _varying_fwd(P, [a], src, d + 1, "tz")
+        _varying_fwd(P, seg, src, d + 1, "tz")
         for i in seg:
             for name in ("vw" if p.op[i] == SIGMOID else "v"):
                 if (name, i) in rows:
-                    src(3, f"TB[{rows[(name, i)]}, j] = {name}{i}")
+                    src(d + 1, f"TB[{rows[(name, i)]}, j] = {name}{i}")
     for k, s in enumerate(P.vstates):
-        src(3, f"ST[nx, {k}, j] = v{P.out[s]}")
-    if saved:
-        src(3, "if grad:")
-        for k, (name, i) in enumerate(slots):
-            src(4, f"VS[t, {k}, j] = {name}{i}")
+        src(d + 1, f"ST[nx, {k}, j] = v{P.out[s]}")
+    for k, (name, i) in enumerate(slots):
+        src(d + 1, f"VS[t, {k}, j] = {name}{i}")
 
 
 def fission_rows(P) -> int:
-    """Rows of the forward's block buffer ``TB`` (at least 1)."""
-    rows = _fission_plan(P, list(range(P.h + 1, P.e)), saved_values(P))[1]
-    return max(len(rows), 1)
+    """Rows of the forward's block buffer ``TB`` (at least 1; the larger of the
+    gradient and the value plans)."""
+    body = list(range(P.h + 1, P.e))
+    return max(len(_fission_plan(P, body, sv)[1]) for sv in (saved_values(P), [])) or 1
 
 
 def _gen_rev(P, src, body, post, saved):
@@ -245,19 +292,29 @@ def _gen_rev(P, src, body, post, saved):
     def pairs(nodes):
         return [(i, q) for i in nodes if P.act[i] & 1 for q in range(NO) if i in P.live[q]]
 
-    src(0, "@jit")
+    # the loop body's adjoint statements; what goes to sums is added up in a second loop
+    bact = pairs(vbody)
+    outs_v = {P.out[s]: k for k, s in enumerate(P.vstates)}
+    bsums: set = set()
+    brev = _Src()
+    defer = _Defer()
+    _varying_rev(P, body, brev, 3, bsums, prefix="r", defer=defer,
+                 zero={(i, q) for i, q in bact if i not in outs_v})
+    src(0, "@jit(noalias=True)")
     src(0, "def rev(n, j0, U, UB, ST, Z, VS, AS, UA, SU, xel):")
     src(1, f"fin = {P.N}")
+    src(1, f"RB = np.empty(({max(defer.rb, 1)}, n + 8))")   # rows padded: see ROW_PAD
+    src(1, f"IB = np.empty(({max(defer.ib, 1)}, n + 8), np.uint64)")
     _load_uniform(P, vbody + vpost, src, 1, False)
     # payoffs
     psums: set = set()
     prev = _Src()
-    _varying_rev(P, post, prev, 2, psums)
+    pact = pairs(vpost)
+    _varying_rev(P, post, prev, 2, psums, zero={(i, q) for i, q in pact if p.outs[q] != i})
     for a, q in sorted(psums):
         src(1, f"s{a}_{q} = 0.0")
     src(1, "for j in range(n):")
     _varying_fwd(P, post, src, 2, "0")
-    pact = pairs(vpost)
     for i, q in pact:
         src(2, f"a{i}_{q} = {'1.0' if p.outs[q] == i else '0.0'}")
     src.extend(prev)
@@ -271,11 +328,6 @@ def _gen_rev(P, src, body, post, saved):
         if P.uniform[o] and P.act[o] & 1:
             src(1, f"UA[{q}, {o}] += n")
     # the loop, backwards
-    bact = pairs(vbody)
-    bsums: set = set()
-    brev = _Src()
-    _varying_rev(P, body, brev, 3, bsums, prefix="r")
-    outs_v = {P.out[s]: k for k, s in enumerate(P.vstates)}
     src(1, f"for t in range({P.N} - 1, -1, -1):")
     src(2, "UBt = UB[t]")
     _load_uniform(P, vbody, src, 2, True)
@@ -291,6 +343,10 @@ def _gen_rev(P, src, body, post, saved):
         for q in range(NO):
             if (r, q) in bact:
                 src(3, f"AS[{q}, {k}, j] = a{r}_{q}")
+    if defer.lines:   # the sums, in the order of the adjoint statements (bit-identical)
+        src(2, "for j in range(n):")
+        for line in defer.lines:
+            src(3, line)
     for a, q in sorted(bsums):
         if P._in_body(a):
             src(2, f"SU[t, {q}, {P.su_col[a - P.h - 1]}] += r{a}_{q}")
@@ -339,9 +395,11 @@ def _needed(P, body):
 
 
 def saved_values(P) -> list:
-    """Expensive loop-body values the reverse sweep reads back (kept per step, ``VS``)."""
+    """Expensive loop-body values and table reads the reverse sweep reads back (kept
+    per step, ``VS``): a table read at computed rows is a gather, element by element
+    in vector code, and costs more to redo than a store and a load."""
     body = list(range(P.h + 1, P.e))
-    return [i for i in _needed(P, body) if P.prog.op[i] in EXPENSIVE]
+    return [i for i in _needed(P, body) if P.prog.op[i] in EXPENSIVE or P.prog.op[i] == GATHER]
 
 
 def _slots(P, saved):

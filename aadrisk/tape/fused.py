@@ -197,19 +197,23 @@ class _Plan:
         """Where the table of GATHER node ``i`` lives: ``UBt[k0 + row]`` for a table
         built in the loop body (one per step), else ``U[k0 + row, 0]``."""
         p = self.prog
-        row = f"_gather_row({self.vref(p.B[i])}, {p.C[i] - 1})"
+        top, x = p.C[i] - 1, self.vref(p.B[i])
         if self._in_body(p.A[i]):
-            return f"UBt[{p.A[i] - self.h - 1} + {row}]"
-        return f"U[{p.A[i]} + {row}, 0]"
+            return f"UBt[gather_at({x}, {top}, {p.A[i] - self.h - 1})]"
+        return f"U[gather_at({x}, {top}, {p.A[i]}), 0]"
 
-    def table_adj(self, i, q):
-        """Where the adjoint of the entry GATHER node ``i`` read goes, for output ``q``:
-        the step's body sums ``SU[t]`` or the block sums ``UA``."""
+    def table_index(self, i):
+        """The (unsigned) index where the adjoint of the entry GATHER node ``i`` read
+        goes: in a row of the step's body sums ``SU[t]`` or of the block sums ``UA``."""
         p = self.prog
-        row = f"_gather_row({self.vref(p.B[i])}, {p.C[i] - 1})"
-        if self._in_body(p.A[i]):
-            return f"SU[t, {q}, {self.su_col[p.A[i] - self.h - 1]} + {row}]"
-        return f"UA[{q}, {p.A[i]} + {row}]"
+        base = self.su_col[p.A[i] - self.h - 1] if self._in_body(p.A[i]) else p.A[i]
+        return f"gather_at({self.vref(p.B[i])}, {p.C[i] - 1}, {base})"
+
+    def table_adj(self, i, q, at=None):
+        """Where the adjoint of the entry GATHER node ``i`` read goes, for output ``q``
+        (``at``: the index, if not :meth:`table_index`)."""
+        at = at or self.table_index(i)
+        return f"SU[t, {q}, {at}]" if self._in_body(self.prog.A[i]) else f"UA[{q}, {at}]"
 
     def uref(self, k):
         """Where path-wise code reads a uniform node: a literal, ``UBt`` (this step's

@@ -7,10 +7,10 @@ SC'11) on the counter ``(m, t + 1, d)`` keyed by the seed; its four 32-bit
 words make two 53-bit uniforms ``u1, u2`` in (0, 1), and Box-Muller gives the
 pair ``(r cos 2 pi u2, r sin 2 pi u2)`` with ``r = sqrt(-2 log u1)``.
 
-Speed: :func:`normal_block` fills a whole block in three loops that the
-compiler vectorises -- Philox over the block's pairs, then ``log`` and
-``sincos`` written as polynomials in plain arithmetic (accurate to about one
-unit in the last place) instead of scalar library calls.  The scalar
+Speed: :func:`normal_block` fills a whole block in one loop over its pairs that
+the compiler vectorises -- Philox in registers, then ``log`` and ``sincos``
+written as polynomials in plain arithmetic (accurate to about one unit in the
+last place) instead of scalar library calls.  The scalar
 :func:`counter_normal_pair` runs the very same operations on a block of one
 pair, so every path of the engine draws bit-identical numbers.
 
@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from .._numba import jit
+from .vmath import f2i, i2f
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
@@ -49,6 +50,8 @@ _LOW0, _LOW1 = 0.5 * _2M53, 1.5 * _2M53
 _LN2_HI = 6.93147180369123816490e-01   # fdlibm's split of log(2)
 _LN2_LO = 1.90821492927058770002e-10
 _SQRT2 = 1.4142135623730951
+_SHIFT = 6755399441055744.0            # 1.5 * 2**52: i2f(k + _SHIFT_BITS) - _SHIFT = k
+_SHIFT_BITS = 0x4338000000000000
 _TWO_PI = 2.0 * math.pi
 
 #: (2k+1)^-1 for the series log m = 2 s sum_k s^(2k) / (2k+1)
@@ -77,95 +80,53 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@jit
-def _philox_block(seed, p0, m, step, draw, X0, X1, X2, X3):
-    """X0[k], X2[k] <- the two 53-bit integers of pair p0 + k, k < m.
-
-    Philox-4x32-10 round by round over the whole block ("structure of arrays"), so
-    that each round is a simple loop the compiler vectorises; the same numbers
-    as :func:`philox4x32` on each counter.
-    """
-    s = np.uint64(seed)
-    k0 = s & _MASK
-    k1 = (s >> _S32) & _MASK
-    c2 = np.uint64(step + 1) & _MASK
-    c3 = np.uint64(draw) & _MASK
-    for k in range(m):
-        e = np.uint64(p0 + k)
-        X0[k] = e & _MASK
-        X1[k] = e >> _S32
-        X2[k] = c2
-        X3[k] = c3
+@jit(inline="always")
+def _pair_words(k0, k1, c2, c3, e):
+    """The two 53-bit integers of the pair with counter ``e``: Philox-4x32-10 on the
+    counter ``(e, c2, c3)`` with key ``(k0, k1)`` (as :func:`philox4x32`), each
+    output pair of 32-bit words joined to 53 bits."""
+    a0, a1, a2, a3 = e & _MASK, e >> _S32, c2, c3
     for _ in range(10):
-        for k in range(m):
-            a0, a1, a2, a3 = X0[k], X1[k], X2[k], X3[k]
-            q0 = _M0 * a0
-            q1 = _M1 * a2
-            X0[k] = ((q1 >> _S32) ^ a1 ^ k0) & _MASK
-            X1[k] = q1 & _MASK
-            X2[k] = ((q0 >> _S32) ^ a3 ^ k1) & _MASK
-            X3[k] = q0 & _MASK
+        q0 = _M0 * a0
+        q1 = _M1 * a2
+        a0, a1, a2, a3 = (((q1 >> _S32) ^ a1 ^ k0) & _MASK, q1 & _MASK,
+                          ((q0 >> _S32) ^ a3 ^ k1) & _MASK, q0 & _MASK)
         k0 = (k0 + _W0) & _MASK
         k1 = (k1 + _W1) & _MASK
-    for k in range(m):
-        X0[k] = (X0[k] << _S21) ^ (X1[k] >> _S11)
-        X2[k] = (X2[k] << _S21) ^ (X3[k] >> _S11)
+    return (a0 << _S21) ^ (a1 >> _S11), (a2 << _S21) ^ (a3 >> _S11)
 
 
-@jit
-def _to_unit(m, B, U):
-    """U[k] <- (B[k] + 1/2) 2^-53, B overwritten (see :func:`_uniforms`)."""
-    for k in range(m):
-        y = B[k]
-        U[k] = _LOW1 if y & _S1 else _LOW0
-        B[k] = _ONE | (y >> _S1)
-    F = B.view(np.float64)
-    for k in range(m):
-        U[k] = (F[k] - 1.0) + U[k]
-
-
-@jit
-def _uniforms(seed, p0, m, step, draw, U1, U2, X0, X1, X2, X3):
-    """U1[k], U2[k] <- the two uniforms in (0, 1) of pair p0 + k, k < m.
-
-    A 53-bit integer ``x = 2 h + b`` becomes ``(x + 1/2) 2^-53`` as
-    ``(1 + h 2^-52) - 1 + (b + 1/2) 2^-53`` -- the float ``1 + h 2^-52`` made from
+@jit(inline="always")
+def _unit(y):
+    """The uniform ``(y + 1/2) 2^-53`` in (0, 1) of a 53-bit integer ``y = 2 h + b``,
+    as ``(1 + h 2^-52) - 1 + (b + 1/2) 2^-53`` -- the float ``1 + h 2^-52`` made from
     bits -- which rounds exactly as the plain conversion does, in operations that
-    vectorise (``X0 .. X3``: separate uint64 buffers; few arrays per loop, or the
-    compiler gives up vectorising).
-    """
-    _philox_block(seed, p0, m, step, draw, X0, X1, X2, X3)
-    _to_unit(m, X0, U1)
-    _to_unit(m, X2, U2)
+    vectorise."""
+    low = _LOW1 if y & _S1 else _LOW0
+    return (i2f(np.int64(_ONE | (y >> _S1))) - 1.0) + low
 
 
-@jit
-def _box_muller(m, U1, U2, R, A):
-    """R[k] <- sqrt(-2 log U1[k]); A[k] <- U2[k] (kept) -- then :func:`_rotate`."""
-    bits = U1.view(np.uint64)
-    mant = R.view(np.uint64)
-    for k in range(m):   # exponent and mantissa of u1, by bits
-        b = bits[k]
-        mant[k] = (b & _FRAC) | _ONE
-        A[k] = float(np.int64((b >> _S52) & _EXPM) - 1023)
-    for k in range(m):
-        x = R[k]                      # in [1, 2)
-        ex = A[k]
-        big = x > _SQRT2
-        x = x * 0.5 if big else x     # in [sqrt(1/2), sqrt(2)]
-        ex = ex + 1.0 if big else ex
-        s = (x - 1.0) / (x + 1.0)
-        z = s * s
-        poly = _L[11]
-        for c in _L[10::-1]:
-            poly = poly * z + c
-        logx = 2.0 * s * poly
-        lg = ex * _LN2_HI + (logx + ex * _LN2_LO)
-        R[k] = math.sqrt(-2.0 * lg)
-        A[k] = U2[k]
+@jit(inline="always")
+def _radius(u):
+    """Box-Muller's ``sqrt(-2 log u)``, ``log`` from the exponent and mantissa bits of
+    ``u`` and the atanh series (branch-free)."""
+    b = f2i(u)
+    x = i2f((b & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)       # in [1, 2)
+    ex = i2f(((b >> 52) & 0x7FF) - 1023 + _SHIFT_BITS) - _SHIFT  # exponent, as a float
+    big = x > _SQRT2
+    x = x * 0.5 if big else x     # in [sqrt(1/2), sqrt(2)]
+    ex = ex + 1.0 if big else ex
+    s = (x - 1.0) / (x + 1.0)
+    z = s * s
+    poly = _L[11]
+    for c in _L[10::-1]:
+        poly = poly * z + c
+    logx = 2.0 * s * poly
+    lg = ex * _LN2_HI + (logx + ex * _LN2_LO)
+    return math.sqrt(-2.0 * lg)
 
 
-@jit
+@jit(inline="always")
 def _sincos_2pi(u):
     """(sin 2 pi u, cos 2 pi u) for u in (0, 1), by quadrant and Taylor polynomials
     (branch-free, so that a loop over it vectorises)."""
@@ -190,19 +151,41 @@ def _sincos_2pi(u):
 
 
 @jit
-def _sincos_block(m, A, SN, CS):
+def _key(seed, step, draw):
+    s = np.uint64(seed)
+    return (s & _MASK, (s >> _S32) & _MASK, np.uint64(step + 1) & _MASK,
+            np.uint64(draw) & _MASK)
+
+
+@jit
+def _uniforms(seed, p0, m, step, draw, U1, U2):
+    """U1[k], U2[k] <- the two uniforms in (0, 1) of pair p0 + k, k < m."""
+    k0, k1, c2, c3 = _key(seed, step, draw)
     for k in range(m):
-        sn, cs = _sincos_2pi(A[k])
-        SN[k] = sn
-        CS[k] = cs
+        y1, y2 = _pair_words(k0, k1, c2, c3, np.uint64(p0 + k))
+        U1[k] = _unit(y1)
+        U2[k] = _unit(y2)
+
+
+@jit
+def _pair_normals(seed, p0, m, step, draw, CS, SN):
+    """CS[k], SN[k] <- the cosine and sine normals of pair p0 + k, k < m: Philox,
+    uniforms, radius and rotation of a pair in registers, in one loop over the
+    pairs that the compiler vectorises (four pairs per instruction)."""
+    k0, k1, c2, c3 = _key(seed, step, draw)
+    for k in range(m):
+        y1, y2 = _pair_words(k0, k1, c2, c3, np.uint64(p0 + k))
+        r = _radius(_unit(y1))
+        sn, cs = _sincos_2pi(_unit(y2))
+        CS[k] = r * cs
+        SN[k] = r * sn
 
 
 @jit
 def workspace(n):
     """Buffers of :func:`normal_block` for up to ``n`` elements per call."""
     m = n // 2 + 2
-    return (np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m, np.uint64),
-            np.empty(m, np.uint64), np.empty(m, np.uint64), np.empty(m, np.uint64))
+    return (np.empty(m), np.empty(m))
 
 
 @jit
@@ -215,31 +198,25 @@ def normal_block(seed, j0, n, step, draw, out, ws):
         return
     p0 = j0 >> 1
     m = ((j0 + n - 1) >> 1) - p0 + 1
-    U1, U2, R, A, X0, X1, X2, X3 = ws
-    _uniforms(seed, p0, m, step, draw, U1, U2, X0, X1, X2, X3)
-    _box_muller(m, U1, U2, R, A)
-    _sincos_block(m, A, U1, U2)       # U1 <- sin, U2 <- cos
+    CS, SN = ws
+    _pair_normals(seed, p0, m, step, draw, CS, SN)
     k0 = 0
     if j0 & 1:                        # odd first element: the sine half of its pair
-        out[0] = R[0] * U1[0]
+        out[0] = SN[0]
         k0 = 1
     e0 = 2 * p0 - j0
     full = (n - (e0 + 2 * k0)) >> 1   # pairs with both halves inside
     for k in range(k0, k0 + full):
-        out[e0 + 2 * k] = R[k] * U2[k]
-        out[e0 + 2 * k + 1] = R[k] * U1[k]
+        out[e0 + 2 * k] = CS[k]
+        out[e0 + 2 * k + 1] = SN[k]
     k = k0 + full
     if k < m and e0 + 2 * k < n:      # a last cosine half
-        out[e0 + 2 * k] = R[k] * U2[k]
+        out[e0 + 2 * k] = CS[k]
 
 
 @jit
 def counter_normal_pair(seed, pair, step, draw):
     """The two standard normals of elements ``2 pair`` and ``2 pair + 1``."""
-    U1, U2, R, A = np.empty(1), np.empty(1), np.empty(1), np.empty(1)
-    X0, X1, X2, X3 = (np.empty(1, np.uint64), np.empty(1, np.uint64),
-                      np.empty(1, np.uint64), np.empty(1, np.uint64))
-    _uniforms(seed, pair, 1, step, draw, U1, U2, X0, X1, X2, X3)
-    _box_muller(1, U1, U2, R, A)
-    sn, cs = _sincos_2pi(A[0])
-    return R[0] * cs, R[0] * sn
+    CS, SN = np.empty(1), np.empty(1)
+    _pair_normals(seed, pair, 1, step, draw, CS, SN)
+    return CS[0], SN[0]

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .._numba import jit
-from .vmath import vexp, vlog  # noqa: F401  (re-exported for the primitive table)
+from .vmath import f2i, vexp, vlog  # noqa: F401  (re-exported for the primitive table)
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -66,6 +66,22 @@ def ffloor(x):
     """``floor(x)`` as a float (``math.floor`` gives an integer: a conversion per call
     that also stops loops over it from vectorising)."""
     return np.floor(x)
+
+
+_SHIFT = 6755399441055744.0      # 1.5 * 2**52: f2i(k + _SHIFT) - _SHIFT_BITS = k (small k)
+_SHIFT_BITS = 0x4338000000000000
+
+
+@jit
+def gather_at(x, top, base):
+    """``base`` + the table row read at index value ``x`` (floor(x) clipped to [0, top],
+    NaN to 0, as :func:`aadrisk.tape.kernels._gather_row`), unsigned: the fused
+    kernels' table reads.  Selects, a rounding and integer arithmetic on the bits
+    only -- no float-to-integer conversion (scalar on AVX2) and no negative-index
+    wraparound -- so a loop of lookups vectorises."""
+    y = x if x > 0.0 else 0.0
+    y = y if y < top else float(top)
+    return np.uint64(f2i(np.floor(y) + _SHIFT) - _SHIFT_BITS + base)
 
 
 @jit
