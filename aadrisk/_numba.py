@@ -25,8 +25,8 @@ _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 class _NoAliasCompiler(Compiler):
     """Numba's default pipeline, with the kernel's pointer arguments marked ``noalias``."""
 
-    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
-        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.state.flags.noalias = True
 
 
