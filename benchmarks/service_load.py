@@ -150,14 +150,17 @@ def free_port() -> int:
 
 
 def rss_mib(pid: int) -> float | None:
-    """Current resident set size of ``pid`` (Linux /proc), MiB."""
-    try:
-        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
+    """Current resident set size of ``pid`` and its live descendants (the server
+    processes; Linux /proc), MiB."""
+    total = None
+    for p in _tree(pid):
+        try:
+            for line in pathlib.Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total = (total or 0.0) + int(line.split()[1]) / 1024.0
+        except OSError:
+            continue
+    return total
 
 
 class Server:
