@@ -109,14 +109,16 @@ def _varying_rev(P, nodes, src, d, sums, prefix="s", defer=None, zero=None):
             continue
         qs = [q for q in range(P.n_out) if i in P.live[q]]
         if p.op[i] == GATHER:
-            for q in qs:
-                if defer is None:
+            if defer is None:
+                for q in qs:
                     src(d, f"{P.table_adj(i, q)} += a{i}_{q}")
-                    continue
-                k, m = defer.rb, defer.ib
-                src(d, f"RB[{k}, j] = a{i}_{q}")
-                src(d, f"IB[{m}, j] = {P.table_index(i)}")
-                defer.add(f"{P.table_adj(i, q, f'IB[{m}, j]')} += RB[{k}, j]", index=True)
+                continue
+            m = defer.ib            # one index row per table read, shared by the outputs
+            src(d, f"IB[{m}, j] = {P.table_index(i)}")
+            for q in qs:
+                src(d, f"RB[{defer.rb}, j] = a{i}_{q}")
+                defer.add(f"{P.table_adj(i, q, f'IB[{m}, j]')} += RB[{defer.rb}, j]")
+            defer.ib += 1
             continue
         for a, expr in P.partials(i):
             part = P.formula(i, expr, P.vref, f"v{i}")
@@ -146,10 +148,9 @@ class _Defer:
         self.lines: list[str] = []
         self.rb = self.ib = 0
 
-    def add(self, line, index=False):
+    def add(self, line):
         self.lines.append(line)
         self.rb += 1
-        self.ib += index
 
 
 # -- functions ------------------------------------------------------------------------
