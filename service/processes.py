@@ -27,6 +27,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import socket
+import sys
 import time
 
 log = logging.getLogger("aadrisk.service")
@@ -42,7 +43,6 @@ MIN_LIFETIME_S = 5.0
 def reuseport_supported() -> bool:
     """Whether this platform balances connections over ``SO_REUSEPORT`` sockets
     (Linux; the BSDs and macOS have the option without the balancing)."""
-    import sys
     return hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 

@@ -26,6 +26,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _workers(psutil, pid: int) -> list:
+    """The live server processes under the supervisor ``pid`` (not multiprocessing's
+    resource tracker, not a dead worker the supervisor has yet to reap)."""
+    out = []
+    for k in psutil.Process(pid).children():
+        try:
+            if k.status() != psutil.STATUS_ZOMBIE and \
+                    "resource_tracker" not in " ".join(k.cmdline()):
+                out.append(k)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            pass
+    return out
+
+
 def test_reuseport_sockets_share_a_port():
     port = _free_port()
     a, b = reuseport_socket("127.0.0.1", port), reuseport_socket("127.0.0.1", port)
@@ -61,12 +75,11 @@ def test_serve_workers_spread_keep_alive_connections(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "no answer within 300 s"
                 time.sleep(0.2)
-        kids = [k for k in psutil.Process(proc.pid).children()   # not the resource tracker
-                if "resource_tracker" not in " ".join(k.cmdline())]
+        kids = _workers(psutil, proc.pid)
         assert len(kids) == 2
-        for _ in range(50):   # both workers listening (each binds after its imports)
-            if all(any(c.status == "LISTEN" for c in k.net_connections()) for k in kids):
-                break
+        while not all(any(c.status == "LISTEN" for c in k.net_connections()) for k in kids):
+            # both workers listening (each listens after its imports and warm-up)
+            assert time.monotonic() < deadline, "a worker not listening within 300 s"
             time.sleep(0.2)
         for _ in range(24):   # keep-alive connections, all open at once
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -79,8 +92,7 @@ def test_serve_workers_spread_keep_alive_connections(tmp_path):
         time.sleep(max(0.0, 5.5 - (time.time() - kids[0].create_time())))
         kids[0].kill()
         for _ in range(300):
-            now = [k for k in psutil.Process(proc.pid).children()
-                   if "resource_tracker" not in " ".join(k.cmdline())]
+            now = _workers(psutil, proc.pid)
             if len(now) == 2 and kids[0].pid not in {k.pid for k in now}:
                 break
             time.sleep(0.1)
