@@ -58,11 +58,12 @@ def trajectory(T, U, UB, inp, xsh, pre, body, post, uslots, h, e, N, init, out):
 
 
 @jit
-def uniform_reverse(nodes, T, PM, U, PA, PB, UA, G, GX, t):
-    """Adjoints of ``nodes`` (descending) for every output row of ``UA``."""
+def uniform_reverse(nodes, T, PM, U, PA, PB, AT, G, GX, t):
+    """Adjoints of ``nodes`` (descending) for every output: ``AT[node, row]`` (adjoints
+    laid out node-major, so that one node's rows are contiguous)."""
     op, A, B, C, P = T
     pmode, pconst, act = PM
-    n_out = UA.shape[0]
+    n_out = AT.shape[1]
     for k in range(len(nodes) - 1, -1, -1):
         i = nodes[k]
         o = op[i]
@@ -76,18 +77,20 @@ def uniform_reverse(nodes, T, PM, U, PA, PB, UA, G, GX, t):
                 if (act[ia] & 1) == 0:
                     continue
                 d = pconst[o, slot] if m == 1 else (PA[i, 0] if slot == 0 else PB[i, 0])
+                src, dst = AT[i], AT[ia]
                 for q in range(n_out):
-                    UA[q, ia] += UA[q, i] * d
+                    dst[q] += src[q] * d
         elif o == INPUT:
             for q in range(n_out):
-                G[q, C[i]] += UA[q, i]
+                G[q, C[i]] += AT[i, q]
         elif o == STEP_INPUT:
             for q in range(n_out):
-                GX[q, C[i], t] += UA[q, i]
+                GX[q, C[i], t] += AT[i, q]
         elif o == GATHER:
             r = A[i] + _gather_row(U[B[i], 0], C[i] - 1)
+            src, dst = AT[i], AT[r]
             for q in range(n_out):
-                UA[q, r] += UA[q, i]
+                dst[q] += src[q]
 
 
 @jit
@@ -97,35 +100,34 @@ def block_reverse(T, PM, U, UB, UA, SU, cols, GX, G, PA, PB, pre, body, post, us
     path-wise sweeps have filled ``UA`` (sums for nodes outside the loop; batch ``b``,
     output ``q`` in row ``b * n_o + q``) and ``SU[b, t, q, c]`` (sums for the loop body's
     node ``h + 1 + cols[c]``; the other body nodes receive nothing from the paths).
-    Each node's partials are computed once per step for all the rows."""
+    Each node's partials are computed once per step for all the rows; the rows are
+    swept node-major (a transposed copy of ``UA``, written back at the end)."""
     n_out = UA.shape[0]
     n_o = SU.shape[2]
     nb = e - h - 1
-    uniform_reverse(post, T, PM, U, PA, PB, UA, G, GX, 0)
-    uas = np.zeros((n_out, max(len(uslots), 1)))
+    AT = np.ascontiguousarray(UA.T)
+    uniform_reverse(post, T, PM, U, PA, PB, AT, G, GX, 0)
+    uas = np.zeros((max(len(uslots), 1), n_out))
     for m in range(len(uslots)):
-        for q in range(n_out):
-            uas[q, m] = UA[q, e + uslots[m]]
+        uas[m] = AT[e + uslots[m]]
     for t in range(N - 1, -1, -1):
         for k in range(nb):
             U[h + 1 + k, 0] = UB[t, k]
-            for r in range(n_out):
-                UA[r, h + 1 + k] = 0.0
+            AT[h + 1 + k] = 0.0
         for c in range(len(cols)):
+            row = AT[h + 1 + cols[c]]
             for b in range(SU.shape[0]):
                 for q in range(n_o):
-                    UA[b * n_o + q, h + 1 + cols[c]] = SU[b, t, q, c]
+                    row[b * n_o + q] = SU[b, t, q, c]
         for m in range(len(uslots)):
-            for q in range(n_out):
-                UA[q, out[uslots[m]]] += uas[q, m]
-        uniform_reverse(body, T, PM, U, PA, PB, UA, G, GX, t)
+            AT[out[uslots[m]]] += uas[m]
+        uniform_reverse(body, T, PM, U, PA, PB, AT, G, GX, t)
         for m in range(len(uslots)):
-            for q in range(n_out):
-                uas[q, m] = UA[q, h + 1 + uslots[m]]
+            uas[m] = AT[h + 1 + uslots[m]]
     for m in range(len(uslots)):
-        for q in range(n_out):
-            UA[q, init[uslots[m]]] += uas[q, m]
-    uniform_reverse(pre, T, PM, U, PA, PB, UA, G, GX, 0)
+        AT[init[uslots[m]]] += uas[m]
+    uniform_reverse(pre, T, PM, U, PA, PB, AT, G, GX, 0)
+    UA[:, :] = AT.T
 
 
 @jit
