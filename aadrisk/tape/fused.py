@@ -32,6 +32,7 @@ raises :class:`Unsupported` and the caller falls back to the interpreter.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -281,10 +282,24 @@ def _write_source(d, key, text):
     return path
 
 
+@functools.lru_cache(maxsize=None)
+def kernel_fingerprint() -> str:
+    """Hash of what a generated module's machine code depends on besides its own text:
+    Numba's version and the package sources it calls into (``_numba``'s options, the
+    scalar functions, the generator).  Numba's disk cache checks only the generated
+    file itself, so without this a cached module would outlive an upgrade of them."""
+    import numba
+    h = hashlib.sha256(numba.__version__.encode())
+    root = Path(__file__).resolve().parent
+    for f in (root.parent / "_numba.py", root / "scalar.py", root / "vmath.py", root / "rng.py"):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:20]
+
+
 def compile_plan(P):
     """Import (compiling on first use, then from Numba's disk cache) the plan's module."""
     from ._fused_src import source
-    text = source(P)
+    text = f"# kernels {kernel_fingerprint()}\n" + source(P)
     key = hashlib.sha256(text.encode()).hexdigest()[:20]
     with _LOCK:
         mod = _MODULES.get(key)

@@ -192,3 +192,24 @@ def test_a_table_built_in_the_loop_body_is_shared_per_step():
     dn = mc.value({**inp, node: inp[node] - h}, engine="fused", paths=kw["paths"], seed=5)
     fd = (up.value["c"] - dn.value["c"]) / (2 * h)
     assert abs(fd) > 1e-3 and a.grad["c"][node] == pytest.approx(fd, rel=1e-6)
+
+
+def test_generated_module_is_keyed_on_what_its_machine_code_depends_on(prog, both):
+    """Numba's disk cache checks only the generated file: its text (and so its name, a
+    hash of the text) must change when Numba or the package kernels it inlines change,
+    or an upgrade would keep running stale machine code."""
+    import numba
+
+    from aadrisk.tape import fused
+    fp = fused.kernel_fingerprint()
+    mods = [P.module for P in prog.__dict__["_fused_plans"].values()]
+    assert mods and all(open(m.__file__).read().startswith(f"# kernels {fp}\n")
+                        for m in mods)
+    fused.kernel_fingerprint.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(numba, "__version__", numba.__version__ + "+other")
+            assert fused.kernel_fingerprint() != fp
+    finally:
+        fused.kernel_fingerprint.cache_clear()
+    assert fused.kernel_fingerprint() == fp
