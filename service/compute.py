@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from aadrisk.risk.columns import BookColumns
 from aadrisk.risk.greeks import greek_arrays
 
 from .layout import documents, json_value, owner  # noqa: F401  (owner, json_value re-exported)
@@ -25,8 +26,9 @@ log = logging.getLogger("aadrisk.service")
 
 @dataclasses.dataclass
 class Job:
-    """One book to evaluate: its trades (JSON-like mappings, or the request's validated
-    trade models, turned into mappings in the worker thread), response metadata, options."""
+    """One book to evaluate: its trades (JSON-like mappings, the fast path's
+    :class:`~aadrisk.risk.columns.BookColumns`, or the request's validated trade models,
+    turned into mappings in the worker thread), response metadata, options."""
 
     trades: list
     meta: dict
@@ -60,20 +62,21 @@ def as_mapping(t) -> dict:
     return out
 
 
-def tag_trades(jobs: Sequence[Job]) -> tuple[list, list[int] | None]:
+def tag_trades(jobs: Sequence[Job]) -> tuple[list | BookColumns, list[int] | None]:
     """Concatenate the books as mappings, tagging valid trade ids ``"<i>|<id>"``;
     return (trades, offsets).  A single book is passed as it is, untagged (offsets
-    ``None``: its ids are the client's)."""
+    ``None``: its ids are the client's; the fast path's columns stay columns)."""
     if len(jobs) == 1:
         trades = jobs[0].trades
-        if any(hasattr(t, "model_fields_set") for t in trades):
+        if not isinstance(trades, BookColumns) and \
+                any(hasattr(t, "model_fields_set") for t in trades):
             trades = [as_mapping(t) if hasattr(t, "model_fields_set") else t for t in trades]
         return trades, None
     trades, offsets = [], []
     for i, job in enumerate(jobs):
         offsets.append(len(trades))
         tag = f"{i}|"
-        for t in job.trades:
+        for t in job.trades:     # a BookColumns iterates over its mappings
             if hasattr(t, "model_fields_set"):  # a validated schema object, mapped off the loop
                 t = as_mapping(t)
             tid = t.get("trade_id") if isinstance(t, dict) else None

@@ -11,7 +11,9 @@ then returns exactly what that path hands to the library:
 * the trades as mappings of the fields the client gave, numbers as ``float``,
   keys in the schema's order (declared fields first, then unknown ones in the
   order given) -- what ``model_dump(mode="json", exclude_unset=True)`` of the
-  validated trade models returns.
+  validated trade models returns -- held as the checked columns
+  (:class:`aadrisk.risk.columns.BookColumns`, which the library's
+  ``greek_arrays`` vets without a dict per trade).
 
 Anything else -- invalid JSON, JSON that ``orjson`` and ``json`` read
 differently (integers beyond 64 bits, NaN literals, lone surrogates), a wrong
@@ -28,6 +30,8 @@ from typing import Any
 import numpy as np
 import orjson
 from pydantic import ValidationError
+
+from aadrisk.risk.columns import BookColumns
 
 from .schemas import RiskRequest, trade_field_kinds
 
@@ -137,8 +141,9 @@ def _order(keys: tuple) -> tuple:
     return order
 
 
-def check_trades(trades: list) -> list[dict]:
-    """The trades as the schema path's mappings; raise ``_Reject`` on any doubt.
+def check_trades(trades: list) -> BookColumns:
+    """The trades as the schema path's mappings, held as columns; raise ``_Reject`` on
+    any doubt.
 
     Trades with the same keys (in the same order) are checked together, a column per
     field (type sets, one NumPy finiteness test, each distinct date parsed once).
@@ -150,30 +155,27 @@ def check_trades(trades: list) -> list[dict]:
 
     Returns
     -------
-    list of dict
-        One mapping per trade, in order (numbers as float, keys in schema order).
+    BookColumns
+        Per key set, the checked columns (numbers as float, keys in schema order): its
+        mappings are those of the schema path, in order.
     """
     if not set(map(type, trades)) <= {dict}:
         raise _Reject
     groups: dict[tuple, list[int]] = {}
     for i, keys in enumerate(map(tuple, trades)):
         groups.setdefault(keys, []).append(i)
-    out: list = [None] * len(trades)
+    out = []
     for keys, idx in groups.items():
         members = [trades[i] for i in idx] if len(groups) > 1 else trades
         order = _order(keys)
-        cols = [check([t[k] for t in members]) for k, check in order]
-        names = [k for k, _ in order]
-        rows = [dict(zip(names, row)) for row in zip(*cols)] if cols else \
-            [{} for _ in members]
-        for i, row in zip(idx, rows):
-            out[i] = row
-    return out
+        out.append((tuple(k for k, _ in order), idx,
+                    [check([t[k] for t in members]) for k, check in order]))
+    return BookColumns(len(trades), out)
 
 
-def parse_risk_body(body: bytes) -> tuple[RiskRequest, list[dict]] | None:
-    """(the request without trades, the trades as mappings), or ``None`` to use the
-    full validation path.
+def parse_risk_body(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
+    """(the request without trades, the trades as columns of mappings), or ``None`` to
+    use the full validation path.
 
     Parameters
     ----------
@@ -182,7 +184,7 @@ def parse_risk_body(body: bytes) -> tuple[RiskRequest, list[dict]] | None:
 
     Returns
     -------
-    (RiskRequest, list of dict) or None
+    (RiskRequest, BookColumns) or None
         ``request.portfolio.trades`` is empty; the trades are the second item.
     """
     try:

@@ -173,6 +173,23 @@ class _Rows:
                 "stderr": ar["stderr"][a:b]}
 
 
+def _unique(codes: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` of codes in ``0 .. space - 1``; by a
+    table of the code space (no sort) when it is not much larger than ``codes``.
+
+    Examples
+    --------
+    >>> [x.tolist() for x in _unique(np.array([5, 2, 5, 0]), 8)]
+    [[0, 2, 5], [2, 1, 2, 0]]
+    """
+    if space > 4 * len(codes) + 4096:
+        return np.unique(codes, return_inverse=True)
+    seen = np.zeros(space, dtype=bool)
+    seen[codes] = True
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), rank[codes]
+
+
 def _by_label(rows: _Rows, currency_codes: np.ndarray, currencies: list,
               n_books: int) -> list[dict]:
     """Per book: sums of the value columns by (label, greek, currency, unit), columnar,
@@ -189,7 +206,7 @@ def _by_label(rows: _Rows, currency_codes: np.ndarray, currencies: list,
     book = np.repeat(np.arange(n_books), np.diff(rows.book_bounds))
     nl, ng, nc = max(len(labels), 1), max(len(greeks), 1), max(len(curs), 1)
     combined = ((book * nl + lab) * ng + grk) * nc + cur
-    groups, inverse = np.unique(combined, return_inverse=True)
+    groups, inverse = _unique(combined, n_books * nl * ng * nc)
     gcur = groups % nc
     rest = groups // nc
     ggrk = rest % ng

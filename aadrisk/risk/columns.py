@@ -14,6 +14,11 @@ field's own validator once per distinct value).  Every other trade is left to
 the per-trade parser, which reports its errors -- so errors are the parser's,
 by construction.
 
+:class:`BookColumns` is a book of mappings held as columns, one set per distinct
+key tuple (what a JSON reader that checks a body column by column already has):
+:func:`vet_book` and :func:`aadrisk.risk.greeks.greek_arrays` take it in place
+of the list of mappings, without a dict per trade.
+
 Examples
 --------
 >>> from aadrisk.risk.instruments import PRODUCTS
@@ -37,7 +42,7 @@ from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
 from .registry import INSTRUMENTS as PRODUCT_CLASSES
 from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
 
-__all__ = ["TradeColumns", "vet_book", "columns_of", "factorize", "groups", "NUMBER_VALIDATORS"]
+__all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups", "NUMBER_VALIDATORS"]
 
 #: scalar number validators -> (lower bound, whether the bound is allowed): vetted by NumPy
 NUMBER_VALIDATORS: dict[Callable, tuple[float | None, bool]] = {
@@ -138,6 +143,71 @@ def columns_of(trades) -> TradeColumns:
     return trades if isinstance(trades, TradeColumns) else TradeColumns.from_instruments(trades)
 
 
+class BookColumns:
+    """A book of trade mappings held as columns: the trades with the same keys (in the
+    same order) form a group, stored as one list of values per key.
+
+    Equivalent to the list of mappings :meth:`mappings` returns (position ``p`` is the
+    mapping ``dict(zip(keys, row))`` of its group), for every function taking a book.
+
+    Parameters
+    ----------
+    n : int
+        Number of trades.
+    groups : sequence of (keys, positions, columns)
+        ``keys``: tuple of str; ``positions``: increasing book positions of the group's
+        trades; ``columns``: one list per key, the values of those trades in order.
+        Every position ``0 .. n - 1`` belongs to exactly one group.
+
+    Examples
+    --------
+    >>> b = BookColumns.from_mappings([{"a": 1, "b": 2}, {"a": 3}, {"a": 5, "b": 6}])
+    >>> [(keys, pos, cols) for keys, pos, cols in b.groups]
+    [(('a', 'b'), [0, 2], [[1, 5], [2, 6]]), (('a',), [1], [[3]])]
+    >>> b.mapping(2), b.mappings() == [{"a": 1, "b": 2}, {"a": 3}, {"a": 5, "b": 6}]
+    ({'a': 5, 'b': 6}, True)
+    """
+
+    def __init__(self, n: int, groups: Sequence[tuple]):
+        self.n = n
+        self.groups = tuple(groups)
+        self._where: dict[int, tuple] | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(self.mappings())
+
+    @classmethod
+    def from_mappings(cls, book: Sequence[Mapping]) -> "BookColumns":
+        """The mappings of ``book``, grouped by their keys."""
+        by_keys: dict[tuple, list[int]] = {}
+        for pos, keys in enumerate(map(tuple, book)):
+            by_keys.setdefault(keys, []).append(pos)
+        return cls(len(book), [(keys, positions, [[book[p][k] for p in positions]
+                                                  for k in keys])
+                               for keys, positions in by_keys.items()])
+
+    def mapping(self, pos: int) -> dict:
+        """The trade at book position ``pos`` as a mapping."""
+        if self._where is None:
+            self._where = {p: (g, k) for g, (_, positions, _) in enumerate(self.groups)
+                           for k, p in enumerate(positions)}
+        g, k = self._where[pos]
+        keys, _, columns = self.groups[g]
+        return {key: col[k] for key, col in zip(keys, columns)}
+
+    def mappings(self) -> list[dict]:
+        """The whole book as a list of mappings, in book order."""
+        out: list = [None] * self.n
+        for keys, positions, columns in self.groups:
+            rows = zip(*columns) if columns else ((),) * len(positions)
+            for p, row in zip(positions, rows):
+                out[p] = dict(zip(keys, row))
+        return out
+
+
 # ----------------------------------------------------------------------------- vetting
 def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
     """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
@@ -214,19 +284,20 @@ def _trade_ids(col: list) -> tuple[np.ndarray, list]:
     return ok, out
 
 
-def _vet_group(raws: list, cls: type, keys: tuple):
-    """(ok mask, TradeColumns) of trades with the same keys and product, or None when
-    their keys alone send them to the parser (unknown or missing fields)."""
+def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
+    """(ok mask, TradeColumns) of ``size`` trades with the same keys and product (``cols``:
+    key -> values), or None when their keys alone send them to the parser (unknown or
+    missing fields)."""
     names, defaults = _layout(cls)
     allowed = set(names) | {"trade_id", "product"}
     if "trade_id" not in keys or not set(keys) <= allowed or \
             any(n not in keys and n not in defaults for n in names):
         return None
-    ok, ids = _trade_ids([r["trade_id"] for r in raws])
+    ok, ids = _trade_ids(cols["trade_id"])
     values = {}
     for name in names:
         conv = cls.validators.get(name)
-        col = [r[name] for r in raws] if name in keys else [defaults[name]] * len(raws)
+        col = cols[name] if name in keys else [defaults[name]] * size
         if conv is None:
             values[name] = col
         elif conv in NUMBER_VALIDATORS:
@@ -239,12 +310,36 @@ def _vet_group(raws: list, cls: type, keys: tuple):
     return ok, cols
 
 
-def vet_book(book: list, products: Mapping[str, type], columnar) -> tuple[dict, list]:
+def _by_product(keys: tuple, positions: Sequence[int], columns: list, products: Mapping,
+                columnar, slow: list) -> list[tuple]:
+    """[(product, positions, key -> values)] of a group of mappings with the same keys,
+    split by product (default: a European option); the positions of products not vetted
+    are appended to ``slow``."""
+    default = EuropeanOption.product_type
+    if "product" not in keys:
+        if default in columnar and default in products:
+            return [(default, positions, dict(zip(keys, columns)))]
+        slow += positions
+        return []
+    by: dict[str, list[int]] = {}
+    for k, product in enumerate(columns[keys.index("product")]):
+        if type(product) is not str or product not in columnar or product not in products:
+            slow.append(positions[k])
+        else:
+            by.setdefault(product, []).append(k)
+    if len(by) == 1 and len(next(iter(by.values()))) == len(positions):
+        return [(next(iter(by)), positions, dict(zip(keys, columns)))]
+    return [(product, [positions[k] for k in ks],
+             {key: [col[k] for k in ks] for key, col in zip(keys, columns)})
+            for product, ks in by.items()]
+
+
+def vet_book(book, products: Mapping[str, type], columnar) -> tuple[dict, list]:
     """Split a book into the trades vetted column by column and the rest.
 
     Parameters
     ----------
-    book : list
+    book : list or BookColumns
         Trades (mappings, or instruments: those are left to the caller).
     products : mapping
         Product name -> instrument class (``parse_trade``'s registry).
@@ -257,53 +352,40 @@ def vet_book(book: list, products: Mapping[str, type], columnar) -> tuple[dict, 
         ``product -> (positions, TradeColumns)`` of the vetted trades (positions
         increasing), and the positions of every other item, increasing.
     """
-    groups: dict = {}
-    slow = []
-    default = EuropeanOption.product_type
-    if set(map(type, book)) == {dict}:            # mappings only: group by keys first
-        by_keys: dict = {}
-        for pos, keys in enumerate(map(tuple, book)):
-            by_keys.setdefault(keys, []).append(pos)
-        for keys, positions in by_keys.items():
-            if "product" not in keys:
-                if default in columnar and default in products:
-                    groups[(default, keys)] = positions
-                else:
-                    slow += positions
-                continue
-            for pos in positions:
-                product = book[pos]["product"]
-                if type(product) is not str or product not in columnar or \
-                        product not in products:
-                    slow.append(pos)
-                else:
-                    groups.setdefault((product, keys), []).append(pos)
-        slow.sort()
+    slow: list = []
+    if not isinstance(book, BookColumns) and set(map(type, book)) == {dict}:
+        book = BookColumns.from_mappings(book)      # mappings only: group by keys
+    if isinstance(book, BookColumns):
+        groups = [g for keys, positions, columns in book.groups
+                  for g in _by_product(keys, positions, columns, products, columnar, slow)]
     else:
+        by: dict = {}
         for pos, raw in enumerate(book):
             if type(raw) is not dict:
                 slow.append(pos)
                 continue
-            product = raw.get("product", default)
+            product = raw.get("product", EuropeanOption.product_type)
             if type(product) is not str or product not in columnar or product not in products:
                 slow.append(pos)
                 continue
-            groups.setdefault((product, tuple(raw)), []).append(pos)
+            by.setdefault((product, tuple(raw)), []).append(pos)
+        groups = [(product, positions, {k: [book[p][k] for p in positions] for k in keys})
+                  for (product, keys), positions in by.items()]
     parts: dict = {}
-    for (product, keys), positions in groups.items():
+    for product, positions, cols in groups:
         cls = products[product]
         got = None if cls.__post_init__ is not EuropeanOption.__post_init__ else \
-            _vet_group([book[p] for p in positions], cls, keys)
+            _vet_group(cols, len(positions), cls, tuple(cols))
         if got is None:
             slow += positions
             continue
-        ok, cols = got
+        ok, tcols = got
         pos = np.asarray(positions, dtype=np.int64)
         if not ok.all():
             slow += pos[~ok].tolist()
-            pos, cols = pos[ok], cols.take(ok)
+            pos, tcols = pos[ok], tcols.take(ok)
         if len(pos):
-            parts.setdefault(product, []).append((pos, cols))
+            parts.setdefault(product, []).append((pos, tcols))
     fast = {}
     for product, chunks in parts.items():
         pos = np.concatenate([p for p, _ in chunks])

@@ -42,7 +42,7 @@ from .._lazy import pandas as pd
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
 from .errors import TradeError, errors_frame
-from .columns import TradeColumns, vet_book
+from .columns import BookColumns, TradeColumns, vet_book
 from .instruments import parse_trade
 from .products.equity import (HESTON_PARAMS, MODEL_PRODUCTS, SABR_PARAMS, BarrierOption,
                               DigitalOption, GeometricAsianOption, HestonOption, PayoffKind,
@@ -364,7 +364,7 @@ def _first_ids(pos: np.ndarray, ids: list, errs_at: dict) -> np.ndarray:
     return keep
 
 
-def _screen(book: list, market) -> tuple[list, list]:
+def _screen(book, market) -> tuple[list, list]:
     """The per-trade checks of :func:`greek_arrays` (parsing, known engine, unique id,
     market data): (product groups ``(product, positions, trades)`` in order of first
     appearance, errors in book order).  Engines that declare ``columnar`` get their
@@ -373,7 +373,8 @@ def _screen(book: list, market) -> tuple[list, list]:
     columnar = {p for p, e in ENGINES.items() if e.columnar and e.check_columns is not None}
     fast, slow = vet_book(book, GREEK_PRODUCTS, columnar)
     errs_at: dict[int, list] = {}
-    parsed = [(p, t) for p in slow if (t := _parse_one(book[p], p, errs_at)) is not None]
+    item = book.mapping if isinstance(book, BookColumns) else book.__getitem__
+    parsed = [(p, t) for p in slow if (t := _parse_one(item(p), p, errs_at)) is not None]
     # duplicate ids, in book order over vetted and parsed trades
     prods = list(fast)
     pos = np.concatenate([fast[p][0] for p in prods] +
@@ -431,11 +432,13 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
     Same parameters, trades, rows, order and errors as :func:`greek_vectors` (which is
     ``greek_arrays(book, market).report()``); for callers that turn the result into
     something else (the HTTP service encodes it to JSON directly).  Trades of columnar
-    engines (the equity options) are validated and evaluated as columns.
+    engines (the equity options) are validated and evaluated as columns.  ``book`` may
+    also be a :class:`aadrisk.risk.columns.BookColumns` (mappings held as columns, e.g.
+    as a JSON reader checked them): the same result, without a dict per trade.
     """
     if not isinstance(market, MarketData):
         market = MarketData.from_mapping(market)
-    book = book if isinstance(book, list) else list(book)
+    book = book if isinstance(book, (list, BookColumns)) else list(book)
     groups, errors = _screen(book, market)
     P, G, Z = [], [], []
     for product, pos, trades in groups:

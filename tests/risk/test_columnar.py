@@ -11,7 +11,7 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData
 from aadrisk.risk import greeks as G
-from aadrisk.risk.columns import TradeColumns, factorize, groups, vet_book
+from aadrisk.risk.columns import BookColumns, TradeColumns, factorize, groups, vet_book
 from aadrisk.risk.greeks import greek_arrays, parse_greek_trade
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -93,6 +93,23 @@ def _same(a, b):
 def test_columnar_equals_per_trade(book, market, monkeypatch):
     with np.errstate(over="ignore"):
         _same(greek_arrays(book, market), _per_trade(book, market, monkeypatch))
+
+
+def test_book_columns_equal_the_mappings(market):
+    """A book held as columns per key set gives what its list of mappings gives."""
+    book = [t for t in BOOK if type(t) is dict]
+    cols = BookColumns.from_mappings(book)
+    assert cols.mappings() == list(cols) == book and len(cols) == len(book)
+    assert [list(cols.mapping(p).items()) for p in range(len(book))] == \
+        [list(t.items()) for t in book]
+    with np.errstate(over="ignore"):
+        _same(greek_arrays(cols, market), greek_arrays(book, market))
+    fast, slow = vet_book(cols, G.GREEK_PRODUCTS, {"european_option", "sabr_option"})
+    ref_fast, ref_slow = vet_book(book, G.GREEK_PRODUCTS, {"european_option", "sabr_option"})
+    assert slow == ref_slow and list(fast) == list(ref_fast)
+    for p in fast:
+        assert fast[p][0].tolist() == ref_fast[p][0].tolist()
+        assert fast[p][1].trade_id.tolist() == ref_fast[p][1].trade_id.tolist()
 
 
 def test_every_equity_product_is_vetted(market):

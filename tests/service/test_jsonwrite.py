@@ -106,3 +106,10 @@ def test_trades_layout_byte_identical(market_full, book_full):
         want = [encode(d) for d in _reference(ga, batch, offsets)]
         assert len(ga.greeks["value"]) > 0
         assert got == want
+
+
+@pytest.mark.parametrize("ids", [[f"T{k}" for k in range(50)], ["a", "b,c", "d"],
+                                 ["x", "é", "y"], ['q"', 'back\\slash', 's'], ["", "u", "v"]])
+def test_distinct_strings_spanned_from_one_encoding(ids):
+    spans = value_spans(ids)
+    assert [spans.bytes(i) for i in range(len(ids))] == [orjson.dumps(s) for s in ids]
