@@ -42,7 +42,8 @@ from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
 from .registry import INSTRUMENTS as PRODUCT_CLASSES
 from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
 
-__all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups", "NUMBER_VALIDATORS"]
+__all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups",
+           "NUMBER_VALIDATORS"]
 
 #: scalar number validators -> (lower bound, whether the bound is allowed): vetted by NumPy
 NUMBER_VALIDATORS: dict[Callable, tuple[float | None, bool]] = {
