@@ -89,8 +89,9 @@ def run(app: str, *, host: str, port: int, workers: int, **options) -> int:
     def start(slot: int) -> None:
         p = ctx.Process(target=_worker, args=(app, host, port, options),
                         name=f"aadrisk-serve-{slot}", daemon=False)
+        t0 = time.monotonic()   # before start(): a spawn can take a while on a busy machine
         p.start()
-        procs[slot] = (p, time.monotonic())
+        procs[slot] = (p, t0)
 
     def stop(signum, frame):  # noqa: ARG001
         nonlocal stopping

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from service.processes import reuseport_socket, reuseport_supported
+from service.processes import MIN_LIFETIME_S, reuseport_socket, reuseport_supported
 
 pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="Linux SO_REUSEPORT only")
 
@@ -89,7 +89,7 @@ def test_serve_workers_spread_keep_alive_connections(tmp_path):
         per_worker = [sum(c.status == "ESTABLISHED" for c in k.net_connections()) for k in kids]
         assert sum(per_worker) == 24 and min(per_worker) > 0, per_worker
         # a worker that dies is replaced (it had lived longer than MIN_LIFETIME_S)
-        time.sleep(max(0.0, 5.5 - (time.time() - kids[0].create_time())))
+        time.sleep(max(0.0, MIN_LIFETIME_S + 2.0 - (time.time() - kids[0].create_time())))
         kids[0].kill()
         for _ in range(300):
             now = _workers(psutil, proc.pid)
