@@ -370,8 +370,9 @@ class _Merger:
         if chunk.index not in self.no_errors:
             self.errors.append(pq.ParquetFile(io.BytesIO(data("errors"))).read(
                 use_threads=False))
+        # kept as Arrow tables: combine_aggregates concatenates them once, at the end
         self.aggregates.append(pq.ParquetFile(io.BytesIO(data("aggregates"))).read(
-            use_threads=False).to_pandas(use_threads=False))
+            use_threads=False))
         if not self.stream:
             return
         for name, part in _CONCATENATED.items():
