@@ -383,7 +383,8 @@ class _Merger:
                 self.files[name] = (f, ParquetConcat(f))
             f, w = self.files[name]
             try:
-                w.add(data(part), str(self.parts.path(chunk, part)))
+                w.add(data(part), str(self.parts.path(chunk, part)),
+                      res["layouts"][part] if res is not None else None)
             except ParquetConcatError:
                 f.abort()
                 del self.files[name]
