@@ -67,13 +67,21 @@ PARTS = ("prices", "greeks", "zero_greeks", "errors", "aggregates")
 CONCATENATED_PARTS = ("prices", "greeks", "zero_greeks")
 
 
+def frame_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``df`` as an Arrow table cast to ``schema`` (no pandas metadata)."""
+    return pa.Table.from_pandas(df.reset_index(drop=True), schema=schema,
+                                preserve_index=False).replace_schema_metadata(None)
+
+
 def encode_frame(df: pd.DataFrame, schema: pa.Schema) -> bytes:
     """Parquet bytes of ``df`` cast to ``schema`` (zstd, dictionaries, no statistics, no
     pandas metadata): the same frame always gives the same bytes."""
+    return _encode_table(frame_table(df, schema))
+
+
+def _encode_table(table: pa.Table) -> bytes:
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df.reset_index(drop=True), schema=schema,
-                                 preserve_index=False).replace_schema_metadata(None)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", use_dictionary=True,
                    write_statistics=False, write_page_index=False)
@@ -223,8 +231,11 @@ def compute_chunk(task: ChunkTask) -> dict:
     errors = pd.DataFrame(_error_records(task, trades, report.errors), columns=PROBLEM_COLUMNS)
     frames = {"prices": prices, "greeks": greeks, "zero_greeks": zeros, "errors": errors,
               "aggregates": partial_aggregates(prices, greeks)}
-    out = {name: encode_frame(df, SCHEMAS[name]) for name, df in frames.items()}
+    tables = {name: frame_table(df, SCHEMAS[name]) for name, df in frames.items()}
+    out = {name: _encode_table(t) for name, t in tables.items()}
     out["layouts"] = _layouts(out)
+    # the partial sums also as a table: the client need not decode their Parquet part
+    out["aggregates_table"] = tables["aggregates"]
     by_product = prices.groupby("product").size() if len(prices) else {}
     out.update({
         "index": task.index, "key": task.key,

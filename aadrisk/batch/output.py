@@ -44,7 +44,7 @@ class AtomicFile:
     b'hello world'
     """
 
-    def __init__(self, path):
+    def __init__(self, path, digest: bool = True):
         import hashlib
 
         self.path = Path(path)
@@ -52,14 +52,16 @@ class AtomicFile:
         fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
                                         suffix=".tmp")
         self._fh = os.fdopen(fd, "wb")
-        self._sha = hashlib.sha256()
+        self._sha = hashlib.sha256() if digest else None
 
     def write(self, data) -> int:
-        self._sha.update(data)
+        if self._sha is not None:
+            self._sha.update(data)
         return self._fh.write(data)
 
-    def commit(self) -> str:
-        """Flush, fsync and move the file into place; the sha256 hex digest of its bytes."""
+    def commit(self) -> str | None:
+        """Flush, fsync and move the file into place; the sha256 hex digest of its bytes
+        (None when made with ``digest=False``)."""
         try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
@@ -69,7 +71,7 @@ class AtomicFile:
         except BaseException:
             self.abort()
             raise
-        return self._sha.hexdigest()
+        return self._sha.hexdigest() if self._sha is not None else None
 
     def abort(self) -> None:
         """Drop the temp file (nothing appears); harmless after :meth:`commit`."""
@@ -83,10 +85,10 @@ class AtomicFile:
             pass
 
 
-def _atomic(path, fill):
+def _atomic(path, fill, digest: bool = True):
     """Write ``path`` from ``fill(fh)`` (a binary file) so that it appears whole or not
     at all: a temp file in the same directory, fsync, ``os.replace``."""
-    f = AtomicFile(path)
+    f = AtomicFile(path, digest)
     try:
         result = fill(f)
     except BaseException:
@@ -147,7 +149,7 @@ def write_chunk_file(path, info: dict, parts: dict) -> None:
         for data in parts.values():
             fh.write(data)
 
-    _atomic(path, fill)
+    _atomic(path, fill, digest=False)     # nobody needs a chunk file's sha256
 
 
 def read_chunk_info(path) -> dict | None:

@@ -370,9 +370,11 @@ class _Merger:
         if chunk.index not in self.no_errors:
             self.errors.append(pq.ParquetFile(io.BytesIO(data("errors"))).read(
                 use_threads=False))
-        # kept as Arrow tables: combine_aggregates concatenates them once, at the end
-        self.aggregates.append(pq.ParquetFile(io.BytesIO(data("aggregates"))).read(
-            use_threads=False))
+        # kept as Arrow tables (sent by the worker, or decoded from a chunk file):
+        # combine_aggregates concatenates them once, at the end
+        table = res.get("aggregates_table") if res is not None else None
+        self.aggregates.append(table if table is not None else pq.ParquetFile(
+            io.BytesIO(data("aggregates"))).read(use_threads=False))
         if not self.stream:
             return
         for name, part in _CONCATENATED.items():
