@@ -4,8 +4,9 @@
 :func:`aadrisk.risk.greeks.greek_vectors` call and returns everything the
 client keeps of it already encoded: the chunk's prices, Greeks, zero-rate
 Greeks and errors as Parquet bytes of fixed Arrow schemas (:data:`SCHEMAS`),
-the chunk's partial aggregates (:func:`.aggregates.partial_aggregates`) and
-small counts.  All the per-row work of a run -- pricing, adding book
+the chunk's partial aggregates (:func:`.aggregates.partial_aggregates`), the
+footer layouts of the parts the run concatenates (:func:`.parquet_concat.part_layout`)
+and small counts.  All the per-row work of a run -- pricing, adding book
 positions, aggregating, Parquet encoding -- happens here, in parallel over
 the workers; the client only writes the bytes and, at the end, concatenates
 the chunk files (:mod:`.parquet_concat`) and adds up the partial aggregates.
@@ -29,10 +30,11 @@ import pandas as pd
 import pyarrow as pa
 
 from .aggregates import AGG_COLUMNS, PARTIAL_COLUMNS, partial_aggregates
+from .parquet_concat import ParquetConcatError, part_layout
 from .portfolio import PROBLEM_COLUMNS
 
 __all__ = ["ChunkTask", "compute_chunk", "encode_frame", "decode_frame", "SCHEMAS", "PARTS",
-           "PRICE_COLUMNS", "GREEK_COLUMNS"]
+           "CONCATENATED_PARTS", "PRICE_COLUMNS", "GREEK_COLUMNS"]
 
 PRICE_COLUMNS = ["position", "trade", "product", "model", "underlying", "currency",
                  "quantity", "unit_price", "price", "stderr"]
@@ -61,15 +63,25 @@ SCHEMAS = {"prices": _schema(PRICE_COLUMNS), "greeks": _schema(GREEK_COLUMNS),
            "aggregates": _schema(PARTIAL_COLUMNS), "final_aggregates": _schema(AGG_COLUMNS)}
 #: the files of a chunk, besides its done-marker
 PARTS = ("prices", "greeks", "zero_greeks", "errors", "aggregates")
+#: the parts concatenated byte-wise into the run's long outputs
+CONCATENATED_PARTS = ("prices", "greeks", "zero_greeks")
+
+
+def frame_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``df`` as an Arrow table cast to ``schema`` (no pandas metadata)."""
+    return pa.Table.from_pandas(df.reset_index(drop=True), schema=schema,
+                                preserve_index=False).replace_schema_metadata(None)
 
 
 def encode_frame(df: pd.DataFrame, schema: pa.Schema) -> bytes:
     """Parquet bytes of ``df`` cast to ``schema`` (zstd, dictionaries, no statistics, no
     pandas metadata): the same frame always gives the same bytes."""
+    return _encode_table(frame_table(df, schema))
+
+
+def _encode_table(table: pa.Table) -> bytes:
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df.reset_index(drop=True), schema=schema,
-                                 preserve_index=False).replace_schema_metadata(None)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", use_dictionary=True,
                    write_statistics=False, write_page_index=False)
@@ -185,6 +197,18 @@ def _with_position(df: pd.DataFrame, pos_of_trade: dict, columns) -> pd.DataFram
     return df.reindex(columns=columns)
 
 
+def _layouts(parts: dict) -> dict:
+    """The :class:`~.parquet_concat.PartLayout` of each part the run concatenates (None
+    if a part does not allow it: the client then finds out itself)."""
+    out = {}
+    for name in CONCATENATED_PARTS:
+        try:
+            out[name] = part_layout(parts[name], name)
+        except ParquetConcatError:
+            out[name] = None
+    return out
+
+
 def compute_chunk(task: ChunkTask) -> dict:
     """Price one chunk; its parts as Parquet bytes, counts and timings (runs on a worker)."""
     from ..risk.greeks import SECOND_ORDER, greek_vectors
@@ -207,7 +231,11 @@ def compute_chunk(task: ChunkTask) -> dict:
     errors = pd.DataFrame(_error_records(task, trades, report.errors), columns=PROBLEM_COLUMNS)
     frames = {"prices": prices, "greeks": greeks, "zero_greeks": zeros, "errors": errors,
               "aggregates": partial_aggregates(prices, greeks)}
-    out = {name: encode_frame(df, SCHEMAS[name]) for name, df in frames.items()}
+    tables = {name: frame_table(df, SCHEMAS[name]) for name, df in frames.items()}
+    out = {name: _encode_table(t) for name, t in tables.items()}
+    out["layouts"] = _layouts(out)
+    # the partial sums also as a table: the client need not decode their Parquet part
+    out["aggregates_table"] = tables["aggregates"]
     by_product = prices.groupby("product").size() if len(prices) else {}
     out.update({
         "index": task.index, "key": task.key,

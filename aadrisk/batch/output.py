@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["AtomicFile", "atomic_write_bytes", "atomic_write_stream", "atomic_write_json", "frame_to_bytes",
-           "frame_from_bytes",
-           "write_frame", "read_frame", "FORMATS"]
+__all__ = ["AtomicFile", "atomic_write_bytes", "atomic_write_stream", "atomic_write_json",
+           "write_chunk_file", "read_chunk_info", "read_chunk_part", "frame_to_bytes",
+           "frame_from_bytes", "write_frame", "read_frame", "FORMATS"]
 
 FORMATS = ("parquet", "csv")
 _UMASK = os.umask(0)
@@ -44,7 +44,7 @@ class AtomicFile:
     b'hello world'
     """
 
-    def __init__(self, path):
+    def __init__(self, path, digest: bool = True):
         import hashlib
 
         self.path = Path(path)
@@ -52,14 +52,16 @@ class AtomicFile:
         fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
                                         suffix=".tmp")
         self._fh = os.fdopen(fd, "wb")
-        self._sha = hashlib.sha256()
+        self._sha = hashlib.sha256() if digest else None
 
     def write(self, data) -> int:
-        self._sha.update(data)
+        if self._sha is not None:
+            self._sha.update(data)
         return self._fh.write(data)
 
-    def commit(self) -> str:
-        """Flush, fsync and move the file into place; the sha256 hex digest of its bytes."""
+    def commit(self) -> str | None:
+        """Flush, fsync and move the file into place; the sha256 hex digest of its bytes
+        (None when made with ``digest=False``)."""
         try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
@@ -69,7 +71,7 @@ class AtomicFile:
         except BaseException:
             self.abort()
             raise
-        return self._sha.hexdigest()
+        return self._sha.hexdigest() if self._sha is not None else None
 
     def abort(self) -> None:
         """Drop the temp file (nothing appears); harmless after :meth:`commit`."""
@@ -83,10 +85,10 @@ class AtomicFile:
             pass
 
 
-def _atomic(path, fill):
+def _atomic(path, fill, digest: bool = True):
     """Write ``path`` from ``fill(fh)`` (a binary file) so that it appears whole or not
     at all: a temp file in the same directory, fsync, ``os.replace``."""
-    f = AtomicFile(path)
+    f = AtomicFile(path, digest)
     try:
         result = fill(f)
     except BaseException:
@@ -112,6 +114,72 @@ def atomic_write_stream(path, fill) -> tuple:
 def atomic_write_json(path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str)
                               + "\n").encode())
+
+
+_CHUNK_MAGIC = b"AADRISK-CHUNK\n"
+
+
+def write_chunk_file(path, info: dict, parts: dict) -> None:
+    """Write a finished chunk as ONE file, atomically: its ``info`` (JSON) and its
+    ``parts`` (name -> bytes, e.g. Parquet files) one after the other.
+
+    The file appearing is the chunk being done (one temp file, one fsync, one
+    ``os.replace`` instead of one per part and a separate done-marker).  Layout:
+    a magic line, the header's length (8 bytes, little-endian), the header
+    ``{"info": info, "parts": {name: [offset, length]}}`` (offsets from the end
+    of the header), then the parts' bytes in the order given.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "c.chunk"
+    >>> write_chunk_file(f, {"key": "k"}, {"a": b"xy", "b": b"z"})
+    >>> info = read_chunk_info(f)
+    >>> info["key"], read_chunk_part(f, info, "b")
+    ('k', b'z')
+    """
+    index, at = {}, 0
+    for name, data in parts.items():
+        index[name] = [at, len(data)]
+        at += len(data)
+    head = json.dumps({"info": info, "parts": index}, sort_keys=True, default=str).encode()
+
+    def fill(fh):
+        fh.write(_CHUNK_MAGIC + len(head).to_bytes(8, "little") + head)
+        for data in parts.values():
+            fh.write(data)
+
+    _atomic(path, fill, digest=False)     # nobody needs a chunk file's sha256
+
+
+def read_chunk_info(path) -> dict | None:
+    """The ``info`` of a chunk file (with ``"_parts"``: where its parts are), or None when
+    the file is missing, not a chunk file or shorter than its header says."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(_CHUNK_MAGIC)) != _CHUNK_MAGIC:
+                return None
+            n = int.from_bytes(fh.read(8), "little")
+            head = json.loads(fh.read(n))
+            start = fh.tell()
+            size = os.fstat(fh.fileno()).st_size
+    except (OSError, ValueError):
+        return None
+    parts = {name: (start + at, length) for name, (at, length) in head["parts"].items()}
+    if any(at + length > size for at, length in parts.values()):
+        return None
+    return dict(head["info"], _parts=parts)
+
+
+def read_chunk_part(path, info: dict, name: str) -> bytes:
+    """The bytes of part ``name`` of a chunk file (``info``: :func:`read_chunk_info`)."""
+    at, length = info["_parts"][name]
+    with open(path, "rb") as fh:
+        fh.seek(at)
+        data = fh.read(length)
+    if len(data) != length:
+        raise OSError(f"{path}: part {name!r} cut short")
+    return data
 
 
 def frame_to_bytes(df: pd.DataFrame, fmt: str = "parquet") -> bytes:

@@ -28,11 +28,12 @@ Examples
 """
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Iterable
 
-__all__ = ["ParquetConcatError", "ParquetConcat", "concat_parquet", "decode_struct",
-           "encode_struct"]
+__all__ = ["ParquetConcatError", "ParquetConcat", "PartLayout", "concat_parquet",
+           "decode_struct", "encode_struct", "part_layout"]
 
 MAGIC = b"PAR1"
 
@@ -152,7 +153,10 @@ def _put_value(out: bytearray, t: int, v) -> None:
     elif t == _BYTE:
         out += struct.pack("b", v)
     elif t in (_I16, _I32, _I64):
-        _put_varint(out, (v << 1) ^ (v >> 63))
+        if v.__class__ is _Hole:
+            out.hole(v)
+        else:
+            _put_varint(out, (v << 1) ^ (v >> 63))
     elif t == _DOUBLE:
         out += struct.pack("<d", v)
     elif t == _BINARY:
@@ -176,14 +180,23 @@ def _put_value(out: bytearray, t: int, v) -> None:
                 _put_value(out, kt, k)
                 _put_value(out, vt, x)
     elif t == _STRUCT:
-        out += v if isinstance(v, _Encoded) else encode_struct(v)
+        if isinstance(v, _Encoded):
+            out += v
+        else:
+            _put_struct(out, v)
     else:
         raise ParquetConcatError(f"unknown Thrift compact type {t}")
 
 
 def encode_struct(fields: list) -> bytes:
     """The Thrift compact encoding of a struct decoded by :func:`decode_struct`."""
-    out, last = bytearray(), 0
+    out = bytearray()
+    _put_struct(out, fields)
+    return bytes(out)
+
+
+def _put_struct(out: bytearray, fields: list) -> None:
+    last = 0
     for fid, t, v in fields:
         tt = (_TRUE if v else _FALSE) if t in (_TRUE, _FALSE) else t
         if 0 < fid - last <= 15:
@@ -195,11 +208,32 @@ def encode_struct(fields: list) -> bytes:
             _put_value(out, t, v)
         last = fid
     out.append(_STOP)
-    return bytes(out)
 
 
 class _Encoded(bytes):
     """A struct already in its Thrift compact encoding (written as is by :func:`_put_value`)."""
+
+
+class _Hole(int):
+    """An integer of a footer that depends on where the part lands in the new file: a byte
+    offset in the part (shifted when the part is added) or, ``-1``, the row group's
+    ordinal in the new file."""
+
+
+class _Pieces(bytearray):
+    """An encoding with holes: :meth:`pieces` gives its bytes between the holes and, for
+    each hole, the :class:`_Hole`'s value as a plain int."""
+
+    def __init__(self):
+        super().__init__()
+        self._pieces = []
+
+    def hole(self, v: _Hole) -> None:
+        self._pieces += [bytes(self), int(v)]
+        del self[:]
+
+    def pieces(self) -> tuple:
+        return tuple(self._pieces) + (bytes(self),)
 
 
 # ------------------------------------------------------------------ footers
@@ -226,25 +260,74 @@ def _footer(data: bytes, name: str) -> tuple[list, int]:
     return meta, start
 
 
-def _shift_row_group(rg: list, shift: int, ordinal: int, name: str) -> None:
+def _mark_row_group(rg: list, name: str) -> None:
+    """Make the row group's offsets and ordinal :class:`_Hole` s (in place)."""
     for f in rg:
         if f[0] == _RG_FILE_OFFSET:
-            f[2] += shift
+            f[2] = _Hole(f[2])
         elif f[0] == _RG_ORDINAL:
-            f[2] = ordinal
+            f[2] = _Hole(-1)
     for cc in _field(rg, _RG_COLUMNS)[2][1]:
         for f in cc:
             if f[0] in (_CC_OFFSET_INDEX, _CC_COLUMN_INDEX, _CC_CRYPTO):
                 raise ParquetConcatError(f"{name}: page indexes / column encryption are not "
                                          "supported")
             if f[0] == _CC_FILE_OFFSET:
-                f[2] += shift
+                f[2] = _Hole(f[2])
             elif f[0] == _CC_META:
                 for g in f[2]:
                     if g[0] == _CMD_BLOOM:
                         raise ParquetConcatError(f"{name}: bloom filters are not supported")
                     if g[0] in _CMD_OFFSETS:
-                        g[2] += shift
+                        g[2] = _Hole(g[2])
+
+
+@dataclasses.dataclass(frozen=True)
+class PartLayout:
+    """What :meth:`ParquetConcat.add` needs of a part besides its bytes (picklable).
+
+    Computed from the part's bytes by :func:`part_layout`, by whoever holds them
+    -- in a batch run the worker that wrote the part, in parallel with the
+    other workers -- so that adding the part only fills in its offsets.
+
+    Attributes
+    ----------
+    size, start : int
+        The part's length in bytes and where its footer starts.
+    rows : int
+        Its rows.
+    schema : bytes
+        Its Parquet schema, encoded (parts must have equal ones).
+    row_groups : tuple
+        Each row group's encoding as pieces: ``bytes`` between holes, an ``int``
+        >= 0 for a byte offset in the part (shifted by where the part lands),
+        ``-1`` for the row group's ordinal in the new file.
+    """
+
+    size: int
+    start: int
+    rows: int
+    schema: bytes
+    row_groups: tuple
+
+
+def part_layout(data, name: str = "part") -> PartLayout:
+    """The :class:`PartLayout` of one file's bytes.
+
+    Raises :class:`ParquetConcatError` if the file cannot be concatenated
+    byte-wise (see :func:`concat_parquet`).
+    """
+    meta, start = _footer(data, name)
+    schema = bytearray()
+    _put_value(schema, _LIST, _field(meta, _FMD_SCHEMA)[2])
+    row_groups = []
+    for rg in _field(meta, _FMD_ROW_GROUPS)[2][1]:
+        _mark_row_group(rg, name)
+        out = _Pieces()
+        _put_struct(out, rg)
+        row_groups.append(out.pieces())
+    return PartLayout(len(data), start, _field(meta, _FMD_NUM_ROWS)[2], bytes(schema),
+                      tuple(row_groups))
 
 
 class ParquetConcat:
@@ -277,26 +360,32 @@ class ParquetConcat:
         self.parts = 0
         out.write(MAGIC)
 
-    def add(self, data, name: str | None = None) -> None:
-        """Append one file's row groups (``data``: its bytes).
+    def add(self, data, name: str | None = None, layout: PartLayout | None = None) -> None:
+        """Append one file's row groups (``data``: its bytes; ``layout``: its
+        :func:`part_layout`, computed here if not given).
 
         Raises :class:`ParquetConcatError` (see :func:`concat_parquet`); the
         object should not be used after that.
         """
         name = name if name is not None else f"part {self.parts}"
-        meta, start = _footer(data, name)
-        part_schema = bytearray()
-        _put_value(part_schema, _LIST, _field(meta, _FMD_SCHEMA)[2])
+        if layout is None:
+            layout = part_layout(data, name)
+        elif layout.size != len(data):
+            raise ParquetConcatError(f"{name}: the layout given is another file's")
         if self.head is None:
-            self.head, self.schema = meta, part_schema
-        elif part_schema != self.schema:
+            self.head, self.schema = _footer(data, name)[0], layout.schema
+        elif layout.schema != self.schema:
             raise ParquetConcatError(f"{name}: Parquet schema differs from the first part's")
         shift = self.pos - len(MAGIC)
-        for rg in _field(meta, _FMD_ROW_GROUPS)[2][1]:
-            _shift_row_group(rg, shift, len(self.row_groups), name)
-            self.row_groups.append(_Encoded(encode_struct(rg)))
-        self.rows += _field(meta, _FMD_NUM_ROWS)[2]
-        body = memoryview(data)[len(MAGIC):start]
+        for pieces in layout.row_groups:
+            out = bytearray(pieces[0])
+            for k in range(1, len(pieces), 2):
+                v = pieces[k] + shift if pieces[k] >= 0 else len(self.row_groups)
+                _put_varint(out, v << 1)        # zigzag of v >= 0
+                out += pieces[k + 1]
+            self.row_groups.append(_Encoded(out))
+        self.rows += layout.rows
+        body = memoryview(data)[len(MAGIC):layout.start]
         self.out.write(body)
         self.pos += len(body)
         self.parts += 1

@@ -13,8 +13,9 @@ Data flow (``aadrisk risk BOOK --market MARKET --out DIR``):
    call (trades grouped by product onto shared tape evaluations) on an executor
    (:mod:`.executors`), see :mod:`.chunk`: the worker encodes its prices,
    Greeks, errors and partial aggregates as Parquet bytes; this process writes
-   them to ``DIR/chunks/<k>-<key>.*.parquet`` atomically, then a done-marker
-   ``<k>-<key>.done.json``;
+   them, with the chunk's counts, atomically as ONE file
+   ``DIR/chunks/<k>-<key>.chunk`` (:func:`.output.write_chunk_file`), whose
+   presence marks the chunk done;
 4. the chunks are merged in chunk order (= book order) *while later chunks are
    still computing* (:class:`_Merger`): as soon as chunk k and every chunk
    before it are done, its ``trades``, ``greeks`` and ``zero_greeks`` parts are
@@ -54,7 +55,7 @@ from .aggregates import AGG_COLUMNS, aggregates, combine_aggregates  # noqa: F40
 from .chunk import (GREEK_COLUMNS, PARTS, PRICE_COLUMNS, SCHEMAS,  # noqa: F401
                     ChunkTask, compute_chunk, decode_frame, encode_frame)
 from .output import (AtomicFile, atomic_write_bytes, atomic_write_json, atomic_write_stream,
-                     frame_to_bytes)
+                     frame_to_bytes, read_chunk_info, read_chunk_part, write_chunk_file)
 from .parquet_concat import ParquetConcat, ParquetConcatError, concat_parquet
 from .portfolio import PROBLEM_COLUMNS, Portfolio, canonical_hash
 
@@ -68,7 +69,7 @@ FINAL_FILES = ("trades", "greeks", "zero_greeks", "aggregates", "errors")
 _CONCATENATED = {"trades": "prices", "greeks": "greeks", "zero_greeks": "zero_greeks"}
 PAUSE_ENV = "AADRISK_BATCH_PAUSE_AFTER_CHUNKS"
 #: version of the chunk files' layout (part of every chunk key)
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,25 +153,16 @@ _MARKER_KEYS = ("index", "key", "counts", "seconds", "worker", "valuation_date")
 
 
 def _commit_chunk(chunks_dir: Path, res: dict) -> None:
-    stem = _stem(res["index"], res["key"])
-    for part in PARTS:
-        atomic_write_bytes(chunks_dir / f"{stem}.{part}.parquet", res[part])
-    atomic_write_json(chunks_dir / f"{stem}.done.json", {k: res[k] for k in _MARKER_KEYS})
+    write_chunk_file(chunks_dir / f"{_stem(res['index'], res['key'])}.chunk",
+                     {k: res[k] for k in _MARKER_KEYS}, {p: res[p] for p in PARTS})
 
 
 def _is_done(chunks_dir: Path, index: int, key: str) -> dict | None:
-    stem = _stem(index, key)
-    marker = chunks_dir / f"{stem}.done.json"
-    if not marker.exists():
+    """The info of chunk ``index``'s file if it is there and of this ``key``, else None."""
+    info = read_chunk_info(chunks_dir / f"{_stem(index, key)}.chunk")
+    if info is None or info.get("key") != key or set(info["_parts"]) != set(PARTS):
         return None
-    try:
-        info = json.loads(marker.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if info.get("key") != key or not all((chunks_dir / f"{stem}.{p}.parquet").exists()
-                                         for p in PARTS):
-        return None
-    return info
+    return {k: v for k, v in info.items() if k != "_parts"}
 
 
 def _versions() -> dict:
@@ -256,13 +248,21 @@ class _Parts:
     def __init__(self, tasks, chunks_dir: Path | None, results: dict):
         self.tasks, self.dir, self.results = tasks, chunks_dir, results
 
-    def path(self, task, part: str) -> Path:
-        return self.dir / f"{_stem(task)}.{part}.parquet"
+    def path(self, task) -> Path:
+        return self.dir / f"{_stem(task)}.chunk"
+
+    def name(self, task, part: str) -> str:
+        """The part's name in messages."""
+        return f"{self.path(task)}:{part}" if self.dir is not None else f"chunk {task.index}:{part}"
 
     def data(self, task, part: str) -> bytes:
         if self.dir is None:
             return self.results[task.index][part]
-        return self.path(task, part).read_bytes()
+        path = self.path(task)
+        info = read_chunk_info(path)
+        if info is None:
+            raise OSError(f"{path}: not a complete chunk file")
+        return read_chunk_part(path, info, part)
 
     def frame(self, part: str, columns) -> pd.DataFrame:
         """All chunks' ``part`` as one frame, in chunk order."""
@@ -283,7 +283,7 @@ class _Parts:
         """
         def fill(fh):
             return concat_parquet([functools.partial(self.data, t, part) for t in self.tasks],
-                                  fh, names=[str(self.path(t, part)) for t in self.tasks])
+                                  fh, names=[self.name(t, part) for t in self.tasks])
 
         try:
             return atomic_write_stream(dest, fill)
@@ -370,8 +370,11 @@ class _Merger:
         if chunk.index not in self.no_errors:
             self.errors.append(pq.ParquetFile(io.BytesIO(data("errors"))).read(
                 use_threads=False))
-        self.aggregates.append(pq.ParquetFile(io.BytesIO(data("aggregates"))).read(
-            use_threads=False).to_pandas(use_threads=False))
+        # kept as Arrow tables (sent by the worker, or decoded from a chunk file):
+        # combine_aggregates concatenates them once, at the end
+        table = res.get("aggregates_table") if res is not None else None
+        self.aggregates.append(table if table is not None else pq.ParquetFile(
+            io.BytesIO(data("aggregates"))).read(use_threads=False))
         if not self.stream:
             return
         for name, part in _CONCATENATED.items():
@@ -382,7 +385,8 @@ class _Merger:
                 self.files[name] = (f, ParquetConcat(f))
             f, w = self.files[name]
             try:
-                w.add(data(part), str(self.parts.path(chunk, part)))
+                w.add(data(part), self.parts.name(chunk, part),
+                      res["layouts"][part] if res is not None else None)
             except ParquetConcatError:
                 f.abort()
                 del self.files[name]

@@ -30,7 +30,7 @@ def test_sigkill_mid_run_then_resume_is_bit_identical_to_a_clean_run(tmp_path):
     deadline = time.time() + 240
     try:
         while time.time() < deadline:
-            if len(list((killed / "chunks").glob("*.done.json"))) >= 3:
+            if len(list((killed / "chunks").glob("*.chunk"))) >= 3:
                 break
             assert p.poll() is None, p.communicate()
             time.sleep(0.2)

@@ -11,8 +11,8 @@ import pytest
 
 from aadrisk.batch.aggregates import aggregates, combine_aggregates, partial_aggregates
 from aadrisk.batch.chunk import SCHEMAS, encode_frame
-from aadrisk.batch.parquet_concat import (ParquetConcatError, _footer, concat_parquet,
-                                          encode_struct)
+from aadrisk.batch.parquet_concat import (ParquetConcat, ParquetConcatError, _footer,
+                                          concat_parquet, encode_struct, part_layout)
 
 
 def _bytes(table, **kw) -> bytes:
@@ -59,6 +59,20 @@ def test_same_inputs_same_bytes_and_callables_are_read_lazily():
     concat_parquet(parts, a)
     concat_parquet([lambda p=p: p for p in parts], b)
     assert a.getvalue() == b.getvalue()
+
+
+def test_layouts_computed_elsewhere_give_the_same_bytes():
+    rng = np.random.default_rng(7)
+    parts = [_bytes(_table(rng, n), row_group_size=40) for n in (100, 3, 0, 250)]
+    a, b = io.BytesIO(), io.BytesIO()
+    concat_parquet(parts, a)
+    w = ParquetConcat(b)
+    for p in parts:
+        w.add(p, layout=part_layout(p))
+    w.finish()
+    assert a.getvalue() == b.getvalue()
+    with pytest.raises(ParquetConcatError, match="another file"):
+        ParquetConcat(io.BytesIO()).add(parts[0], layout=part_layout(parts[1]))
 
 
 def test_refuses_what_it_cannot_concatenate():

@@ -79,8 +79,8 @@ def test_resume_reuses_chunks_only_for_the_same_inputs(tmp_path, small_book, mar
     r = _run(pf, bumped, out=out, chunk_size=20, workers=1)
     assert r.manifest["counts"]["chunks_computed"] == 3
     assert (out / "trades.parquet").read_bytes() != first["trades"]
-    # stale chunks of the old market are gone: one done-marker per chunk
-    assert len(list((out / "chunks").glob("*.done.json"))) == 3
+    # stale chunks of the old market are gone: one chunk file per chunk
+    assert len(list((out / "chunks").glob("*.chunk"))) == 3
     r = _run(pf, market_raw, out=out, chunk_size=20, workers=1, depth="first")
     assert r.manifest["counts"]["chunks_computed"] == 3      # options are part of the key
 
