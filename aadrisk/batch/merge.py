@@ -38,6 +38,7 @@ class _Parts:
 
     def __init__(self, tasks, chunks_dir: Path | None, results: dict):
         self.tasks, self.dir, self.results = tasks, chunks_dir, results
+        self._info: dict = {}        # chunk index -> its chunk file's header (read once)
 
     def path(self, task) -> Path:
         return self.dir / f"{_stem(task)}.chunk"
@@ -50,9 +51,12 @@ class _Parts:
         if self.dir is None:
             return self.results[task.index][part]
         path = self.path(task)
-        info = read_chunk_info(path)
+        info = self._info.get(task.index)
         if info is None:
-            raise OSError(f"{path}: not a complete chunk file")
+            info = read_chunk_info(path)
+            if info is None:
+                raise OSError(f"{path}: not a complete chunk file")
+            self._info[task.index] = info
         return read_chunk_part(path, info, part)
 
     def frame(self, part: str, columns) -> pd.DataFrame:

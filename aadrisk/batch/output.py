@@ -163,12 +163,13 @@ def read_chunk_info(path) -> dict | None:
             head = json.loads(fh.read(n))
             start = fh.tell()
             size = os.fstat(fh.fileno()).st_size
-    except (OSError, ValueError):
-        return None
-    parts = {name: (start + at, length) for name, (at, length) in head["parts"].items()}
+        parts = {name: (start + at, length) for name, (at, length) in head["parts"].items()}
+        info = dict(head["info"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None        # missing, or not a chunk file of this layout: recomputed
     if any(at + length > size for at, length in parts.values()):
         return None
-    return dict(head["info"], _parts=parts)
+    return dict(info, _parts=parts)
 
 
 def read_chunk_part(path, info: dict, name: str) -> bytes:

@@ -286,8 +286,9 @@ def _write_source(d, key, text):
 def kernel_fingerprint() -> str:
     """Hash of what a generated module's machine code depends on besides its own text:
     Numba's version and the package sources it calls into (``_numba``'s options, the
-    scalar functions, the generator).  Numba's disk cache checks only the generated
-    file itself, so without this a cached module would outlive an upgrade of them."""
+    scalar functions, the generator of normals).  Numba's disk cache checks only the
+    generated file itself, so without this a cached module would outlive an upgrade
+    of them."""
     import numba
     h = hashlib.sha256(numba.__version__.encode())
     root = Path(__file__).resolve().parent
