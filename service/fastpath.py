@@ -71,9 +71,6 @@ def _numbers(col: list) -> list:
     types = set(map(type, col))
     if not types <= {float, int, _NONE}:
         raise _Reject
-    if int in types and any(type(v) is int and not -_EXACT_INT <= v <= _EXACT_INT
-                            for v in col):
-        raise _Reject
     if _NONE in types:
         out = [None if v is None else float(v) for v in col]
         given = [v for v in out if v is not None]
@@ -81,7 +78,13 @@ def _numbers(col: list) -> list:
         out = given = list(map(float, col))
     if given:
         values = np.fromiter(given, dtype=float, count=len(given))
-        if not (np.abs(values) < _BIG).all():        # also false for NaN and infinities
+        magnitude = np.abs(values)
+        if not (magnitude < _BIG).all():        # also false for NaN and infinities
+            raise _Reject
+        # an int converts exactly when |v| < 2**53; float() rounds monotonically and
+        # 2**53 is a float, so |float(v)| < 2**53 implies it (else check the ints one by one)
+        if int in types and not (magnitude < _EXACT_INT).all() and \
+                any(type(v) is int and not -_EXACT_INT <= v <= _EXACT_INT for v in col):
             raise _Reject
     return out
 
@@ -161,9 +164,13 @@ def check_trades(trades: list) -> BookColumns:
     """
     if not set(map(type, trades)) <= {dict}:
         raise _Reject
-    groups: dict[tuple, list[int]] = {}
-    for i, keys in enumerate(map(tuple, trades)):
-        groups.setdefault(keys, []).append(i)
+    key_sets = set(map(tuple, trades))
+    if len(key_sets) == 1:                          # the usual book: one key tuple
+        groups = {key_sets.pop(): list(range(len(trades)))}
+    else:
+        groups = {}
+        for i, keys in enumerate(map(tuple, trades)):
+            groups.setdefault(keys, []).append(i)
     out = []
     for keys, idx in groups.items():
         members = [trades[i] for i in idx] if len(groups) > 1 else trades

@@ -222,3 +222,17 @@ def test_lane_answers_carry_cors_headers(make_app, market_full, calls):
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == "https://dash.example"
     assert calls == [True]
+
+
+@pytest.mark.parametrize("value, accepted", [(2 ** 53, True), (-(2 ** 53), True),
+                                             (2 ** 53 + 1, False), (-(2 ** 53) - 1, False),
+                                             (2 ** 60, False), (9.0e15, True)])
+def test_number_column_int_exactness(value, accepted):
+    """An int converts exactly to float only up to 2**53 (the vectorised bound test lets
+    larger magnitudes fall to the exact per-int check; floats pass below 2**63)."""
+    col = [1, 2.5, value]
+    if accepted:
+        assert fastpath._numbers(col) == [1.0, 2.5, float(value)]
+    else:
+        with pytest.raises(fastpath._Reject):
+            fastpath._numbers(col)
