@@ -14,6 +14,18 @@ connections over the processes by a hash of each connection's addresses and
 ports. A small supervisor (this process) starts the workers, restarts one that
 dies, and stops them all on SIGINT / SIGTERM.
 
+On Linux the supervisor imports the app's module (and uvicorn) once and then
+*forks* the workers (``preload``, as gunicorn's ``--preload``): a worker starts
+with every module already imported and only runs the app's lifespan (kernels
+from Numba's cache, warm-up), instead of each spawned interpreter importing
+NumPy, Numba, FastAPI and the library again (about 1.3 s of CPU each, which two
+workers starting together on two cores paid in parallel with the supervisor's
+own imports). Numba's CPU target is built before the fork too
+(:func:`service.numba_init.init_numba_target`: no thread, no kernel loaded).
+Importing ``service.app`` has no side effect (the app is built on first access,
+in the worker); no thread runs in the supervisor when it forks (checked: it
+falls back to spawning otherwise).
+
 Examples
 --------
 >>> from service.processes import reuseport_supported
@@ -22,12 +34,14 @@ True
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import signal
 import socket
 import sys
+import threading
 import time
 
 log = logging.getLogger("aadrisk.service")
@@ -64,24 +78,45 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 
 def _worker(app: str, host: str, port: int, options: dict) -> None:
-    """One server process: its own socket, then uvicorn on it."""
+    """One server process: its own socket, then uvicorn on it (which installs its own
+    SIGINT / SIGTERM handlers; a forked worker starts with the defaults, not the
+    supervisor's)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
     import uvicorn
     sock = reuseport_socket(host, port)
     config = uvicorn.Config(app, host=host, port=port, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run(app: str, *, host: str, port: int, workers: int, **options) -> int:
+def _context(app: str, preload: bool):
+    """The multiprocessing context of the workers: ``fork`` after importing the app's
+    module and uvicorn (``preload``, Linux, no other thread running), else ``spawn``."""
+    if preload and sys.platform.startswith("linux"):
+        importlib.import_module("uvicorn")
+        importlib.import_module(app.partition(":")[0])
+        from .numba_init import init_numba_target
+        init_numba_target()      # Numba's CPU target, built once (no thread, no kernel)
+        if threading.active_count() == 1:
+            return multiprocessing.get_context("fork")
+        log.warning("threads running in the supervisor: workers are spawned, not forked")
+    return multiprocessing.get_context("spawn")
+
+
+def run(app: str, *, host: str, port: int, workers: int, preload: bool = True,
+        **options) -> int:
     """Serve ``app`` (an import string, e.g. ``"service.app:app"``) from ``workers``
     processes, each with its own ``SO_REUSEPORT`` socket on ``host:port``.
 
     ``options`` are ``uvicorn.Config`` keyword arguments (``log_level``,
-    ``timeout_keep_alive``, ...). Blocks until SIGINT / SIGTERM, then stops the
-    workers (each finishes its requests, up to :data:`STOP_GRACE_S`). Returns
-    the exit status: 0, or 1 if a worker kept dying at start.
+    ``timeout_keep_alive``, ...). ``preload``: import the app's module here and fork
+    the workers (Linux; see the module docstring), else spawn fresh interpreters.
+    Blocks until SIGINT / SIGTERM, then stops the workers (each finishes its
+    requests, up to :data:`STOP_GRACE_S`). Returns the exit status: 0, or 1 if a
+    worker kept dying at start.
     """
     reuseport_socket(host, port).close()   # fail here, clearly, if the port is taken
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context(app, preload)
     procs: dict[int, tuple] = {}
     stopping = False
     status = 0

@@ -77,6 +77,8 @@ def test_serve_workers_spread_keep_alive_connections(tmp_path):
                 time.sleep(0.2)
         kids = _workers(psutil, proc.pid)
         assert len(kids) == 2
+        # forked from the supervisor after its imports (preload), not spawned afresh
+        assert all(k.cmdline() == psutil.Process(proc.pid).cmdline() for k in kids)
         while not all(any(c.status == "LISTEN" for c in k.net_connections()) for k in kids):
             # both workers listening (each listens after its imports and warm-up)
             assert time.monotonic() < deadline, "a worker not listening within 300 s"
