@@ -15,6 +15,12 @@ then returns exactly what that path hands to the library:
   (:class:`aadrisk.risk.columns.BookColumns`, which the library's
   ``greek_arrays`` vets without a dict per trade).
 
+The body is first offered to a compiled scan (:mod:`service.bodyscan`) that cuts
+the trades array into one JSON array per field, decoded by orjson (no dict per
+trade); a body it cannot vouch for is parsed whole by orjson. Both give the
+same columns (tests/service/test_bodyscan.py compares them on generated and
+broken bodies).
+
 Anything else -- invalid JSON, JSON that ``orjson`` and ``json`` read
 differently (integers beyond 64 bits, NaN literals, lone surrogates), a wrong
 type anywhere -- returns ``None``: the caller then runs the full FastAPI /
@@ -33,6 +39,7 @@ from pydantic import ValidationError
 
 from aadrisk.risk.columns import BookColumns
 
+from .bodyscan import ScannedBody, scan_body
 from .schemas import RiskRequest, trade_field_kinds
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -180,9 +187,33 @@ def check_trades(trades: list) -> BookColumns:
     return BookColumns(len(trades), out)
 
 
+def _scanned_columns(scanned: ScannedBody) -> BookColumns:
+    """The columns of a scanned body (every trade with the same declared keys), checked
+    as :func:`check_trades` checks them; raise ``_Reject`` on any doubt."""
+    if scanned.n == 0:
+        return BookColumns(0, [])
+    by_key = dict(zip(scanned.keys, scanned.columns))
+    order = _order(scanned.keys)
+    return BookColumns(scanned.n, [(tuple(k for k, _ in order), list(range(scanned.n)),
+                                    [check(by_key[k]) for k, check in order])])
+
+
+def _request(doc) -> RiskRequest | None:
+    """The request without its trades (``doc["portfolio"]["trades"]`` is ``[]``)."""
+    try:
+        _plain(doc)
+        return RiskRequest.model_validate(doc)
+    except (_Reject, ValidationError):
+        return None
+
+
 def parse_risk_body(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
     """(the request without trades, the trades as columns of mappings), or ``None`` to
     use the full validation path.
+
+    The trades are first cut from the body into columns by one compiled scan
+    (:func:`service.bodyscan.scan_body`); a body the scan cannot vouch for is parsed
+    whole by orjson, as it always was.
 
     Parameters
     ----------
@@ -194,6 +225,23 @@ def parse_risk_body(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
     (RiskRequest, BookColumns) or None
         ``request.portfolio.trades`` is empty; the trades are the second item.
     """
+    scanned = scan_body(body, trade_field_kinds())
+    if scanned is None:
+        return _parse_whole(body)
+    try:
+        doc = orjson.loads(scanned.skeleton)
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        trades = _scanned_columns(scanned)
+    except _Reject:
+        return None
+    req = _request(doc)
+    return None if req is None else (req, trades)
+
+
+def _parse_whole(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
+    """:func:`parse_risk_body` by ``orjson.loads`` of the whole body."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -207,10 +255,5 @@ def parse_risk_body(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
         trades = check_trades(portfolio["trades"])
     except _Reject:
         return None
-    skeleton: dict[str, Any] = {**doc, "portfolio": {**portfolio, "trades": []}}
-    try:
-        _plain(skeleton)
-        req = RiskRequest.model_validate(skeleton)
-    except (_Reject, ValidationError):
-        return None
-    return req, trades
+    req = _request({**doc, "portfolio": {**portfolio, "trades": []}})
+    return None if req is None else (req, trades)

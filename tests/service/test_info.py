@@ -123,4 +123,4 @@ def test_readiness_path_does_not_import_scipy_linalg():
             "print(sorted(s), 'scipy.linalg' in sys.modules, 'numba.np.arraymath' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=300).stdout.split("\n")[0]
-    assert out == "['european_option', 'market', 'numba_target'] False False"
+    assert out == "['body_scan', 'european_option', 'market', 'numba_target'] False False"
