@@ -104,7 +104,7 @@ def main() -> None:
         sl.put_market(url)
         bodies = sl.Bodies(1000, pool=3 + args.rounds * 8 * args.per_client,
                            layout=args.layout)
-        asyncio.run(sl.drive(url, bodies, 1, per_client=3))              # warm
+        sl.run(sl.drive(url, bodies, 1, per_client=3))              # warm
 
         def split() -> dict:
             proc.send_signal(signal.SIGUSR1)
@@ -115,7 +115,7 @@ def main() -> None:
         rows = []
         for _ in range(args.rounds):
             a, c0 = split(), time.process_time()
-            res = asyncio.run(sl.drive(url, bodies, 8, per_client=args.per_client))
+            res = sl.run(sl.drive(url, bodies, 8, per_client=args.per_client))
             client, b = time.process_time() - c0, split()
             n = len(res["latencies"])
             row = {k: 1e3 * (b.get(k, 0.0) - a.get(k, 0.0)) / n
