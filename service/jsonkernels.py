@@ -17,7 +17,7 @@ from aadrisk._numba import jit
 LIT, TEXT, CODE, GTEXT, GCODE = 0, 1, 2, 3, 4
 
 
-@jit(noalias=True)
+@jit(inline="always")
 def _copy(out, p, src, s, m):
     """Copy ``m`` bytes of ``src`` from ``s`` to ``out`` at ``p``; new p (unsigned
     indexes: no negative-index wrap-around test per byte)."""
@@ -27,7 +27,7 @@ def _copy(out, p, src, s, m):
     return p + m
 
 
-@jit
+@jit(inline="always")
 def _copy_within(out, p, q, m):
     """Copy ``m`` bytes of ``out`` from ``q`` to ``p`` (``q + m <= p``); new p."""
     pu, qu = np.uint64(p), np.uint64(q)
@@ -42,13 +42,13 @@ _CLOSES = np.uint64(0x5D5D5D5D5D5D5D5D)
 _ONES = np.uint64(0x0101010101010101)
 
 
-@jit
+@jit(inline="always")
 def _zero_bytes(x):
     """High bit of each byte of ``x`` set iff the byte is 0 (exact, no carries)."""
     return ~(((x & _LOW7) + _LOW7) | x | _LOW7)
 
 
-@jit
+@jit(inline="always")
 def _scan_numbers(text, words, i, count):
     """Position of the ``count``-th separator (``,`` or ``]``) from ``i`` in the text of
     numbers and ``null`` (``words``: the text as 8-byte words), eight bytes at a time
@@ -87,7 +87,7 @@ def _scan_numbers(text, words, i, count):
         n += np.uint64(1)
 
 
-@jit
+@jit(inline="always")
 def _scan(text, words, i, count, generic):
     """Position of the ``count``-th separator (``,`` or the closing ``]`` at depth 0)
     from ``i`` in JSON array text; strings and nested values skipped when ``generic``."""
@@ -115,7 +115,7 @@ def _scan(text, words, i, count, generic):
         n += np.uint64(1)
 
 
-@jit
+@jit(inline="always")
 def _null(out, p):
     out[p] = 110
     out[p + 1] = 117
@@ -124,7 +124,7 @@ def _null(out, p):
     return p + 4
 
 
-@jit(noalias=True)
+@jit(inline="always")
 def _elements(out, p, text, words, cursor, j, generic, nulls, nb, first, m):
     """The ``m`` elements ``first ..`` of text column ``j``, comma-separated, at ``p``;
     new p. ``nb`` >= 0: ``nulls[nb + i]`` marks element ``i`` as ``null`` (not in the
@@ -165,7 +165,7 @@ def _elements(out, p, text, words, cursor, j, generic, nulls, nb, first, m):
     return _copy(out, p, text, s, e - s)
 
 
-@jit
+@jit(inline="always")
 def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, slots):
     """The table entries of codes ``row_codes[base:base + m]``, comma-separated, at ``p``;
     new p. A list of codes seen before (``memo``: open-addressing table of (hash, codes

@@ -12,9 +12,13 @@ assembles the records:
   it with a cursor -- the records take the column's elements in order, so a
   record's list of ``k`` rows is the next ``k`` elements, commas included, up
   to the next separator -- with no per-element start and length arrays;
+  A float column's NaN and infinities are left out of the text and marked
+  (``Text.nulls``): the kernel writes ``null`` for them;
 * a column of strings from a small table is :class:`Coded`: each distinct value
   encoded once (cached by the table's content, see :func:`encoded_table`) and an
   integer code per element.
+
+The kernels are in :mod:`service.jsonkernels`.
 
 :func:`write_records` writes, per book (a range of records), the JSON array of
 its records: per record its own fields, then per nested group an object of
