@@ -1,272 +1,281 @@
-"""JSON arrays and objects assembled from byte spans by compiled kernels.
+"""JSON arrays of records written by one compiled pass over pre-encoded columns.
 
 A 1,000-trade answer in the ``trades`` layout holds about 21,000 Greek rows in
 1,000 nested objects (2.4 MB). Building one Python dict and seven lists or
 array slices per trade, then encoding them, cost more server CPU than pricing
-the book. Here every column is encoded ONCE, as a whole:
+the book. Here every column is encoded ONCE, as a whole, and one Numba kernel
+assembles the records:
 
-* a float column by ``orjson.dumps`` of the NumPy array (the same shortest
-  round-trip text, NaN as ``null``, as orjson writes for the Python floats);
-  its elements are the spans between the commas;
-* a column of strings (or any JSON values) by encoding each distinct value once
-  and pointing every element at its encoding;
+* a column of numbers (or of any JSON values) is :class:`Text`: the JSON array
+  ``orjson.dumps`` writes for the whole column (for floats, of the NumPy array:
+  shortest round-trip text, NaN and infinities as ``null``). The kernel walks
+  it with a cursor -- the records take the column's elements in order, so a
+  record's list of ``k`` rows is the next ``k`` elements, commas included, up
+  to the next separator -- with no per-element start and length arrays;
+  A float column's NaN and infinities are left out of the text and marked
+  (``Text.nulls``): the kernel writes ``null`` for them;
+* a column of strings from a small table is :class:`Coded`: each distinct value
+  encoded once (cached by the table's content, see :func:`encoded_table`) and an
+  integer code per element.
 
-and one Numba kernel copies the spans, in one pass, into the array of records
-(:class:`Records`): per record its own fields, then per nested group an object
-of lists of the record's rows. The bytes are exactly those ``orjson.dumps``
-writes for the same nested lists and dicts (tests/service/test_jsonwrite.py
-compares them).
+The kernels are in :mod:`service.jsonkernels`.
 
-A :class:`Spans` is ``(buf, start, length)``: element ``i`` is the JSON text
-``buf[start[i]:start[i] + length[i]]``.
+:func:`write_records` writes, per book (a range of records), the JSON array of
+its records: per record its own fields, then per nested group an object of
+lists of the record's rows. The bytes are exactly those ``orjson.dumps`` writes
+for the same nested lists and dicts (tests/service/test_jsonwrite.py compares
+them).
 
 Examples
 --------
 >>> import numpy as np
->>> rows = {"x": value_spans(["a", "b", "a"]), "v": float_spans([1.5, np.nan, -0.0])}
->>> rec = Records({"id": value_spans(["t1", "t2"])}, {"g": (rows, np.array([0, 2, 3]))})
->>> rec.array(0, 2)
-b'[{"id":"t1","g":{"x":["a","b"],"v":[1.5,null]}},{"id":"t2","g":{"x":["a"],"v":[-0.0]}}]'
+>>> rows = np.array([0, 0, 1])
+>>> grp = Group("g", rows, [("x", Coded(np.array([0, 1, 0]), encoded_table(("a", "b")))),
+...                         ("v", Text.floats(np.array([1.5, np.nan, -0.0])))])
+>>> write_records([("id", Text.values(["t1", "t2"]))], [grp], [0, 2])
+[b'[{"id":"t1","g":{"x":["a","b"],"v":[1.5,null]}},{"id":"t2","g":{"x":["a"],"v":[-0.0]}}]']
 """
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import orjson
 
-from aadrisk._numba import jit
+from .jsonkernels import CODE, GCODE, GTEXT, LIT, TEXT, write
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_TABLES: dict = {}
+_TABLES_MAX = 64
 
 
 @dataclasses.dataclass(frozen=True)
-class Spans:
-    """Elements of JSON text: element ``i`` is ``buf[start[i]:start[i] + length[i]]``."""
+class Table:
+    """JSON texts of a table's values: entry ``k`` is ``buf[start[k]:start[k] + length[k]]``."""
 
-    buf: np.ndarray       # uint8
+    buf: bytes
     start: np.ndarray     # int64
     length: np.ndarray    # int64
 
-    def __len__(self) -> int:
-        return self.start.shape[0]
 
-    def bytes(self, i: int) -> bytes:
-        """The JSON text of element ``i``."""
-        a = int(self.start[i])
-        return self.buf[a:a + int(self.length[i])].tobytes()
+def _table(texts: Sequence[bytes]) -> Table:
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return Table(b"".join(texts), np.cumsum(lens) - lens, lens)
 
 
-_EMPTY = np.zeros(0, dtype=np.int64)
+def encoded_table(values: tuple, raw: bool = False) -> Table:
+    """The JSON text of each of ``values`` (JSON values), cached by content (a small
+    bounded dict: the tables of labels, greek kinds, units and products repeat across
+    requests). ``raw``: the values are already JSON texts (bytes), kept as they are."""
+    key = (raw, values)
+    hit = _TABLES.get(key)
+    if hit is None:
+        hit = _table(list(values) if raw else [orjson.dumps(v, option=_NUMPY) for v in values])
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = hit
+    return hit
 
 
-@jit
-def _split(buf, start, length):
-    """Spans of the elements of a JSON array of numbers (no element holds a comma)."""
-    k = 0
-    a = 1
-    for i in range(1, buf.shape[0]):
-        c = buf[i]
-        if c == 44 or c == 93:
-            start[k] = a
-            length[k] = i - a
-            k += 1
-            a = i + 1
-    return k
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """A column of ``n`` elements as the JSON array text of its elements (``generic``:
+    elements may be strings or nested values, scanned as JSON; else numbers or ``null``
+    only). ``nulls`` (bool per element, or None): these elements are ``null`` and not in
+    the text, which holds the others."""
+
+    buf: bytes
+    n: int
+    generic: bool
+    nulls: np.ndarray | None = None
+
+    @classmethod
+    def floats(cls, values) -> "Text":
+        """A float column (as float64): orjson's text, NaN and infinities as ``null`` (the
+        text holds the finite values only)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        if finite.all():
+            return cls(orjson.dumps(values, option=_NUMPY), values.shape[0], False)
+        return cls(orjson.dumps(values[finite], option=_NUMPY), values.shape[0], False,
+                   ~finite)
+
+    @classmethod
+    def values(cls, values: list) -> "Text":
+        """A list of any JSON values (strings, None, numbers, lists, ...)."""
+        return cls(orjson.dumps(values, option=_NUMPY), len(values), True)
 
 
-def float_spans(values) -> Spans:
-    """Each float of ``values`` as orjson writes it (NaN and infinities as ``null``)."""
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    buf = np.frombuffer(orjson.dumps(values, option=_NUMPY), dtype=np.uint8)
-    n = values.shape[0]
-    if n == 0:
-        return Spans(buf, _EMPTY, _EMPTY)
-    start = np.empty(n, dtype=np.int64)
-    length = np.empty(n, dtype=np.int64)
-    if _split(buf, start, length) != n:                 # pragma: no cover - orjson changed
-        raise AssertionError("float column: unexpected JSON array")
-    return Spans(buf, start, length)
+@dataclasses.dataclass(frozen=True)
+class Coded:
+    """Element ``i`` is entry ``codes[i]`` of ``table``."""
+
+    codes: np.ndarray     # int64, one per element
+    table: Table
 
 
-def coded_spans(codes: np.ndarray, table: Sequence) -> Spans:
-    """Element ``i`` is ``table[codes[i]]`` (any JSON values), each distinct value encoded
-    once."""
-    encoded = [orjson.dumps(v, option=_NUMPY) for v in table]
-    lens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    offsets = np.cumsum(lens) - lens
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    codes = np.asarray(codes, dtype=np.int64)
-    return Spans(buf, offsets[codes], lens[codes])
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Rows nested in the records: ``rows[i]`` is the record of row ``i`` (non-decreasing);
+    written as ``"name": {"col": [the record's rows], ...}``."""
+
+    name: str
+    rows: np.ndarray
+    columns: list         # of (key, Text | Coded), one element per row
 
 
-def _plain_strings(values: list) -> Spans | None:
-    """Strings as JSON text from ONE encoding of the list, when orjson escaped nothing
-    (every element is then its characters between quotes: the list's encoded length
-    is the sum of the strings' lengths plus quotes and commas, and any escape or
-    non-ASCII character would make it longer); else None."""
-    buf = orjson.dumps(values)
-    lens = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) + 2
-    if len(buf) != int(lens.sum()) + len(values) + 1:
-        return None
-    start = np.cumsum(lens + 1) - lens                # after "[" and each comma
-    return Spans(np.frombuffer(buf, dtype=np.uint8), start, lens)
-
-
-def value_spans(values: Sequence) -> Spans:
-    """Each of ``values`` (JSON values: strings, None, numbers, ...) as JSON text; when
-    they are strings or None, each distinct one is encoded once (mostly distinct
-    strings: the whole list at once)."""
-    values = list(values)
-    n = len(values)
-    types = set(map(type, values))
-    if types <= {str, type(None)}:
-        table = list(dict.fromkeys(values))
-        if len(table) < n // 2:
-            where = {v: k for k, v in enumerate(table)}
-            return coded_spans(np.fromiter(map(where.__getitem__, values), dtype=np.int64,
-                                           count=n), table)
-        if types == {str}:
-            plain = _plain_strings(values)
-            if plain is not None:
-                return plain
-    return coded_spans(np.arange(n, dtype=np.int64), values)
-
-
-def _concat(parts: Sequence[Spans]) -> Spans:
-    """The elements of several Spans, one after the other."""
+def _join(parts: list) -> np.ndarray:
+    """One int64 array of the parts (no copy for a single part)."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
     if len(parts) == 1:
-        return parts[0]
-    base = np.cumsum([0] + [p.buf.shape[0] for p in parts[:-1]])
-    return Spans(np.concatenate([p.buf for p in parts]),
-                 np.concatenate([p.start + b for p, b in zip(parts, base)]),
-                 np.concatenate([p.length for p in parts]))
+        return np.ascontiguousarray(parts[0], dtype=np.int64)
+    return np.concatenate([np.asarray(x, dtype=np.int64) for x in parts] +
+                          [np.zeros(0, np.int64)])
 
 
-def _packed(columns: Sequence[Spans]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The columns' texts in one buffer: (buffer, start (columns x n), length)."""
-    n = len(columns[0]) if columns else 0
-    base = np.cumsum([0] + [c.buf.shape[0] for c in columns])
-    src = np.concatenate([c.buf for c in columns] + [np.zeros(0, np.uint8)])
-    start = np.empty((len(columns), n), dtype=np.int64)
-    length = np.empty((len(columns), n), dtype=np.int64)
-    for j, c in enumerate(columns):
-        if len(c) != n:
-            raise ValueError(f"column {j} has {len(c)} elements, not {n}")
-        start[j] = c.start + base[j]
-        length[j] = c.length
-    return src, start, length
+def _offsets(lens: list) -> np.ndarray:
+    """Start of each of consecutive pieces of lengths ``lens``."""
+    return np.cumsum([0] + lens[:-1]).astype(np.int64) if lens else np.zeros(0, np.int64)
 
 
-@jit
-def _copy(out, p, src, s, m):
-    """Copy ``m`` bytes of ``src`` from ``s`` to ``out`` at ``p``; new p.
+class _Program:
+    """The operations of a record and the inputs they refer to, as the kernel takes them."""
 
-    Unsigned indexes: no negative-index wrap-around test per byte."""
-    pu, su = np.uint64(p), np.uint64(s)
-    for k in range(np.uint64(m)):
-        out[pu + k] = src[su + k]
-    return p + m
+    def __init__(self, n_records: int):
+        self.n_records = n_records
+        self.ops: list[tuple] = []
+        self.lits: list[bytes] = []
+        self.pending = b""
+        self.texts: list[Text] = []
+        self.tables: list[Table] = []
+        self.rec_codes: list[np.ndarray] = []
+        self.row_codes: dict[int, tuple] = {}     # id(codes) -> (index, codes)
+        self.size = 0           # bytes per record beyond the texts (an upper bound)
+        self.extra = 0          # bytes of the coded row columns (an upper bound)
+        self.n_memo = 0         # GCODE operations so far
+
+    def literal(self, b: bytes) -> None:
+        self.pending += b
+
+    def _op(self, o: int, a: int, b: int = 0, c: int = 0) -> None:
+        if self.pending:
+            self.ops.append((LIT, len(self.lits), 0, 0, 0))
+            self.lits.append(self.pending)
+            self.size += len(self.pending)
+            self.pending = b""
+        self.ops.append((o, a, b, c, self.n_memo))
+        self.n_memo += o == GCODE
+
+    def _table(self, codes: np.ndarray, table: Table, n: int) -> tuple[np.ndarray, int]:
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        if codes.shape != (n,):
+            raise ValueError(f"{codes.shape[0]} codes, {n} expected")
+        if n and (int(codes.min()) < 0 or int(codes.max()) >= len(table.length)):
+            raise ValueError("code outside its table")
+        self.tables.append(table)
+        return codes, len(self.tables) - 1
+
+    def column(self, col, n: int, group: int | None = None) -> None:
+        """Add a record field (``group`` None) or a group's row column of ``n`` elements."""
+        if isinstance(col, Text):
+            if col.n != n:
+                raise ValueError(f"text column of {col.n} elements, {n} expected")
+            self.texts.append(col)
+            if col.nulls is not None:
+                self.extra += 5 * int(np.count_nonzero(col.nulls))
+            if group is None:
+                self._op(TEXT, len(self.texts) - 1)
+            else:
+                self._op(GTEXT, len(self.texts) - 1, 0, group)
+            return
+        codes, tab = self._table(col.codes, col.table, n)
+        width = int(col.table.length.max(initial=0))
+        if group is None:
+            self.rec_codes.append(codes)
+            self._op(CODE, len(self.rec_codes) - 1, tab)
+            self.size += width
+        else:
+            j = self.row_codes.setdefault(id(col.codes), (len(self.row_codes), codes))[0]
+            self._op(GCODE, j, tab, group)
+            self.extra += (width + 1) * n
+
+    def close(self) -> None:
+        """Flush the pending literal."""
+        if self.pending:
+            self.ops.append((LIT, len(self.lits), 0, 0, 0))
+            self.lits.append(self.pending)
+            self.size += len(self.pending)
+            self.pending = b""
 
 
-@jit
-def _records(out, a, b, tsrc, tstart, tlen, rsrc, rstart, rlen, rbounds, n_cols,
-             lit, lstart, llen):
-    """Records ``a:b`` as a JSON array into ``out`` (of the length :meth:`Records._length`
-    gives). Literal pieces, in order: the record fields' prefixes (``{"k":`` then
-    ``,"k":``), per group its columns' prefixes (``,"g":{"c":[`` then ``],"c":[``) and
-    its closing ``]}``, then ``}``."""
-    n_fields = tstart.shape[0]
-    n_groups = rbounds.shape[0]
-    out[0] = 91
-    p = 1
-    for t in range(a, b):
-        if t > a:
-            out[p] = 44
-            p += 1
-        q = 0
-        for j in range(n_fields):
-            p = _copy(out, p, lit, lstart[q], llen[q])
-            q += 1
-            p = _copy(out, p, tsrc, tstart[j, t], tlen[j, t])
-        for g in range(n_groups):
-            for c in range(n_cols):
-                p = _copy(out, p, lit, lstart[q], llen[q])
-                q += 1
-                for r in range(rbounds[g, t], rbounds[g, t + 1]):
-                    if r > rbounds[g, t]:
-                        out[p] = 44
-                        p += 1
-                    p = _copy(out, p, rsrc, rstart[c, r], rlen[c, r])
-            p = _copy(out, p, lit, lstart[q], llen[q])
-            q += 1
-        p = _copy(out, p, lit, lstart[q], llen[q])
-    out[p] = 93
-    return p + 1
-
-
-class Records:
-    """An array of JSON records, each with its own fields and nested groups of rows.
+def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds
+                  ) -> list[bytes]:
+    """Per book, the JSON array of its records.
 
     Parameters
     ----------
-    fields : mapping of str to Spans
-        One element per record, written as ``"key": text`` in the mapping's order.
-    groups : mapping of str to (mapping of str to Spans, bounds)
-        Per group: its row columns (all groups with the same column names, each column
-        one element per row) and ``bounds`` (records + 1): record ``t`` owns rows
-        ``bounds[t]:bounds[t + 1]``. Written after the fields as
-        ``"group": {"col": [rows...], ...}``.
+    fields : sequence of (key, Text or Coded)
+        One element per record, written as ``"key":text`` in order; a key of None writes
+        the element's text as it is (a :class:`Coded` whose table holds pieces such as
+        ``,"a":1,"b":2``; not the first field).
+    groups : sequence of Group
+        Written after the fields, in order.
+    book_bounds : sequence of int
+        Book ``i`` is the records ``book_bounds[i]:book_bounds[i + 1]``; the last bound is
+        the number of records.
     """
-
-    def __init__(self, fields: Mapping[str, Spans], groups: Mapping[str, tuple] | None = None):
-        groups = groups or {}
-        if not fields:
-            raise ValueError("records need at least one field")
-        self.n = len(next(iter(fields.values())))
-        names = [list(columns) for columns, _ in groups.values()]
-        if any(not c or c != names[0] for c in names):
-            raise ValueError("every group needs the same, non-empty columns")
-        self.n_cols = len(names[0]) if names else 0
-        self.tsrc, self.tstart, self.tlen = _packed(list(fields.values()))
-        # the groups' rows end to end: one column of Spans per column name
-        bounds, offset = [], 0
-        for columns, b in groups.values():
-            bounds.append(np.asarray(b, dtype=np.int64) + offset)
-            offset += len(next(iter(columns.values())))
-        merged = [_concat([columns[name] for columns, _ in groups.values()])
-                  for name in (names[0] if names else [])]
-        self.rsrc, self.rstart, self.rlen = _packed(merged)
-        self.rbounds = np.array(bounds, dtype=np.int64).reshape(len(bounds), self.n + 1)
-        pieces = [(b"{" if j == 0 else b",") + orjson.dumps(k) + b":"
-                  for j, k in enumerate(fields)]
-        for g, (columns, _) in groups.items():
-            pieces += [(b"," + orjson.dumps(g) + b":{" if c == 0 else b"],")
-                       + orjson.dumps(name) + b":[" for c, name in enumerate(columns)]
-            pieces.append(b"]}")
-        pieces.append(b"}")
-        self.llen = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-        self.lstart = np.cumsum(self.llen) - self.llen
-        self.lit = np.frombuffer(b"".join(pieces), dtype=np.uint8)
-
-    def _length(self, a: int, b: int) -> int:
-        """Bytes of :meth:`array` ``(a, b)``: brackets and commas between records, every
-        literal piece and field text once per record, the rows' texts and the commas
-        between the rows of a record's list."""
-        n = b - a
-        size = 2 + max(n - 1, 0) + n * int(self.llen.sum()) + int(self.tlen[:, a:b].sum())
-        for bounds in self.rbounds:
-            lo, hi = int(bounds[a]), int(bounds[b])
-            filled = int(np.count_nonzero(np.diff(bounds[a:b + 1])))
-            size += int(self.rlen[:, lo:hi].sum()) + self.n_cols * (hi - lo - filled)
-        return size
-
-    def array(self, a: int, b: int) -> bytes:
-        """Records ``a:b`` as one JSON array."""
-        out = np.empty(self._length(a, b), dtype=np.uint8)
-        end = _records(out, a, b, self.tsrc, self.tstart, self.tlen, self.rsrc, self.rstart,
-                       self.rlen, self.rbounds, self.n_cols, self.lit, self.lstart, self.llen)
-        if end != out.shape[0]:                       # pragma: no cover - a length bug
-            raise AssertionError(f"records wrote {end} bytes, {out.shape[0]} expected")
-        return out.tobytes()
+    bounds = np.asarray(book_bounds, dtype=np.int64)
+    n = int(bounds[-1])
+    if not fields or fields[0][0] is None:
+        raise ValueError("records need a first field with a key")
+    prog = _Program(n)
+    for j, (key, col) in enumerate(fields):
+        if key is not None:
+            prog.literal((b"{" if j == 0 else b",") + orjson.dumps(key) + b":")
+        prog.column(col, n)
+    for g, grp in enumerate(groups):
+        for c, (key, col) in enumerate(grp.columns):
+            prog.literal((b"," + orjson.dumps(grp.name) + b":{" if c == 0 else b"],")
+                         + orjson.dumps(key) + b":[")
+            prog.column(col, len(grp.rows), g)
+        prog.literal(b"]}")
+    prog.literal(b"}")
+    prog.close()
+    lens = [len(t.buf) for t in prog.texts]
+    cursor = _offsets(lens) + 1
+    text = np.empty(-(-(sum(lens) + 8) // 8) * 8, dtype=np.uint8)   # 8-byte words, padded
+    for t, a in zip(prog.texts, cursor.tolist()):
+        text[a - 1:a - 1 + len(t.buf)] = np.frombuffer(t.buf, dtype=np.uint8)
+    generic = np.array([t.generic for t in prog.texts], dtype=np.bool_)
+    masks = [t.nulls for t in prog.texts if t.nulls is not None]
+    null_base = np.full(len(prog.texts), -1, dtype=np.int64)
+    null_base[[t.nulls is not None for t in prog.texts]] = _offsets([len(x) for x in masks])
+    nulls = np.concatenate(masks).view(np.uint8) if masks else np.zeros(0, np.uint8)
+    tab = b"".join(t.buf for t in prog.tables)
+    tab_base = _offsets([len(t.length) for t in prog.tables])
+    bases = _offsets([len(t.buf) for t in prog.tables])
+    tstart = _join([t.start + b for t, b in zip(prog.tables, bases)])
+    tlen = _join([t.length for t in prog.tables])
+    rec_codes = np.stack(prog.rec_codes) if prog.rec_codes else np.zeros((0, n), np.int64)
+    row_codes = [c for _, c in prog.row_codes.values()]
+    code_base = _offsets([len(c) for c in row_codes])
+    group_n = np.array([len(g.rows) for g in groups], dtype=np.int64)
+    group_base = _offsets(group_n.tolist())
+    rows = _join([g.rows for g in groups])
+    lit = np.frombuffer(b"".join(prog.lits) or b" ", dtype=np.uint8)
+    llen = np.fromiter(map(len, prog.lits), dtype=np.int64, count=len(prog.lits))
+    n_books = len(bounds) - 1
+    size = 2 * n_books + n + n * prog.size + prog.extra + sum(lens)
+    out = np.empty(size, dtype=np.uint8)
+    ends = np.zeros(n_books, dtype=np.int64)
+    end = write(out, bounds, ends, np.array(prog.ops, dtype=np.int64).reshape(-1, 5), lit,
+                 np.cumsum(llen) - llen, llen, text, text.view(np.uint64), cursor, generic,
+                 nulls, null_base, rec_codes, _join(row_codes), code_base,
+                 np.frombuffer(tab or b" ", dtype=np.uint8), tstart, tlen, tab_base, rows,
+                 group_base, group_n, 1 << min(max(2 * n, 16), 1023).bit_length())
+    if end > size:                                    # pragma: no cover - a size bug
+        raise AssertionError(f"records wrote {end} bytes, at most {size} expected")
+    starts = [0] + ends[:-1].tolist()
+    return [out[a:b].tobytes() for a, b in zip(starts, ends.tolist())]

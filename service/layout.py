@@ -19,6 +19,8 @@ merged arrays (both sorted by book position), so a book is a slice.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -27,7 +29,8 @@ import orjson
 
 from aadrisk.risk.greeks import scaled_columns
 
-from .jsonwrite import Records, coded_spans, float_spans, value_spans
+from .aggregates import SUM_COLS, by_label, price_totals
+from .jsonwrite import Coded, Group, Table, Text, encoded_table, write_records
 
 LAYOUTS = ("trades", "columnar")
 #: per-trade columns of the answer, in order
@@ -36,8 +39,6 @@ PRICE_COLS = ("trade", "product", "model", "underlying", "currency", "quantity",
 #: per-row Greek columns of a trade's vector, in order
 GREEK_COLS = ("label", "greek", "value", "unit", "value_per_bp", "value_per_vol_point",
               "stderr")
-#: summed by (label, greek, currency, unit) in the aggregates
-SUM_COLS = ("value", "value_per_bp", "value_per_vol_point")
 
 
 def owner(tid: str, offsets: Sequence[int] | None) -> tuple[int, str]:
@@ -84,14 +85,6 @@ def factorize(values) -> tuple[np.ndarray, list]:
     return codes, uniques
 
 
-def _sorted_codes(codes: np.ndarray, uniques: list) -> tuple[np.ndarray, list]:
-    """The same grouping with codes renumbered in sorted order of the values."""
-    order = sorted(range(len(uniques)), key=lambda k: (uniques[k] is None, uniques[k] or ""))
-    rank = np.empty(max(len(uniques), 1), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[codes], [uniques[k] for k in order]
-
-
 def _refactorize(factorized: tuple[np.ndarray, list], a: int, b: int
                  ) -> tuple[np.ndarray, list]:
     """:func:`factorize` of ``values[a:b]`` from the factorization of ``values``:
@@ -120,41 +113,34 @@ def _refactorize(factorized: tuple[np.ndarray, list], a: int, b: int
 
 class _Rows:
     """The Greek rows (first/second order, or zero-rate) of a merged evaluation: value
-    columns as arrays, strings as lists, slices per book and per trade."""
+    columns as arrays, codes into the label and kind tables, slices per book."""
 
-    def __init__(self, cols: dict, n_prices: int, offsets: Sequence[int], labels: Sequence,
-                 kinds: Sequence):
+    def __init__(self, cols: dict, offsets: Sequence[int], labels: tuple, kinds: tuple):
         """``offsets``: position of each book's first trade in the merged book;
         ``labels`` / ``kinds``: the strings the ``label_code`` / ``greek_code`` columns
         index."""
         self.cols = cols
         self.n = len(cols["value"])
-        self.label_codes = (cols["label_code"], list(labels))
-        self.greek_codes = (cols["greek_code"], list(kinds))
-        codes, kinds = self.greek_codes
-        units, bp, vp = scaled_columns(kinds)
-        self.kind_units = units          # unit of each distinct greek kind (greek_codes)
-        self._spans = None
+        self.label_codes = (cols["label_code"], labels)
+        self.greek_codes = (cols["greek_code"], kinds)
+        self.kind = _kind_info(kinds)
+        self.kind_units = self.kind.units  # unit of each distinct greek kind (greek_codes)
+        codes = np.asarray(cols["greek_code"])
         value = np.ascontiguousarray(cols["value"], dtype=float)
-        self.arrays = {"value": value, "value_per_bp": value * bp[codes],
-                       "value_per_vol_point": value * vp[codes],
+        self.arrays = {"value": value, "value_per_bp": value * self.kind.bp[codes],
+                       "value_per_vol_point": value * self.kind.vp[codes],
                        "stderr": np.ascontiguousarray(cols["stderr"], dtype=float)}
-        # rows of price row k: [trade_bounds[k], trade_bounds[k + 1])
-        self.trade_bounds = np.searchsorted(cols["row"], np.arange(n_prices + 1)).tolist()
         self.book_bounds = np.searchsorted(cols["_pos"], np.asarray(offsets)).tolist() + [self.n]
 
-    def spans(self) -> dict:
-        """Every row of each Greek column (:data:`GREEK_COLS`) as JSON text
-        (:mod:`service.jsonwrite`), encoded once for all books."""
-        if self._spans is None:
-            codes, kinds = self.greek_codes
-            ar = self.arrays
-            sp = {"label": coded_spans(*self.label_codes), "greek": coded_spans(codes, kinds),
-                  "unit": coded_spans(codes, self.kind_units),
-                  **{c: float_spans(ar[c]) for c in
-                     ("value", "value_per_bp", "value_per_vol_point", "stderr")}}
-            self._spans = {c: sp[c] for c in GREEK_COLS}
-        return self._spans
+    def group(self, name: str) -> Group:
+        """The rows as the nested lists of the ``trades`` layout (:data:`GREEK_COLS`)."""
+        labels = encoded_table(self.label_codes[1])
+        ar = self.arrays
+        codes = {"label": Coded(self.label_codes[0], labels),
+                 "greek": Coded(self.greek_codes[0], self.kind.table),
+                 "unit": Coded(self.greek_codes[0], self.kind.unit_table)}
+        return Group(name, self.cols["row"],
+                     [(c, codes[c] if c in codes else Text.floats(ar[c])) for c in GREEK_COLS])
 
     def columnar(self, a: int, b: int, first_trade: int) -> dict:
         """Rows [a, b) with the strings given once and indexes per row."""
@@ -173,57 +159,54 @@ class _Rows:
                 "stderr": ar["stderr"][a:b]}
 
 
-def _unique(codes: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(codes, return_inverse=True)`` of codes in ``0 .. space - 1``; by a
-    table of the code space (no sort) when it is not much larger than ``codes``.
+@dataclasses.dataclass(frozen=True)
+class _Kinds:
+    """What the answers need of a table of greek kinds (computed once per table)."""
 
-    Examples
-    --------
-    >>> [x.tolist() for x in _unique(np.array([5, 2, 5, 0]), 8)]
-    [[0, 2, 5], [2, 1, 2, 0]]
-    """
-    if space > 4 * len(codes) + 4096:
-        return np.unique(codes, return_inverse=True)
-    seen = np.zeros(space, dtype=bool)
-    seen[codes] = True
-    rank = np.cumsum(seen) - 1
-    return np.flatnonzero(seen), rank[codes]
+    units: list
+    bp: np.ndarray
+    vp: np.ndarray
+    table: Table
+    unit_table: Table
 
 
-def _by_label(rows: _Rows, currency_codes: np.ndarray, currencies: list,
-              n_books: int) -> list[dict]:
-    """Per book: sums of the value columns by (label, greek, currency, unit), columnar,
-    keys sorted (a sum over only NaN is NaN).  The unit is a function of the greek kind,
-    so grouping by (label, greek, currency) gives the same groups."""
-    keys = ("label", "greek", "currency", "unit")
-    if rows.n == 0:
-        return [{k: [] for k in keys + SUM_COLS} for _ in range(n_books)]
-    lab, labels = _sorted_codes(*rows.label_codes)
-    grk, greeks = _sorted_codes(*rows.greek_codes)
-    units_of = dict(zip(rows.greek_codes[1], rows.kind_units))
-    cur, curs = _sorted_codes(currency_codes, currencies)
-    cur = cur[rows.cols["row"]]
-    book = np.repeat(np.arange(n_books), np.diff(rows.book_bounds))
-    nl, ng, nc = max(len(labels), 1), max(len(greeks), 1), max(len(curs), 1)
-    combined = ((book * nl + lab) * ng + grk) * nc + cur
-    groups, inverse = _unique(combined, n_books * nl * ng * nc)
-    gcur = groups % nc
-    rest = groups // nc
-    ggrk = rest % ng
-    rest = rest // ng
-    glab = rest % nl
-    gbook = rest // nl
-    gk = [greeks[k] for k in ggrk.tolist()]
-    cols = {"label": [labels[k] for k in glab.tolist()], "greek": gk,
-            "currency": [curs[k] for k in gcur.tolist()], "unit": [units_of[k] for k in gk]}
-    for c in SUM_COLS:
-        v = rows.arrays[c]
-        ok = ~np.isnan(v)
-        total = np.bincount(inverse, weights=np.where(ok, v, 0.0), minlength=len(groups))
-        count = np.bincount(inverse, weights=ok.astype(float), minlength=len(groups))
-        cols[c] = np.where(count > 0, total, np.nan).tolist()
-    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
-    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
+@functools.lru_cache(maxsize=64)
+def _kind_info(kinds: tuple) -> _Kinds:
+    units, bp, vp = scaled_columns(kinds)
+    return _Kinds(units, bp, vp, encoded_table(kinds), encoded_table(tuple(units)))
+
+
+def _strings(values: list) -> tuple[np.ndarray, tuple] | None:
+    """(codes, distinct values in order of first appearance) of a column of strings or
+    None; None if it holds anything else (each value is then written as it is)."""
+    try:
+        table = tuple(dict.fromkeys(values))
+    except TypeError:
+        return None
+    if not all(type(v) is str or v is None for v in table):
+        return None
+    if len(table) == 1:
+        return np.zeros(len(values), dtype=np.int64), table
+    where = {v: k for k, v in enumerate(table)}
+    return np.fromiter(map(where.__getitem__, values), dtype=np.int64,
+                       count=len(values)), table
+
+
+def _price_fields(pr: dict, trade_ids: list, strings: dict) -> list[tuple]:
+    """The record fields of the ``trades`` layout (:data:`PRICE_COLS`): floats from the
+    arrays, strings by code, the rest by value."""
+    fields = []
+    for c in PRICE_COLS:
+        col = pr[c]
+        if c == "trade":
+            fields.append((c, Text.values(trade_ids)))
+        elif c in strings:
+            fields.append((c, Coded(strings[c][0], encoded_table(strings[c][1]))))
+        elif getattr(col, "dtype", None) is not None and col.dtype.kind == "f":
+            fields.append((c, Text.floats(col)))
+        else:
+            fields.append((c, Text.values(col.tolist())))
+    return fields
 
 
 def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
@@ -236,17 +219,6 @@ def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
         out[i].append({"trade_id": tid, "field": str(e.field), "value": json_value(value),
                        "reason": str(e.reason)})
     return out
-
-
-def _records(pr: dict, pcols: dict, greeks: _Rows, zeros: _Rows | None) -> Records:
-    """The trades of the ``trades`` layout as JSON records: the price columns (floats
-    from the arrays, the rest by value), then the Greek vector (and zero-rate vector)."""
-    fields = {c: float_spans(pr[c]) if getattr(pr[c], "dtype", None) is not None
-              and pr[c].dtype.kind == "f" else value_spans(pcols[c]) for c in PRICE_COLS}
-    groups = {"greeks": (greeks.spans(), greeks.trade_bounds)}
-    if zeros is not None:
-        groups["zero_greeks"] = (zeros.spans(), zeros.trade_bounds)
-    return Records(fields, groups)
 
 
 def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
@@ -265,29 +237,41 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
     n = len(jobs)
     pr = greek_arrays.prices
     n_p = len(pr["_pos"])
-    pcols = {c: pr[c].tolist() for c in PRICE_COLS}
+    trade_ids = pr["trade"].tolist()
     if offsets is not None:
-        pcols["trade"] = [owner(t, offsets)[1] for t in pcols["trade"]]
+        trade_ids = [owner(t, offsets)[1] for t in trade_ids]
     errors = _errors(greek_arrays.errors, offsets, n)
     offsets = [0] if offsets is None else offsets
     pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
-    tables = (greek_arrays.labels, greek_arrays.kinds)
-    greeks = _Rows(greek_arrays.greeks, n_p, offsets, *tables)
-    zeros = _Rows(greek_arrays.zero_greeks, n_p, offsets, *tables) \
+    tables = (tuple(greek_arrays.labels), tuple(greek_arrays.kinds))
+    greeks = _Rows(greek_arrays.greeks, offsets, *tables)
+    zeros = _Rows(greek_arrays.zero_greeks, offsets, *tables) \
         if any(j.include_zero_greeks for j in jobs) else None
-    ccy_codes, ccys = factorize([c or "" for c in pcols["currency"]])
-    by_label = _by_label(greeks, ccy_codes, ccys, n)
-    records = {}       # the trades layout's records, with and without zero_greeks
+    strings = {c: _strings(pr[c].tolist()) for c in ("product", "model", "underlying",
+                                                     "currency")}
+    strings = {c: v for c, v in strings.items() if v is not None}
+    if "currency" in strings:
+        raw, table = strings["currency"]
+        ccy_codes, ccys = factorize([c or "" for c in table])
+        ccy_codes = ccy_codes[raw] if len(table) else raw
+    else:
+        ccy_codes, ccys = factorize([c or "" for c in pr["currency"].tolist()])
+    price = pr["price"] if n_p else np.zeros(0)
+    totals = price_totals(ccy_codes, ccys, price, pbounds)
+    by_label_ = by_label({"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
+                          "greek_code": greeks.greek_codes[0], **greeks.arrays},
+                         greeks.book_bounds, *tables, greeks.kind_units, ccy_codes, ccys, n)
+    records: dict = {}   # the trades layout's arrays per book, with and without zero_greeks
+    pcols = None
     docs = []
     for i, job in enumerate(jobs):
         a, b = pbounds[i], pbounds[i + 1]
-        totals: dict[str, float] = {}
-        for ccy, price in zip(pcols["currency"][a:b], pcols["price"][a:b]):
-            ccy = ccy or ""
-            totals[ccy] = totals.get(ccy, 0.0) + float(price)
         doc = {**job.meta, "valuation_date": greek_arrays.valuation_date.isoformat(),
                "n_trades": len(job.trades), "n_priced": b - a}
         if job.layout == "columnar":
+            if pcols is None:
+                pcols = {c: pr[c].tolist() for c in PRICE_COLS}
+                pcols["trade"] = trade_ids
             doc["layout"] = "columnar"
             doc["trades"] = {c: v[a:b] for c, v in pcols.items()}
             doc["greeks"] = greeks.columnar(greeks.book_bounds[i], greeks.book_bounds[i + 1], a)
@@ -297,9 +281,12 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
         else:
             zero = job.include_zero_greeks
             if zero not in records:
-                records[zero] = _records(pr, pcols, greeks, zeros if zero else None)
-            doc["trades"] = orjson.Fragment(records[zero].array(a, b))
+                groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")]
+                                                     if zero else [])
+                records[zero] = write_records(_price_fields(pr, trade_ids, strings), groups,
+                                              pbounds)
+            doc["trades"] = orjson.Fragment(records[zero][i])
         doc["errors"] = errors[i]
-        doc["aggregates"] = {"price_by_currency": totals, "by_label": by_label[i]}
+        doc["aggregates"] = {"price_by_currency": totals[i], "by_label": by_label_[i]}
         docs.append(doc)
     return docs

@@ -12,7 +12,7 @@ import pytest
 from aadrisk.market.snapshot import MarketData
 from aadrisk.risk.greeks import greek_arrays, scaled_columns
 from service.compute import Job, encode, tag_trades
-from service.jsonwrite import Records, float_spans, value_spans
+from service.jsonwrite import Coded, Group, Text, encoded_table, write_records
 from service.layout import PRICE_COLS, documents, owner
 
 from _svc_helpers import vanilla
@@ -29,31 +29,102 @@ def _random_floats(rng: random.Random, n: int) -> np.ndarray:
                      for _ in range(n)])
 
 
-@pytest.mark.parametrize("seed", range(8))
+_VALUES = [None, True, 0, -3, 2 ** 40, 1.5, "s", 'q"', "a,b]", ["x", [1, "]"]],
+           {"k": [1, {"c": "}"}]}, "\\", ""]
+
+
+def _column(rng: random.Random, n: int, kind: str):
+    """(the column as write_records takes it, its values as orjson writes them)."""
+    if kind == "floats":
+        x = _random_floats(rng, n)
+        if rng.random() < 0.3:                        # long runs of NaN / finite values
+            x[rng.randint(0, n):rng.randint(0, n)] = math.nan
+        if rng.random() < 0.1:
+            x[:] = math.nan
+        return Text.floats(x), [float(v) for v in x]
+    if kind == "coded":
+        table = tuple(rng.sample(_STRINGS + [None], rng.randint(1, 6)))
+        codes = np.array([rng.randrange(len(table)) for _ in range(n)], dtype=np.int64)
+        return Coded(codes, encoded_table(table)), [table[k] for k in codes]
+    vals = [rng.choice(_VALUES + _STRINGS) for _ in range(n)]
+    return Text.values(vals), vals
+
+
+@pytest.mark.parametrize("seed", range(16))
 def test_records_equal_orjson(seed):
     rng = random.Random(seed)
     n = rng.randint(0, 12)
     ids = [f"id{k}" if rng.random() < 0.8 else rng.choice(_STRINGS) for k in range(n)]
-    y = _random_floats(rng, n)
-    groups, want = {}, [{"id": ids[t], "y": float(y[t])} for t in range(n)]
+    y, yv = _column(rng, n, "floats")
+    fields = [("id", Text.values(ids)), ("y", y)]
+    want = [{"id": ids[t], "y": yv[t]} for t in range(n)]
+    if rng.random() < 0.5:
+        z, zv = _column(rng, n, "coded")
+        fields.append(("z", z))
+        for t in range(n):
+            want[t]["z"] = zv[t]
+    groups = []
     for g in ("g1", "g2")[:rng.randint(0, 2)]:
         sizes = [rng.choice([0, 1, 2, rng.randint(0, 30)]) for _ in range(n)]
-        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        x = _random_floats(rng, int(bounds[-1]))
-        s = [rng.choice(_STRINGS + [None]) for _ in range(int(bounds[-1]))]
-        groups[g] = ({"x": float_spans(x), "s": value_spans(s)}, bounds)
+        rows = np.repeat(np.arange(n), sizes)
+        cols = [(c, *_column(rng, len(rows), kind)) for c, kind in
+                (("x", "floats"), ("s", "values"), ("c", "coded"), ("v", "floats"))]
+        if rng.random() < 0.5:      # codes repeated by whole records (the memo's case)
+            table = tuple(_STRINGS)
+            pattern = [rng.randrange(len(table)) for _ in range(3)]
+            codes = np.array([pattern[k % 3] for t, m in enumerate(sizes) for k in range(m)],
+                             dtype=np.int64)
+            cols.append(("r", Coded(codes, encoded_table(table)), [table[k] for k in codes]))
+        groups.append(Group(g, rows, [(c, col) for c, col, _ in cols]))
+        start = 0
         for t in range(n):
-            a, b = bounds[t], bounds[t + 1]
-            want[t][g] = {"x": [float(v) for v in x[a:b]], "s": s[a:b]}
-    rec = Records({"id": value_spans(ids), "y": float_spans(y)}, groups)
-    for a, b in ((0, n), (0, n // 2), (n // 2, n), (n, n)):
-        assert rec.array(a, b) == orjson.dumps(want[a:b])
+            want[t][g] = {c: v[start:start + sizes[t]] for c, _, v in cols}
+            start += sizes[t]
+    cuts = sorted(rng.randint(0, n) for _ in range(rng.randint(0, 3)))
+    bounds = [0] + cuts + [n]
+    got = write_records(fields, groups, bounds)
+    assert got == [orjson.dumps(want[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def test_value_spans_keep_types():
-    vals = [1, 1.0, True, None, "1", 2 ** 40, "1", "1", "1", "1"]
-    rec = Records({"v": value_spans(vals)})
-    assert rec.array(0, len(vals)) == orjson.dumps([{"v": v} for v in vals])
+def test_values_keep_types():
+    vals = [1, 1.0, True, None, "1", 2 ** 40, "1", "1", "1", "1", [1, ","], {"a": "]"}]
+    got = write_records([("v", Text.values(vals))], [], [0, len(vals)])
+    assert got == [orjson.dumps([{"v": v} for v in vals])]
+
+
+def test_memo_tells_equal_hashes_apart():
+    """Record code lists are copied from an earlier equal list only when the codes match."""
+    table = tuple(f"L{k}" for k in range(50))
+    lists = [[1, 2, 3], [1, 2, 3], [3, 2, 1], [1, 2], [1, 2, 3, 4], [], [1, 2, 3]]
+    lists += [[k % 50, (7 * k) % 50] for k in range(3000)]
+    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    codes = np.array([c for x in lists for c in x], dtype=np.int64)
+    grp = Group("g", rows, [("c", Coded(codes, encoded_table(table)))])
+    got = write_records([("i", Text.floats(np.arange(len(lists), dtype=float)))], [grp],
+                        [0, len(lists)])
+    assert got == [orjson.dumps([{"i": float(i), "g": {"c": [table[c] for c in x]}}
+                                 for i, x in enumerate(lists)])]
+
+
+def test_memo_checks_codes_on_a_hash_collision():
+    """[0, K] and [1, 0] have the same hash (K = 1000003, the hash's multiplier): the second
+    list must not be copied from the first."""
+    k = 1000003
+    table = [""] * (k + 1)
+    table[0], table[1], table[k] = "a", "b", "c"
+    codes = np.array([0, k, 1, 0, 0, k], dtype=np.int64)
+    grp = Group("g", np.array([0, 0, 1, 1, 2, 2]),
+                [("c", Coded(codes, encoded_table(tuple(table))))])
+    got = write_records([("i", Text.values([0, 1, 2]))], [grp], [0, 3])
+    assert got == [b'[{"i":0,"g":{"c":["a","c"]}},{"i":1,"g":{"c":["b","a"]}},'
+                   b'{"i":2,"g":{"c":["a","c"]}}]']
+
+
+def test_write_records_checks_its_inputs():
+    with pytest.raises(ValueError):
+        write_records([("a", Text.floats(np.zeros(3)))], [], [0, 2])
+    with pytest.raises(ValueError):
+        write_records([("a", Coded(np.array([0, 5]), encoded_table(("x",))))], [], [0, 2])
 
 
 def _reference(ga, jobs, offsets) -> list[dict]:
@@ -94,22 +165,26 @@ def test_trades_layout_byte_identical(market_full, book_full):
     m = MarketData.from_mapping(market_full)
     bad = {"trade_id": "bad", "underlying": "SPX", "option_type": "call", "strike": -1,
            "expiry": "2025-06-20", "quantity": 1}
+    odd = vanilla(9)
+    for k, tid in enumerate(['q"', "é/中", "back\\slash", "a,b]", "T0"]):   # T0: a duplicate
+        odd[k + 1] = {**odd[k + 1], "trade_id": tid}
     jobs = [Job(book_full["trades"] + vanilla(5, prefix="V") + [bad], {"portfolio": "a"},
                 include_zero_greeks=True),
-            Job(vanilla(9), {"portfolio": "b"}),
+            Job(odd, {"portfolio": "b"}),
             Job([bad], {"portfolio": "c"}),
             Job(vanilla(4, prefix="W"), {"portfolio": "d"}, include_zero_greeks=True)]
-    for batch in (jobs, jobs[:1], jobs[1:2]):
+    for batch in (jobs, jobs[:1], jobs[1:2], jobs[2:3], jobs[::-1]):
         trades, offsets = tag_trades(batch)
         ga = greek_arrays(trades, m)
         got = [encode(d) for d in documents(ga, batch, offsets)]
         want = [encode(d) for d in _reference(ga, batch, offsets)]
-        assert len(ga.greeks["value"]) > 0
+        assert len(ga.greeks["value"]) > 0 or batch == jobs[2:3]
         assert got == want
 
 
 @pytest.mark.parametrize("ids", [[f"T{k}" for k in range(50)], ["a", "b,c", "d"],
-                                 ["x", "é", "y"], ['q"', 'back\\slash', 's'], ["", "u", "v"]])
-def test_distinct_strings_spanned_from_one_encoding(ids):
-    spans = value_spans(ids)
-    assert [spans.bytes(i) for i in range(len(ids))] == [orjson.dumps(s) for s in ids]
+                                 ["x", "é", "y"], ['q"', 'back\\slash', 's'], ["", "u", "v"],
+                                 ["a]", "[b", "{c}", '\\"', "\\"]])
+def test_trade_ids_scanned_from_one_encoding(ids):
+    got = write_records([("trade", Text.values(ids))], [], [0, len(ids)])
+    assert got == [orjson.dumps([{"trade": s} for s in ids])]
