@@ -199,10 +199,12 @@ def trade_field_types() -> dict[str, Any]:
     return fields
 
 
+@functools.lru_cache(maxsize=1)
 def trade_field_kinds() -> dict[str, str]:
     """Field name -> ``"id"``, ``"number"``, ``"date"``, ``"string"`` or ``"any"`` for every
     declared field of the trade schema, in the schema's order (``trade_id``, ``product``,
-    then the products' fields); what :mod:`service.fastpath` checks."""
+    then the products' fields); what :mod:`service.fastpath` checks. Computed once, like
+    :func:`trade_field_types` (read-only: do not modify the mapping)."""
     kinds = {"trade_id": "id", "product": "string"}
     for name, t in trade_field_types().items():
         kinds[name] = {Number: "number", Date: "date", Text: "string"}.get(t, "any")
