@@ -35,6 +35,11 @@ PCONST = np.array(_consts, dtype=np.float64)
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
+#: evaluations of at most this many node-elements (batch x nodes, loop bodies counted
+#: per step) run on the calling thread: the thread pool's fork/join costs more than the
+#: second core saves for them (lanes are the same, so results are bit-identical)
+SERIAL_WORK = 2**17
+
 #: outputs whose adjoints one reverse sweep carries together (a vector adjoint): the
 #: forward recomputation of each checkpointed loop segment is shared by them
 ADJOINT_WIDTH = 8
@@ -94,6 +99,9 @@ class Program:
                         raise TapeError(f"step input {name!r} used by loops of {prev} and "
                                         f"{info.n_steps} steps")
         self._nondiff = self._find_nondiff()
+        #: nodes evaluated per batch element (a loop body once per step)
+        self._work_per_element = self.n_nodes + sum(
+            (s.end - s.header) * max(s.n_steps - 1, 0) for s in rec.scans)
         self._act_cache = {}
 
     # -- structure ----------------------------------------------------------------
@@ -263,7 +271,8 @@ class Program:
                                  f"input {n!r} are not supported; pass it as shape (n_steps,)")
         if block is not None and int(block) < 1:
             raise ValueError("block must be >= 1")
-        n_workers = int(threads or numba.get_num_threads())
+        n_workers = int(threads or (1 if nb * self._work_per_element <= SERIAL_WORK
+                                    else numba.get_num_threads()))
         accs = self._fused(engine, mode, reduce, debug, IN, XS, nb, nmax, seed, n_workers, block)
         if accs is not None:
             one = np.empty((1, 1))
