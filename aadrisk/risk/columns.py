@@ -37,10 +37,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._numba import jit
 from . import _validate as v
 from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
 from .registry import INSTRUMENTS as PRODUCT_CLASSES
 from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
+from .registry import object_array
 
 __all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups",
            "NUMBER_VALIDATORS"]
@@ -53,8 +55,28 @@ _EXACT_INT = 2 ** 53
 _FAILED = object()
 
 
+@jit
+def _first_seen(codes, k):  # pragma: no cover  (compiled)
+    """``codes`` (into a table of ``k`` distinct values) renumbered in order of first
+    appearance, and the table index of each new code."""
+    new = np.full(k, -1, dtype=np.int64)
+    order = np.empty(k, dtype=np.int64)
+    out = np.empty_like(codes)
+    m = 0
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if new[c] < 0:
+            new[c] = m
+            order[m] = c
+            m += 1
+        out[i] = new[c]
+    return out, order[:m]
+
+
 def _objects(values) -> np.ndarray:
     """A 1-d object array of ``values`` (never a string dtype, never nested)."""
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
     out = np.empty(len(values), dtype=object)
     out[:] = values if isinstance(values, list) else list(values)
     return out
@@ -76,6 +98,9 @@ class TradeColumns:
     product: str
     trade_id: np.ndarray
     fields: dict
+    #: field -> (codes, table): each value as a code into a table of distinct values, as
+    #: the vetting found them; ``(codes, distinct values, True)`` once :meth:`factorized`
+    codes: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.trade_id)
@@ -106,11 +131,29 @@ class TradeColumns:
     def take(self, idx) -> "TradeColumns":
         """The trades at positions ``idx`` (an index array or a boolean mask)."""
         return TradeColumns(self.product, self.trade_id[idx],
-                            {k: c[idx] for k, c in self.fields.items()})
+                            {k: c[idx] for k, c in self.fields.items()},
+                            {k: (c[idx], t) for k, (c, t, *_) in self.codes.items()})
+
+    def factorized(self, name: str) -> tuple[np.ndarray, list]:
+        """``factorize(self[name])``: (codes, distinct values in order of first appearance),
+        from the codes the vetting kept when it has them (computed once per column)."""
+        got = self.codes.get(name)
+        if got is not None and len(got) == 3:       # (codes, distinct values, True)
+            return got[0], got[1]
+        if got is None:
+            codes, uniq = factorize(self.fields[name])
+        else:                                       # codes into a table (the vetting's)
+            codes, order = _first_seen(got[0], len(got[1]))
+            uniq = object_array(got[1])[order].tolist()
+        self.codes[name] = (codes, uniq, True)
+        return codes, uniq
 
     @classmethod
-    def build(cls, product: str, instrument: type, trade_id, values: Mapping) -> "TradeColumns":
-        """Columns from per-field sequences of converted values (numbers as floats)."""
+    def build(cls, product: str, instrument: type, trade_id, values: Mapping,
+              codes: Mapping | None = None) -> "TradeColumns":
+        """Columns from per-field sequences of converted values (numbers as floats; object
+        arrays are taken as they are); ``codes``: field -> (codes, object array of
+        distinct values) where known."""
         names, _ = _layout(instrument)
         fields = {}
         for name in names:
@@ -118,7 +161,7 @@ class TradeColumns:
                 fields[name] = np.asarray(values[name], dtype=float)
             else:
                 fields[name] = _objects(values[name])
-        return cls(product, _objects(trade_id), fields)
+        return cls(product, _objects(trade_id), fields, dict(codes or {}))
 
     @classmethod
     def from_instruments(cls, trades: Sequence, instrument: type | None = None
@@ -213,9 +256,18 @@ class BookColumns:
 def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
     """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
     types = set(map(type, col))
+    ints = None
+    if types == {int}:
+        try:
+            ints = np.array(col, dtype=np.int64)
+        except OverflowError:
+            pass
     if types == {float}:
         ok = np.ones(len(col), dtype=bool)
         x = np.array(col, dtype=float)
+    elif ints is not None:                          # exact below 2**53, as float(a) is
+        ok = (ints >= -_EXACT_INT) & (ints <= _EXACT_INT)
+        x = np.where(ok, ints.astype(float), np.nan)
     else:
         good = [type(a) is float or (type(a) is int and -_EXACT_INT <= a <= _EXACT_INT)
                 for a in col]
@@ -228,21 +280,38 @@ def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
     return ok, x
 
 
-def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
-    """(ok mask, converted values) of a column through its scalar validator, called once
-    per distinct (type, value)."""
+def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list, tuple | None]:
+    """(ok mask, converted values, (codes, table) or None) of a column through its scalar
+    validator, called once per distinct (type, value); strings only: the values as codes
+    into an object array of the distinct converted values (and ``_FAILED`` last)."""
     if set(map(type, col)) == {str}:              # the usual case: one dict of strings
-        cache = {}
-        for a in dict.fromkeys(col):
+        raw = dict.fromkeys(col)
+        table: dict = {}
+        failed = False
+        for a in raw:
             try:
-                cache[a] = conv(a)
+                x = conv(a)
             except (ValueError, TypeError, OverflowError):
-                cache[a] = _FAILED
-        out = list(map(cache.__getitem__, col))
-        if _FAILED not in cache.values():
-            return np.ones(len(col), dtype=bool), out
-        return np.array([x is not _FAILED for x in out], dtype=bool), out
-    return _by_typed_value(col, conv)
+                raw[a] = -1
+                failed = True
+                continue
+            try:
+                raw[a] = table.setdefault(x, len(table))
+            except TypeError:                       # an unhashable value: no codes
+                return _by_typed_value(col, conv) + (None,)
+        k = len(table)
+        if failed:
+            for a, c in raw.items():
+                if c < 0:
+                    raw[a] = k
+        codes = np.fromiter(map(raw.__getitem__, col), dtype=np.int64, count=len(col))
+        objs = np.empty(k + 1, dtype=object)
+        objs[:k] = list(table)
+        objs[k] = _FAILED
+        out = objs[codes]
+        ok = codes != k if failed else np.ones(len(col), dtype=bool)
+        return ok, out, (codes, objs)
+    return _by_typed_value(col, conv) + (None,)
 
 
 def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
@@ -271,7 +340,7 @@ def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
 def _trade_ids(col: list) -> tuple[np.ndarray, list]:
     """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
     if set(map(type, col)) == {str}:
-        out = [a.strip() for a in col]
+        out = list(map(str.strip, col))
         if all(out):
             return np.ones(len(col), dtype=bool), out
     ok = np.ones(len(col), dtype=bool)
@@ -296,6 +365,7 @@ def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
         return None
     ok, ids = _trade_ids(cols["trade_id"])
     values = {}
+    codes = {}
     for name in names:
         conv = cls.validators.get(name)
         col = cols[name] if name in keys else [defaults[name]] * size
@@ -305,9 +375,11 @@ def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
             good, values[name] = _numbers(col, *NUMBER_VALIDATORS[conv])
             ok &= good
         else:
-            good, values[name] = _by_value(col, conv)
+            good, values[name], got = _by_value(col, conv)
             ok &= good
-    cols = TradeColumns.build(cls.product_type, cls, ids, values)
+            if got is not None:
+                codes[name] = got
+    cols = TradeColumns.build(cls.product_type, cls, ids, values, codes)
     return ok, cols
 
 

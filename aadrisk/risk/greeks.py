@@ -41,6 +41,7 @@ from .._lazy import pandas as pd
 
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
+from ._kernels import rows_of
 from .errors import TradeError, errors_frame
 from .columns import BookColumns, TradeColumns, vet_book
 from .instruments import parse_trade
@@ -470,7 +471,7 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
             prices, greeks, zeros = (_keep(c, ~np.isin(c["_pos"], drop))
                                      for c in (prices, greeks, zeros))
     for g in (greeks, zeros):
-        g["row"] = np.searchsorted(prices["_pos"], g["_pos"])
+        g["row"] = rows_of(prices["_pos"], g["_pos"])
     labels, kinds = tuple(labels), tuple(kinds)
     greeks, zeros = (LongRows(g, prices, labels, kinds) for g in (greeks, zeros))
     return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P),

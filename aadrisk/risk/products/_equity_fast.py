@@ -214,14 +214,72 @@ def _cat(arrays, dtype) -> tuple[np.ndarray, np.ndarray]:
     return (flat if flat.size else np.zeros(1, dtype=dtype)), off
 
 
-def gather(m, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tuple[dict, dict]:
+#: entries of a snapshot's derived cache (:meth:`MarketData.derived`) kept by
+#: :func:`_per_date` before it clears it
+MEMO_MAX = 4096
+
+
+def _per_date(m, kind: str, src, dates: list, T: np.ndarray, compute) -> np.ndarray:
+    """``compute(T)`` (an array ``(fields, len(T))``, element by element in T) for the
+    distinct expiry ``dates`` (times ``T``), memoized on the snapshot per (source, date)."""
+    memo = m.derived()
+    cols, miss = [None] * len(dates), []
+    for j, d in enumerate(dates):
+        hit = memo.get((kind, id(src), d))
+        if hit is not None and hit[0] is src:
+            cols[j] = hit[1]
+        else:
+            miss.append(j)
+    if miss:
+        got = compute(T[miss])
+        if len(memo) > MEMO_MAX:
+            memo.clear()
+        for k, j in enumerate(miss):
+            cols[j] = got[:, k].copy()
+            memo[(kind, id(src), dates[j])] = (src, cols[j])
+    return np.stack(cols, axis=1)
+
+
+def _discount_dt(src):
+    """Per time: pillar indexes, their zeros and the DF coefficients with their slopes."""
+    def compute(t):
+        iL, iR, a, b, a1, b1, a2, b2 = src.coeffs_dt(t)
+        return np.stack([src.zeros[iL], src.zeros[iR], a, b, a1, a2, b1, b2,
+                         iL.astype(float), iR.astype(float)])
+    return compute
+
+
+def _slice_dt(src):
+    """Per time: the surface's slice part of a lookup (left side) and its time slopes."""
+    def compute(t):
+        lk = src.surface.lookup(expiry=t, strike=np.ones(t.shape), side="left")
+        return np.stack([lk.alpha, lk.t0, lk.t1, *lk.time_derivatives(),
+                         lk.ie0.astype(float), lk.ie1.astype(float)])
+    return compute
+
+
+def _surfaces(m, uniq: list, vsrc: list) -> tuple:
+    """Strikes and node vols of the surfaces ``vsrc`` concatenated (memoized)."""
+    memo = m.derived()
+    key = ("surfaces", tuple(uniq))
+    hit = memo.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], vsrc)):
+        return hit[1]
+    ks, koff = _cat([np.asarray(s.surface.strikes, dtype=float) for s in vsrc], float)
+    vs, voff = _cat([s.surface.vols for s in vsrc], float)
+    nks = np.array([len(s.surface.strikes) for s in vsrc], dtype=np.int64)
+    memo[key] = (tuple(vsrc), (ks, koff, nks, vs, voff))
+    return memo[key][1]
+
+
+def gather(m, dates, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tuple[dict, dict]:
     """Per-trade inputs of the surface-vol programs that come from the curves and surfaces.
 
     Parameters
     ----------
     m : MarketData
-    T_dates : ndarray
-        Year fraction of each distinct expiry date; ``e_codes`` each trade's date.
+    dates, T_dates : list, ndarray
+        The distinct expiry dates and their year fractions; ``e_codes`` each trade's date.
     u_codes, uniq : ndarray, list
         Each trade's underlying (codes into the distinct ``uniq``).
     c_codes_u, ccys : ndarray, list
@@ -235,30 +293,20 @@ def gather(m, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tuple[dict
         Program inputs by name (:data:`FIELDS`), and what :func:`long_rows` needs
         (pillar indexes and surface nodes per trade, the sources).
     """
-    n, nd = K.shape[0], T_dates.shape[0]
+    n = K.shape[0]
     dsrc = [m.discount_for(c) for c in ccys]
-    dtab = np.empty((len(ccys), 8, nd))
-    itab = np.empty((len(ccys), 2, nd), dtype=np.int64)
-    for g, src in enumerate(dsrc):
-        iL, iR, a, b, a1, b1, a2, b2 = src.coeffs_dt(T_dates)
-        itab[g, 0], itab[g, 1] = iL, iR
-        for f, x in enumerate((src.zeros[iL], src.zeros[iR], a, b, a1, a2, b1, b2)):
-            dtab[g, f] = x
+    dt = np.stack([_per_date(m, "discount_dt", s, dates, T_dates, _discount_dt(s))
+                   for s in dsrc])
+    dtab, itab = dt[:, :8], dt[:, 8:].astype(np.int64)
     vsrc = [m.vols[u] for u in uniq]
-    vtab = np.empty((len(uniq), 6, nd))
-    ivtab = np.empty((len(uniq), 2, nd), dtype=np.int64)
-    for v, src in enumerate(vsrc):
-        lk = src.surface.lookup(expiry=T_dates, strike=np.ones(nd), side="left")
-        ivtab[v, 0], ivtab[v, 1] = lk.ie0, lk.ie1
-        for f, x in enumerate((lk.alpha, lk.t0, lk.t1, *lk.time_derivatives())):
-            vtab[v, f] = x
-    ks, koff = _cat([np.asarray(s.surface.strikes, dtype=float) for s in vsrc], float)
-    vs, voff = _cat([s.surface.vols for s in vsrc], float)
-    nks = np.array([len(s.surface.strikes) for s in vsrc], dtype=np.int64)
+    vt = np.stack([_per_date(m, "slice_dt", s, dates, T_dates, _slice_dt(s)) for s in vsrc])
+    vtab, ivtab = vt[:, :6], vt[:, 6:].astype(np.int64)
+    ks, koff, nks, vs, voff = _surfaces(m, uniq, vsrc)
     out = np.empty((len(FIELDS), n))
     iout = np.empty((6, n), dtype=np.int64)
-    _fill_inputs(e_codes, u_codes, np.asarray(c_codes_u, dtype=np.int64), K, dtab, itab, vtab,
-                 ivtab, ks, koff, nks, vs, voff, out, iout)
+    _fill_inputs(e_codes, u_codes, np.asarray(c_codes_u, dtype=np.int64), K,
+                 np.ascontiguousarray(dtab), itab, np.ascontiguousarray(vtab), ivtab, ks, koff,
+                 nks, vs, voff, out, iout)
     inp = dict(zip(FIELDS, out))
     plan = {"u_codes": u_codes, "uniq": uniq, "c_of_u": np.asarray(c_codes_u, np.int64),
             "dsrc": dsrc, "vsrc": vsrc, "iL": iout[0], "iR": iout[1], "nodes": iout[2:]}
@@ -304,8 +352,9 @@ def long_rows(plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
         else:
             lab = np.zeros(len(src.labels), np.int64)
             gk_par.append(0)
-        M.append(rowwise_matmul(dvdz, src.dzdq))
-        C.append(rowwise_matmul(d2z, src.dzdq))
+        both = rowwise_matmul(np.concatenate([dvdz, d2z]), src.dzdq)  # rows independent
+        M.append(both[:idx.shape[0]])
+        C.append(both[idx.shape[0]:])
         Z.append(dvdz)
         Q.append(len(src.labels))
         P.append(nP)

@@ -388,11 +388,11 @@ def _problems(product, uniq, m: MarketData):
 def _check_columns(product, cols, m: MarketData) -> list:
     """``[(index, TradeError), ...]``: what :func:`_check` raises, for every trade of
     ``cols`` (checks per distinct underlying, then per trade in the same order)."""
-    codes, uniq = factorize(cols["underlying"])
+    codes, uniq = cols.factorized("underlying")
     spot, model = _problems(product, uniq, m)
     vd = m.valuation_date
     if spot.count(None) == len(spot) and model.count(None) == len(model) and \
-            all(e > vd for e in set(cols["expiry"].tolist())):
+            all(e > vd for e in cols.factorized("expiry")[1]):
         return []                                   # the usual case: nothing to report
     out = []
     for i, (k, tid, expiry) in enumerate(zip(codes.tolist(), cols.trade_id, cols["expiry"])):
@@ -452,18 +452,18 @@ def _fast_inputs(product, trades, m: MarketData):
     (the same values), with what :func:`._equity_fast.long_rows` needs; None when a source's
     labels repeat (the generic rows then map them)."""
     c = columns_of(trades)
-    u_codes, uniq = factorize(c["underlying"])
+    u_codes, uniq = c.factorized("underlying")
     c_codes, ccys = factorize([m.currencies.get(u) for u in uniq])
     for src in [m.discount_for(x) for x in ccys] + [m.vols[u] for u in uniq]:
         if not distinct_labels(src.labels) or \
                 not distinct_labels(getattr(src, "zero_labels", ())):
             return None
-    e_codes, dates = factorize(c["expiry"])
+    e_codes, dates = c.factorized("expiry")
     Td = np.array([m.year_fraction(d) for d in dates], dtype=float)
     T = Td[e_codes]
     K = np.array(c["strike"], dtype=float)
-    inp, plan = gather(m, Td, e_codes, u_codes, uniq, c_codes, ccys, K)
-    o_codes, opts = factorize(c["option_type"])
+    inp, plan = gather(m, dates, Td, e_codes, u_codes, uniq, c_codes, ccys, K)
+    o_codes, opts = c.factorized("option_type")
     inp.update({"spot": np.array([m.spots[u] for u in uniq], dtype=float)[u_codes],
                 "div": np.array([m.divs[u] for u in uniq], dtype=float)[u_codes],
                 "expiry": T, "strike": K, "t_ref": T.copy(),

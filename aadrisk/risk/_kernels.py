@@ -1,0 +1,36 @@
+"""Small compiled helpers of the risk layer's array assembly."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba import jit
+
+__all__ = ["rows_of"]
+
+
+@jit
+def _merge_search(a, v, out):  # pragma: no cover  (compiled)
+    """``out = searchsorted(a, v, side="left")`` for an increasing ``v``, by one merge
+    walk; False (``out`` unfinished) as soon as ``v`` decreases."""
+    j = 0
+    na = a.shape[0]
+    for i in range(v.shape[0]):
+        x = v[i]
+        if i > 0 and x < v[i - 1]:
+            return False
+        while j < na and a[j] < x:
+            j += 1
+        out[i] = j
+    return True
+
+
+def rows_of(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(a, v)`` (``a`` increasing integers), in one pass when ``v`` is
+    increasing too (long rows in book order against the priced trades' positions)."""
+    a = np.asarray(a)
+    v = np.asarray(v)
+    if a.dtype == np.int64 and v.dtype == np.int64 and v.ndim == 1 and a.ndim == 1:
+        out = np.empty(v.shape[0], dtype=np.int64)
+        if _merge_search(a, v, out):
+            return out
+    return np.searchsorted(a, v)
