@@ -5,7 +5,7 @@ import numpy as np
 
 from .._numba import jit
 
-__all__ = ["rows_of"]
+__all__ = ["rows_of", "first_seen"]
 
 
 @jit
@@ -34,3 +34,21 @@ def rows_of(a: np.ndarray, v: np.ndarray) -> np.ndarray:
         if _merge_search(a, v, out):
             return out
     return np.searchsorted(a, v)
+
+
+@jit
+def first_seen(codes, k):  # pragma: no cover  (compiled)
+    """``codes`` (into a table of ``k`` distinct values) renumbered in order of first
+    appearance, and the table index of each new code."""
+    new = np.full(k, -1, dtype=np.int64)
+    order = np.empty(k, dtype=np.int64)
+    out = np.empty_like(codes)
+    m = 0
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if new[c] < 0:
+            new[c] = m
+            order[m] = c
+            m += 1
+        out[i] = new[c]
+    return out, order[:m]

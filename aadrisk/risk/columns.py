@@ -37,12 +37,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .._numba import jit
 from . import _validate as v
 from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
 from .registry import INSTRUMENTS as PRODUCT_CLASSES
 from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
 from .registry import object_array
+from ._kernels import first_seen
+from ._vet_columns import _by_value, _numbers, _trade_ids
 
 __all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups",
            "NUMBER_VALIDATORS"]
@@ -50,27 +51,6 @@ __all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize",
 #: scalar number validators -> (lower bound, whether the bound is allowed): vetted by NumPy
 NUMBER_VALIDATORS: dict[Callable, tuple[float | None, bool]] = {
     v.number: (None, True), v.positive: (0.0, False), v.non_negative: (0.0, True)}
-#: integers beyond this magnitude are left to the scalar validator (exact float conversion)
-_EXACT_INT = 2 ** 53
-_FAILED = object()
-
-
-@jit
-def _first_seen(codes, k):  # pragma: no cover  (compiled)
-    """``codes`` (into a table of ``k`` distinct values) renumbered in order of first
-    appearance, and the table index of each new code."""
-    new = np.full(k, -1, dtype=np.int64)
-    order = np.empty(k, dtype=np.int64)
-    out = np.empty_like(codes)
-    m = 0
-    for i in range(codes.shape[0]):
-        c = codes[i]
-        if new[c] < 0:
-            new[c] = m
-            order[m] = c
-            m += 1
-        out[i] = new[c]
-    return out, order[:m]
 
 
 def _objects(values) -> np.ndarray:
@@ -143,7 +123,7 @@ class TradeColumns:
         if got is None:
             codes, uniq = factorize(self.fields[name])
         else:                                       # codes into a table (the vetting's)
-            codes, order = _first_seen(got[0], len(got[1]))
+            codes, order = first_seen(got[0], len(got[1]))
             uniq = object_array(got[1])[order].tolist()
         self.codes[name] = (codes, uniq, True)
         return codes, uniq
@@ -253,107 +233,6 @@ class BookColumns:
 
 
 # ----------------------------------------------------------------------------- vetting
-def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
-    types = set(map(type, col))
-    ints = None
-    if types == {int}:
-        try:
-            ints = np.array(col, dtype=np.int64)
-        except OverflowError:
-            pass
-    if types == {float}:
-        ok = np.ones(len(col), dtype=bool)
-        x = np.array(col, dtype=float)
-    elif ints is not None:                          # exact below 2**53, as float(a) is
-        ok = (ints >= -_EXACT_INT) & (ints <= _EXACT_INT)
-        x = np.where(ok, ints.astype(float), np.nan)
-    else:
-        good = [type(a) is float or (type(a) is int and -_EXACT_INT <= a <= _EXACT_INT)
-                for a in col]
-        ok = np.array(good, dtype=bool)
-        x = np.array([a if g else np.nan for a, g in zip(col, good)], dtype=float)
-    with np.errstate(invalid="ignore"):
-        ok &= np.isfinite(x)
-        if lower is not None:
-            ok &= (x >= lower) if closed else (x > lower)
-    return ok, x
-
-
-def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list, tuple | None]:
-    """(ok mask, converted values, (codes, table) or None) of a column through its scalar
-    validator, called once per distinct (type, value); strings only: the values as codes
-    into an object array of the distinct converted values (and ``_FAILED`` last)."""
-    if set(map(type, col)) == {str}:              # the usual case: one dict of strings
-        raw = dict.fromkeys(col)
-        table: dict = {}
-        failed = False
-        for a in raw:
-            try:
-                x = conv(a)
-            except (ValueError, TypeError, OverflowError):
-                raw[a] = -1
-                failed = True
-                continue
-            try:
-                raw[a] = table.setdefault(x, len(table))
-            except TypeError:                       # an unhashable value: no codes
-                return _by_typed_value(col, conv) + (None,)
-        k = len(table)
-        if failed:
-            for a, c in raw.items():
-                if c < 0:
-                    raw[a] = k
-        codes = np.fromiter(map(raw.__getitem__, col), dtype=np.int64, count=len(col))
-        objs = np.empty(k + 1, dtype=object)
-        objs[:k] = list(table)
-        objs[k] = _FAILED
-        out = objs[codes]
-        ok = codes != k if failed else np.ones(len(col), dtype=bool)
-        return ok, out, (codes, objs)
-    return _by_typed_value(col, conv) + (None,)
-
-
-def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
-    """:func:`_by_value` for a column of mixed types (cached by (type, value))."""
-    cache: dict = {}
-    ok = np.ones(len(col), dtype=bool)
-    out = []
-    for i, a in enumerate(col):
-        try:
-            key = (type(a), a)
-            got = cache.get(key, cache)
-        except TypeError:               # unhashable: left to the parser
-            key, got = None, _FAILED
-        if got is cache:
-            try:
-                got = conv(a)
-            except (ValueError, TypeError, OverflowError):
-                got = _FAILED
-            cache[key] = got
-        if got is _FAILED:
-            ok[i] = False
-        out.append(got)
-    return ok, out
-
-
-def _trade_ids(col: list) -> tuple[np.ndarray, list]:
-    """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
-    if set(map(type, col)) == {str}:
-        out = list(map(str.strip, col))
-        if all(out):
-            return np.ones(len(col), dtype=bool), out
-    ok = np.ones(len(col), dtype=bool)
-    out = []
-    for i, a in enumerate(col):
-        t = type(a)
-        s = a.strip() if t is str else str(a) if t is int else ""
-        if not s:
-            ok[i] = False
-        out.append(s)
-    return ok, out
-
-
 def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
     """(ok mask, TradeColumns) of ``size`` trades with the same keys and product (``cols``:
     key -> values), or None when their keys alone send them to the parser (unknown or

@@ -325,7 +325,13 @@ class Program:
         _map(lane, n_lanes, n_workers)
         sizes = np.minimum(block, nb - np.arange(nblocks) * block)
         counts = [int(sizes[i::n_lanes].sum()) for i in range(n_lanes)]
-        acc_v, acc_g, acc_x = (_merge_lanes(a, counts) for a in (acc_v, acc_g, acc_x))
+        # merged only where :func:`collect` reads them: reduced values, gradients of shared
+        # (or reduced) inputs and of step inputs
+        shared = any(n in wrt and (reduce or in_kind[k] != 1)
+                     for k, n in enumerate(self.input_names))
+        acc_v, acc_g, acc_x = (_merge_lanes(a, counts) if need else a[0] for a, need in (
+            (acc_v, bool(reduce)), (acc_g, bool(mode & 1) and shared),
+            (acc_x, bool(mode & 1) and any(n in wrt for n in self.step_input_names))))
         if debug:
             self._raise_nonfinite(dbg, inputs, seed, batch)
         return collect(self, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,

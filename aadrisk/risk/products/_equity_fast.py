@@ -25,177 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._numba import jit
 from ...market.bootstrap import rowwise_matmul
-from ..registry import Rows, recode
+from ..instruments import OptionType
+from ..registry import Rows, factorize, recode
+from ._equity_kernels import emit_rows, emit_zero_rows, fill_inputs, pillar_adjoints
 
-__all__ = ["gather", "long_rows", "distinct_labels"]
+__all__ = ["inputs", "gather", "long_rows", "distinct_labels"]
 
 #: rows of the float matrix :func:`gather` fills (program inputs, by name)
 FIELDS = ("zl", "zr", "da", "db", "da1", "da2", "db1", "db2", "v00", "v01", "v10", "v11",
           "lam", "alpha", "t0", "t1", "dalpha", "dt0", "dt1")
-
-
-@jit(noalias=True)
-def _fill_inputs(e_codes, u_codes, c_of_u, K, dtab, itab, vtab, ivtab, ks, koff, nks, vs,
-                 voff, out, iout):  # pragma: no cover  (compiled)
-    """Per trade: discount coefficients of (currency, expiry), the surface lookup (slice
-    part of (underlying, expiry), strike part per trade) and the corner vols."""
-    n = K.shape[0]
-    for i in range(n):
-        d = e_codes[i]
-        u = u_codes[i]
-        g = c_of_u[u]
-        for f in range(8):
-            out[f, i] = dtab[g, f, d]
-        iout[0, i] = itab[g, 0, d]
-        iout[1, i] = itab[g, 1, d]
-        ie0 = ivtab[u, 0, d]
-        ie1 = ivtab[u, 1, d]
-        k0 = koff[u]
-        nk = nks[u]
-        x = K[i]
-        cnt = 0                          # searchsorted(strikes, x, side="right")
-        while cnt < nk and ks[k0 + cnt] <= x:
-            cnt += 1
-        hi = nk - 2 if nk > 2 else 0
-        jk = cnt - 1
-        if jk < 0:
-            jk = 0
-        if jk > hi:
-            jk = hi
-        if nk == 1:
-            lam = 1.0
-            jk1 = jk
-        else:
-            jk1 = jk + 1
-            lam = (ks[k0 + jk1] - x) / (ks[k0 + jk1] - ks[k0 + jk])
-            if lam < 0.0:
-                lam = 0.0
-            elif lam > 1.0:
-                lam = 1.0
-        n00 = ie0 * nk + jk
-        n01 = ie0 * nk + jk1
-        n10 = ie1 * nk + jk
-        n11 = ie1 * nk + jk1
-        b = voff[u]
-        out[8, i] = vs[b + n00]
-        out[9, i] = vs[b + n01]
-        out[10, i] = vs[b + n10]
-        out[11, i] = vs[b + n11]
-        out[12, i] = lam
-        for f in range(6):
-            out[13 + f, i] = vtab[u, f, d]
-        iout[2, i] = n00
-        iout[3, i] = n01
-        iout[4, i] = n10
-        iout[5, i] = n11
-
-
-@jit(noalias=True)
-def _pillar_adjoints(iL, iR, gl, gr, P, out):  # pragma: no cover  (compiled)
-    """``out[r, iL[r]] += gl[r]; out[r, iR[r]] += gr[r]`` on zeros (``np.add.at``'s sums)."""
-    for r in range(iL.shape[0]):
-        for p in range(P):
-            out[r, p] = 0.0
-        out[r, iL[r]] += gl[r]
-        out[r, iR[r]] += gr[r]
-
-
-@jit(noalias=True)
-def _emit_rows(u_codes, c_codes, grow, nodes, spot_lab, div_lab, gk, gk_par, gs, hs, gd, hd,
-               gT, gc, hc, M, C, moff, Q, qcols, qlab, qoff, qn, vlab, vloff,
-               idx_out, lab_out, grk_out, val_out):  # pragma: no cover  (compiled)
-    """Long rows of every trade, in trade order: delta, gamma, div, div cross-gamma,
-    theta, the quote rows and their cross-gammas, the node vegas and vannas.
-    ``gk``: greek codes of delta, gamma, div, cross_gamma, theta, vega; ``spot_lab[0]``
-    is preceded by the code of ``time`` in ``div_lab[-1]``."""
-    n = u_codes.shape[0]
-    time_lab = div_lab[div_lab.shape[0] - 1]
-    p = 0
-    srt = np.empty(4, dtype=np.int64)
-    for i in range(n):
-        u = u_codes[i]
-        g = c_codes[i]
-        r = grow[i]
-        idx_out[p] = i
-        lab_out[p] = spot_lab[u]
-        grk_out[p] = gk[0]
-        val_out[p] = gs[i]
-        idx_out[p + 1] = i
-        lab_out[p + 1] = spot_lab[u]
-        grk_out[p + 1] = gk[1]
-        val_out[p + 1] = hs[i]
-        idx_out[p + 2] = i
-        lab_out[p + 2] = div_lab[u]
-        grk_out[p + 2] = gk[2]
-        val_out[p + 2] = gd[i]
-        idx_out[p + 3] = i
-        lab_out[p + 3] = div_lab[u]
-        grk_out[p + 3] = gk[3]
-        val_out[p + 3] = hd[i]
-        idx_out[p + 4] = i
-        lab_out[p + 4] = time_lab
-        grk_out[p + 4] = gk[4]
-        val_out[p + 4] = -gT[i]
-        p += 5
-        base = moff[g] + r * Q[g]
-        for j in range(qn[g]):
-            col = qcols[qoff[g] + j]
-            idx_out[p] = i
-            lab_out[p] = qlab[qoff[g] + j]
-            grk_out[p] = gk_par[g]
-            val_out[p] = M[base + col]
-            p += 1
-        for j in range(qn[g]):
-            col = qcols[qoff[g] + j]
-            idx_out[p] = i
-            lab_out[p] = qlab[qoff[g] + j]
-            grk_out[p] = gk[3]
-            val_out[p] = C[base + col]
-            p += 1
-        for c in range(4):               # the distinct corner nodes, ascending
-            srt[c] = nodes[c, i]
-        for a in range(1, 4):
-            x = srt[a]
-            b = a - 1
-            while b >= 0 and srt[b] > x:
-                srt[b + 1] = srt[b]
-                b -= 1
-            srt[b + 1] = x
-        for second in range(2):
-            src = hc if second else gc
-            code = gk[3] if second else gk[5]
-            for a in range(4):
-                node = srt[a]
-                if a > 0 and node == srt[a - 1]:
-                    continue
-                s = 0.0
-                for c in range(4):
-                    if nodes[c, i] == node:
-                        s += src[c, i]
-                idx_out[p] = i
-                lab_out[p] = vlab[vloff[u] + node]
-                grk_out[p] = code
-                val_out[p] = s
-                p += 1
-    return p
-
-
-@jit(noalias=True)
-def _emit_zero_rows(c_codes, grow, Z, zoff, P, zcols, zlab, zcoff, zn, idx_out, lab_out,
-                    val_out):  # pragma: no cover  (compiled)
-    """Pillar (zero-rate) rows of every trade, in trade order."""
-    p = 0
-    for i in range(c_codes.shape[0]):
-        g = c_codes[i]
-        base = zoff[g] + grow[i] * P[g]
-        for j in range(zn[g]):
-            idx_out[p] = i
-            lab_out[p] = zlab[zcoff[g] + j]
-            val_out[p] = Z[base + zcols[zcoff[g] + j]]
-            p += 1
-    return p
 
 
 def distinct_labels(labels) -> bool:
@@ -304,7 +143,7 @@ def gather(m, dates, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tup
     ks, koff, nks, vs, voff = _surfaces(m, uniq, vsrc)
     out = np.empty((len(FIELDS), n))
     iout = np.empty((6, n), dtype=np.int64)
-    _fill_inputs(e_codes, u_codes, np.asarray(c_codes_u, dtype=np.int64), K,
+    fill_inputs(e_codes, u_codes, np.asarray(c_codes_u, dtype=np.int64), K,
                  np.ascontiguousarray(dtab), itab, np.ascontiguousarray(vtab), ivtab, ks, koff,
                  nks, vs, voff, out, iout)
     inp = dict(zip(FIELDS, out))
@@ -313,94 +152,147 @@ def gather(m, dates, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tup
     return inp, plan
 
 
+def inputs(c, m, extra) -> tuple[dict, dict] | None:
+    """(program inputs, row plan) of the trades ``c`` (:class:`TradeColumns` of a
+    surface-vol product; ``extra(c)``: the product's own inputs): what
+    :func:`aadrisk.risk.products.equity._inputs` gives, or None when a source's labels
+    repeat (the generic rows then map them)."""
+    u_codes, uniq = c.factorized("underlying")
+    c_codes, ccys = factorize([m.currencies.get(u) for u in uniq])
+    for src in [m.discount_for(x) for x in ccys] + [m.vols[u] for u in uniq]:
+        if not distinct_labels(src.labels) or \
+                not distinct_labels(getattr(src, "zero_labels", ())):
+            return None
+    e_codes, dates = c.factorized("expiry")
+    Td = np.array([m.year_fraction(d) for d in dates], dtype=float)
+    T = Td[e_codes]
+    K = np.array(c["strike"], dtype=float)
+    inp, plan = gather(m, dates, Td, e_codes, u_codes, uniq, c_codes, ccys, K)
+    o_codes, opts = c.factorized("option_type")
+    inp.update({"spot": np.array([m.spots[u] for u in uniq], dtype=float)[u_codes],
+                "div": np.array([m.divs[u] for u in uniq], dtype=float)[u_codes],
+                "expiry": T, "strike": K, "t_ref": T.copy(),
+                "is_call": np.array([1.0 if o is OptionType.CALL else 0.0
+                                     for o in opts])[o_codes]})
+    inp.update(extra(c))
+    return inp, plan
+
+
 def _mask_cols(mask, size) -> np.ndarray:
     return np.arange(size, dtype=np.int64) if mask is None else \
         np.flatnonzero(np.asarray(mask)).astype(np.int64)
 
 
-def long_rows(plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
-    """(rows, zero rows) of the trades of ``plan`` (:func:`gather`) from the sweep's
-    gradients ``g`` and spot hvps ``h``: what ``rows.add_codes`` (delta, gamma, div,
-    cross_gamma), ``rows.add`` (theta), ``discount_rows`` and ``vol_rows`` give."""
-    u_codes, uniq, dsrc, vsrc = plan["u_codes"], plan["uniq"], plan["dsrc"], plan["vsrc"]
-    c_codes = plan["c_of_u"][u_codes]
-    n = u_codes.shape[0]
+def _tables(m, uniq: list, dsrc: list, vsrc: list) -> dict:
+    """The label and greek tables of the rows of trades on ``uniq`` (in that order, with
+    the discount sources ``dsrc`` of their currencies and the vol sources ``vsrc``) and
+    the code of each row kind: what the generic path's ``Rows`` parts build, in the same
+    order (memoized on the snapshot)."""
+    memo = m.derived()
+    key = ("rows_tables", tuple(uniq), tuple(map(id, dsrc)))
+    hit = memo.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], dsrc + vsrc)):
+        return hit[1]
     labels: dict = {}
     kinds: dict = {}
-    spot_lab = recode([f"spot/{u}" for u in uniq], labels)
-    div_lab = np.append(recode([f"div/{u}" for u in uniq], labels), recode(["time"], labels))
-    gk = np.concatenate([recode([k], kinds) for k in ("delta", "gamma", "div", "cross_gamma",
-                                                      "theta")] + [np.zeros(1, np.int64)])
-    grow = np.empty(n, dtype=np.int64)
-    M, C, Z, Q, P, qcols, qlab, gk_par, zcols, zlab = ([] for _ in range(10))
-    zkind = {}
-    for k, src in enumerate(dsrc):
-        idx = np.flatnonzero(c_codes == k)
-        grow[idx] = np.arange(idx.shape[0])
-        nP = src.zeros.shape[0]
-        iL, iR = plan["iL"][idx], plan["iR"][idx]
-        dvdz, d2z = np.empty((idx.shape[0], nP)), np.empty((idx.shape[0], nP))
-        _pillar_adjoints(iL, iR, g["zl"][idx], g["zr"][idx], nP, dvdz)
-        _pillar_adjoints(iL, iR, h["zl"][idx], h["zr"][idx], nP, d2z)
+    zlabels: dict = {}
+    t = {"spot_lab": recode([f"spot/{u}" for u in uniq], labels)}
+    t["div_lab"] = np.append(recode([f"div/{u}" for u in uniq], labels),
+                             recode(["time"], labels))
+    gk = np.zeros(6, dtype=np.int64)
+    gk[:5] = recode(["delta", "gamma", "div", "cross_gamma", "theta"], kinds)
+    qcols, qlab, gk_par, zcols, zlab = [], [], [], [], []
+    for src in dsrc:                     # (every currency group has trades)
         kind = "rate" if src.labels[0].startswith("rate/") else "par"
-        cols = _mask_cols(src.quote_mask, len(src.labels)) if idx.shape[0] else \
-            np.zeros(0, np.int64)
+        cols = _mask_cols(src.quote_mask, len(src.labels))
         if cols.shape[0]:
             lab = recode(src.labels, labels)
-            gk_par.append(recode([kind], kinds)[0])
-            recode(["cross_gamma"], kinds)
+            gk_par.append(recode([kind, "cross_gamma"], kinds)[0])
         else:
             lab = np.zeros(len(src.labels), np.int64)
             gk_par.append(0)
-        both = rowwise_matmul(np.concatenate([dvdz, d2z]), src.dzdq)  # rows independent
-        M.append(both[:idx.shape[0]])
-        C.append(both[idx.shape[0]:])
-        Z.append(dvdz)
-        Q.append(len(src.labels))
-        P.append(nP)
         qcols.append(cols)
         qlab.append(lab[cols])
-        zc = _mask_cols(src.zero_mask, nP) if kind == "par" and idx.shape[0] else \
-            np.zeros(0, np.int64)
-        if zc.shape[0]:
-            zl = recode(src.zero_labels, zkind.setdefault("labels", {}))
-        else:
-            zl = np.zeros(nP, np.int64)
+        nP = src.zeros.shape[0]
+        zc = _mask_cols(src.zero_mask, nP) if kind == "par" else np.zeros(0, np.int64)
+        zl = recode(src.zero_labels, zlabels) if zc.shape[0] else np.zeros(nP, np.int64)
         zcols.append(zc)
         zlab.append(zl[zc])
     vlab = [recode(s.labels, labels) for s in vsrc]
-    gk[5] = recode(["vega"], kinds)[0] if vsrc else 0
     if vsrc:
-        recode(["cross_gamma"], kinds)
-    Mf, moff = _cat(M, float)
-    Cf, _ = _cat(C, float)
-    qc, qoff = _cat(qcols, np.int64)
-    ql, _ = _cat(qlab, np.int64)
-    vl, vloff = _cat(vlab, np.int64)
-    qn = np.array([c.shape[0] for c in qcols], dtype=np.int64)
-    cap = n * (5 + 2 * int(qn.max(initial=0)) + 8)
+        gk[5] = recode(["vega", "cross_gamma"], kinds)[0]
+    t["gk"], t["gk_par"] = gk, np.array(gk_par, dtype=np.int64)
+    t["qc"], t["qoff"] = _cat(qcols, np.int64)
+    t["ql"] = _cat(qlab, np.int64)[0]
+    t["qn"] = np.array([c.shape[0] for c in qcols], dtype=np.int64)
+    t["vl"], t["vloff"] = _cat(vlab, np.int64)
+    t["zc"], t["zcoff"] = _cat(zcols, np.int64)
+    t["zl"] = _cat(zlab, np.int64)[0]
+    t["zn"] = np.array([c.shape[0] for c in zcols], dtype=np.int64)
+    t["Q"] = np.array([len(s.labels) for s in dsrc], dtype=np.int64)
+    t["P"] = np.array([s.zeros.shape[0] for s in dsrc], dtype=np.int64)
+    t["labels"], t["kinds"], t["zlabels"] = list(labels), list(kinds), list(zlabels)
+    if len(memo) > MEMO_MAX:
+        memo.clear()
+    memo[key] = (tuple(dsrc + vsrc), t)
+    return t
+
+
+def _flat(mats: list) -> tuple[np.ndarray, np.ndarray]:
+    """Matrices raveled one after the other, and where each starts."""
+    off = np.zeros(len(mats), dtype=np.int64)
+    at = 0
+    for k, a in enumerate(mats):
+        off[k] = at
+        at += a.size
+    return np.concatenate([a.ravel() for a in mats]), off
+
+
+def long_rows(m, plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
+    """(rows, zero rows) of the trades of ``plan`` (:func:`gather`) from the sweep's
+    gradients ``g`` and spot hvps ``h``: what ``rows.add_codes`` (delta, gamma, div,
+    cross_gamma), ``rows.add`` (theta), ``discount_rows`` and ``vol_rows`` give."""
+    u_codes, dsrc = plan["u_codes"], plan["dsrc"]
+    t = _tables(m, plan["uniq"], dsrc, plan["vsrc"])
+    c_codes = plan["c_of_u"][u_codes]
+    n = u_codes.shape[0]
+    grow = np.empty(n, dtype=np.int64)
+    M, C, Z = [], [], []
+    for k, src in enumerate(dsrc):
+        idx = np.flatnonzero(c_codes == k) if len(dsrc) > 1 else np.arange(n)
+        ng = idx.shape[0]
+        grow[idx] = np.arange(ng)
+        nP = src.zeros.shape[0]
+        iL, iR = plan["iL"][idx], plan["iR"][idx]
+        both = np.empty((2 * ng, nP))
+        pillar_adjoints(iL, iR, g["zl"][idx], g["zr"][idx], nP, both[:ng])
+        pillar_adjoints(iL, iR, h["zl"][idx], h["zr"][idx], nP, both[ng:])
+        q = rowwise_matmul(both, src.dzdq)           # rows independent of each other
+        M.append(q[:ng])
+        C.append(q[ng:])
+        Z.append(both[:ng])
+    Mf, moff = _flat(M)
+    Cf = np.concatenate([a.ravel() for a in C])
+    cap = n * (5 + 2 * int(t["qn"].max(initial=0)) + 8)
     idx_out, lab_out = np.empty(cap, np.int64), np.empty(cap, np.int64)
     grk_out, val_out = np.empty(cap, np.int64), np.empty(cap)
     gc = np.stack([g[c] for c in ("v00", "v01", "v10", "v11")])
     hc = np.stack([h[c] for c in ("v00", "v01", "v10", "v11")])
     f64 = (lambda x: np.asarray(x, dtype=float))
-    k = _emit_rows(u_codes, c_codes, grow, plan["nodes"], spot_lab, div_lab, gk,
-                   np.array(gk_par, dtype=np.int64), f64(g["spot"]), f64(h["spot"]),
-                   f64(g["div"]), f64(h["div"]), f64(g["expiry"]), gc, hc, Mf, Cf, moff,
-                   np.array(Q, dtype=np.int64), qc, ql, qoff, qn, vl, vloff, idx_out, lab_out,
-                   grk_out, val_out)
+    k = emit_rows(u_codes, c_codes, grow, plan["nodes"], t["spot_lab"], t["div_lab"], t["gk"],
+                   t["gk_par"], f64(g["spot"]), f64(h["spot"]), f64(g["div"]), f64(h["div"]),
+                   f64(g["expiry"]), gc, hc, Mf, Cf, moff, t["Q"], t["qc"], t["ql"], t["qoff"],
+                   t["qn"], t["vl"], t["vloff"], idx_out, lab_out, grk_out, val_out)
     rows, zero_rows = Rows(), Rows()
-    rows.add_coded(idx_out[:k], (lab_out[:k], list(labels)), (grk_out[:k], list(kinds)),
+    rows.add_coded(idx_out[:k], (lab_out[:k], t["labels"]), (grk_out[:k], t["kinds"]),
                    val_out[:k])
-    zn = np.array([c.shape[0] for c in zcols], dtype=np.int64)
+    zn = t["zn"]
     if zn.any():
-        Zf, zoff = _cat(Z, float)
-        zc, zcoff = _cat(zcols, np.int64)
-        zl, _ = _cat(zlab, np.int64)
+        Zf, zoff = _flat(Z)
         cap = n * int(zn.max())
         zi, zlo, zv = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap)
-        k = _emit_zero_rows(c_codes, grow, Zf, zoff, np.array(P, dtype=np.int64), zc, zl, zcoff,
-                            zn, zi, zlo, zv)
-        zero_rows.add_coded(zi[:k], (zlo[:k], list(zkind["labels"])),
-                            (np.zeros(k, np.int64), ["zero"]), zv[:k])
+        k = emit_zero_rows(c_codes, grow, Zf, zoff, t["P"], t["zc"], t["zl"], t["zcoff"], zn,
+                            zi, zlo, zv)
+        zero_rows.add_coded(zi[:k], (zlo[:k], t["zlabels"]), (np.zeros(k, np.int64), ["zero"]),
+                            zv[:k])
     return rows, zero_rows

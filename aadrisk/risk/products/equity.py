@@ -36,7 +36,7 @@ from ..errors import TradeError
 from ..columns import columns_of, factorize, groups
 from ..instruments import Choice, EuropeanOption, OptionType
 from ..registry import UNITS, Evaluation, ProductEngine, Rows, register_engine
-from ._equity_fast import distinct_labels, gather, long_rows
+from . import _equity_fast
 
 __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
            "HestonOption", "SabrOption", "HESTON_PARAMS", "SABR_PARAMS", "MODEL_PRODUCTS",
@@ -447,31 +447,6 @@ def _inputs(product, trades, m: MarketData):
     return inp, disc, vols, (u_codes, uniq)
 
 
-def _fast_inputs(product, trades, m: MarketData):
-    """:func:`_inputs` of a surface-vol product, gathered by :func:`._equity_fast.gather`
-    (the same values), with what :func:`._equity_fast.long_rows` needs; None when a source's
-    labels repeat (the generic rows then map them)."""
-    c = columns_of(trades)
-    u_codes, uniq = c.factorized("underlying")
-    c_codes, ccys = factorize([m.currencies.get(u) for u in uniq])
-    for src in [m.discount_for(x) for x in ccys] + [m.vols[u] for u in uniq]:
-        if not distinct_labels(src.labels) or \
-                not distinct_labels(getattr(src, "zero_labels", ())):
-            return None
-    e_codes, dates = c.factorized("expiry")
-    Td = np.array([m.year_fraction(d) for d in dates], dtype=float)
-    T = Td[e_codes]
-    K = np.array(c["strike"], dtype=float)
-    inp, plan = gather(m, dates, Td, e_codes, u_codes, uniq, c_codes, ccys, K)
-    o_codes, opts = c.factorized("option_type")
-    inp.update({"spot": np.array([m.spots[u] for u in uniq], dtype=float)[u_codes],
-                "div": np.array([m.divs[u] for u in uniq], dtype=float)[u_codes],
-                "expiry": T, "strike": K, "t_ref": T.copy(),
-                "is_call": np.array([1.0 if o is OptionType.CALL else 0.0 for o in opts])[o_codes]})
-    inp.update(_PRICING[product][2](c))
-    return inp, plan
-
-
 def discount_rows(rows: Rows, zero_rows: Rows, src, idx, iL, iR, g_l, g_r, h_l=None,
                   h_r=None) -> None:
     """Scatter adjoints of the gathered pillar zeros (``zl``, ``zr``) to quote labels.
@@ -513,11 +488,12 @@ def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:
 
 
 def _evaluate(product, trades, m: MarketData) -> Evaluation:
-    fast = _fast_inputs(product, trades, m) if product in _USES_VOL else None
-    if fast is not None:
+    fast = _equity_fast.inputs(columns_of(trades), m, _PRICING[product][2]) \
+        if product in _USES_VOL else None
+    if fast is not None:                # same inputs and rows, by kernels (_equity_fast)
         inp, plan = fast
         res = program(product).hvp(inp, {"spot": 1.0}, wrt=_ACTIVE)
-        rows, zero_rows = long_rows(plan, res.grad, res.hvp)
+        rows, zero_rows = _equity_fast.long_rows(m, plan, res.grad, res.hvp)
         u_codes, uniq = plan["u_codes"], plan["uniq"]
         und = np.array(uniq, dtype=object)[u_codes]
         ccy = np.array([m.currencies.get(u) or "" for u in uniq], dtype=object)[u_codes]
