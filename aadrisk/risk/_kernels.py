@@ -5,7 +5,7 @@ import numpy as np
 
 from .._numba import jit
 
-__all__ = ["rows_of", "first_seen"]
+__all__ = ["rows_of", "first_seen", "scaled_rows"]
 
 
 @jit
@@ -52,3 +52,28 @@ def first_seen(codes, k):  # pragma: no cover  (compiled)
             m += 1
         out[i] = new[c]
     return out, order[:m]
+
+
+@jit
+def _scale(idx, pos, qty, values, errs, out_pos, out_val, out_err):  # pragma: no cover
+    for i in range(idx.shape[0]):
+        k = idx[i]
+        q = qty[k]
+        out_pos[i] = pos[k]
+        out_val[i] = values[i] * q
+        out_err[i] = errs[i] * abs(q)
+
+
+def scaled_rows(idx, pos, qty, values, errs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pos[idx], values * qty[idx], errs * |qty[idx]|)`` in one pass (rows of trades
+    ``idx`` scaled by their quantities)."""
+    idx, pos = np.asarray(idx, dtype=np.int64), np.asarray(pos, dtype=np.int64)
+    qty = np.asarray(qty, dtype=np.float64)
+    values, errs = np.asarray(values, dtype=np.float64), np.asarray(errs, dtype=np.float64)
+    n = idx.shape[0]
+    if values.shape != (n,) or errs.shape != (n,) or pos.shape != qty.shape or \
+            (n and (idx.min() < 0 or idx.max() >= qty.shape[0])):
+        return pos[idx], values * qty[idx], errs * np.abs(qty[idx])
+    out = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
+    _scale(idx, pos, qty, values, errs, *out)
+    return out

@@ -41,7 +41,7 @@ from .._lazy import pandas as pd
 
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
-from ._kernels import rows_of
+from ._kernels import rows_of, scaled_rows
 from .errors import TradeError, errors_frame
 from .columns import BookColumns, TradeColumns, vet_book
 from .instruments import parse_trade
@@ -83,7 +83,8 @@ def _long(qty, pos, rows) -> dict[str, np.ndarray]:
     position, label and greek codes into this group's tables (``_labels``, ``_kinds``),
     value, stderr. The other columns come from the row's trade (:class:`LongRows`)."""
     idx, (lc, labels), (gc, kinds), values, errs = rows.coded()
-    return {"_pos": pos[idx], "value": values * qty[idx], "stderr": errs * np.abs(qty[idx]),
+    at, value, stderr = scaled_rows(idx, pos, qty, values, errs)
+    return {"_pos": at, "value": value, "stderr": stderr,
             "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds}
 
 
@@ -91,7 +92,9 @@ def _recode(parts: list, code: str, table: str, into: dict) -> None:
     """Codes of ``parts`` (long rows of product groups) re-pointed into one table
     ``into`` (string -> code), shared by all groups."""
     for p in parts:
-        p[code] = recode(p.pop(table), into)[p[code]]
+        new = recode(p.pop(table), into)
+        if (new != np.arange(new.shape[0])).any():      # else the codes stand
+            p[code] = new[p[code]]
 
 
 def _per_trade(x, n: int) -> np.ndarray:
