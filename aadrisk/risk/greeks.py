@@ -101,6 +101,8 @@ def _per_trade(x, n: int) -> np.ndarray:
     """One string (broadcast) or one per trade, as an object array."""
     if isinstance(x, str):
         return filled(n, x)
+    if isinstance(x, np.ndarray) and x.dtype == object and x.shape == (n,):
+        return x                                    # the engine's own per-trade array
     out = np.empty(n, dtype=object)
     out[:] = list(x)
     return out
@@ -383,8 +385,9 @@ def _screen(book, market) -> tuple[list, list]:
     prods = list(fast)
     pos = np.concatenate([fast[p][0] for p in prods] +
                          [np.array([p for p, _ in parsed], dtype=np.int64)])
-    ids = [x for p in prods for x in fast[p][1].trade_id.tolist()] + \
-        [t.trade_id for _, t in parsed]
+    ids = [x for p in prods for x in fast[p][1].trade_id.tolist()] if len(prods) != 1 else \
+        fast[prods[0]][1].trade_id.tolist()
+    ids += [t.trade_id for _, t in parsed]
     keep = _first_ids(pos, ids, errs_at)
     members: dict[str, list] = {}       # product -> [(positions, TradeColumns or trades)]
     at = 0
