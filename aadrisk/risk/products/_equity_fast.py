@@ -8,14 +8,18 @@ Around that sweep, this module
 * gathers the per-trade inputs (:func:`gather`): everything that depends on the
   expiry only (discount coefficients, the surface's slice weights and flat-region
   times) is computed with the market layer's own NumPy functions once per distinct
-  (currency or underlying, expiry date) and copied to the trades; the strike part of
-  the surface lookup and the corner vols are read per trade by a kernel;
+  (currency or underlying, expiry date) and copied to the trades (memoized per source
+  and date in the snapshot's :meth:`~aadrisk.market.snapshot.MarketData.derived`
+  cache: those functions work element by element, so a date's values do not depend on
+  the other dates); the strike part of the surface lookup and the corner vols are read
+  per trade by a kernel;
 * writes the long Greek rows (:func:`long_rows`) already in trade order, with label and
   greek codes into the tables the generic :class:`~aadrisk.risk.registry.Rows` path
-  would build (the same strings, in the same order), and the same values: the pillar
-  adjoints summed per cell as ``np.add.at`` does, the quote rows from
-  :func:`~aadrisk.market.bootstrap.rowwise_matmul` of the same matrices, the node
-  vegas summed corner by corner.
+  would build (the same strings, in the same order; memoized per market and list of
+  underlyings), and the same values: the pillar adjoints summed per cell as
+  ``np.add.at`` does, the quote rows from :func:`~aadrisk.market.bootstrap.rowwise_matmul`
+  (one call per currency for the deltas and cross-gammas together: its rows are
+  computed independently of each other), the node vegas summed corner by corner.
 
 Results are bit-identical to the generic path (``discount_rows``, ``vol_rows``,
 ``Rows.add_matrix``), which remains the path of the model products and of surfaces or
@@ -107,6 +111,8 @@ def _surfaces(m, uniq: list, vsrc: list) -> tuple:
     ks, koff = _cat([np.asarray(s.surface.strikes, dtype=float) for s in vsrc], float)
     vs, voff = _cat([s.surface.vols for s in vsrc], float)
     nks = np.array([len(s.surface.strikes) for s in vsrc], dtype=np.int64)
+    if len(memo) > MEMO_MAX:
+        memo.clear()
     memo[key] = (tuple(vsrc), (ks, koff, nks, vs, voff))
     return memo[key][1]
 
