@@ -180,6 +180,15 @@ class MarketData:
     curve_discount: dict = field(default_factory=dict)
     rate_vol_meta: dict = field(default_factory=dict)
 
+    def derived(self) -> dict:
+        """A cache for values the layers above derive from this snapshot (per source and
+        expiry date, say): the snapshot is not changed once parsed and priced on, so they
+        stay valid.  Its users key entries by the source they read and bound its size."""
+        memo = self.__dict__.get("_derived")
+        if memo is None:
+            memo = self.__dict__["_derived"] = {}
+        return memo
+
     def year_fraction(self, d: dt.date) -> float:
         """Act/365F years from the valuation date to ``d``."""
         return (d - self.valuation_date).days / DAYS_PER_YEAR

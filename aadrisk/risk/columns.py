@@ -41,6 +41,9 @@ from . import _validate as v
 from .instruments import _TRUSTED, PRODUCTS, EuropeanOption, _layout
 from .registry import INSTRUMENTS as PRODUCT_CLASSES
 from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
+from .registry import object_array
+from ._kernels import first_seen
+from ._vet_columns import _by_value, _numbers, _trade_ids
 
 __all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups",
            "NUMBER_VALIDATORS"]
@@ -48,13 +51,12 @@ __all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize",
 #: scalar number validators -> (lower bound, whether the bound is allowed): vetted by NumPy
 NUMBER_VALIDATORS: dict[Callable, tuple[float | None, bool]] = {
     v.number: (None, True), v.positive: (0.0, False), v.non_negative: (0.0, True)}
-#: integers beyond this magnitude are left to the scalar validator (exact float conversion)
-_EXACT_INT = 2 ** 53
-_FAILED = object()
 
 
 def _objects(values) -> np.ndarray:
     """A 1-d object array of ``values`` (never a string dtype, never nested)."""
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
     out = np.empty(len(values), dtype=object)
     out[:] = values if isinstance(values, list) else list(values)
     return out
@@ -76,6 +78,9 @@ class TradeColumns:
     product: str
     trade_id: np.ndarray
     fields: dict
+    #: field -> (codes, table): each value as a code into a table of distinct values, as
+    #: the vetting found them; ``(codes, distinct values, True)`` once :meth:`factorized`
+    codes: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.trade_id)
@@ -106,11 +111,29 @@ class TradeColumns:
     def take(self, idx) -> "TradeColumns":
         """The trades at positions ``idx`` (an index array or a boolean mask)."""
         return TradeColumns(self.product, self.trade_id[idx],
-                            {k: c[idx] for k, c in self.fields.items()})
+                            {k: c[idx] for k, c in self.fields.items()},
+                            {k: (c[idx], t) for k, (c, t, *_) in self.codes.items()})
+
+    def factorized(self, name: str) -> tuple[np.ndarray, list]:
+        """``factorize(self[name])``: (codes, distinct values in order of first appearance),
+        from the codes the vetting kept when it has them (computed once per column)."""
+        got = self.codes.get(name)
+        if got is not None and len(got) == 3:       # (codes, distinct values, True)
+            return got[0], got[1]
+        if got is None:
+            codes, uniq = factorize(self.fields[name])
+        else:                                       # codes into a table (the vetting's)
+            codes, order = first_seen(got[0], len(got[1]))
+            uniq = object_array(got[1])[order].tolist()
+        self.codes[name] = (codes, uniq, True)
+        return codes, uniq
 
     @classmethod
-    def build(cls, product: str, instrument: type, trade_id, values: Mapping) -> "TradeColumns":
-        """Columns from per-field sequences of converted values (numbers as floats)."""
+    def build(cls, product: str, instrument: type, trade_id, values: Mapping,
+              codes: Mapping | None = None) -> "TradeColumns":
+        """Columns from per-field sequences of converted values (numbers as floats; object
+        arrays are taken as they are); ``codes``: field -> (codes, object array of
+        distinct values) where known."""
         names, _ = _layout(instrument)
         fields = {}
         for name in names:
@@ -118,7 +141,7 @@ class TradeColumns:
                 fields[name] = np.asarray(values[name], dtype=float)
             else:
                 fields[name] = _objects(values[name])
-        return cls(product, _objects(trade_id), fields)
+        return cls(product, _objects(trade_id), fields, dict(codes or {}))
 
     @classmethod
     def from_instruments(cls, trades: Sequence, instrument: type | None = None
@@ -210,81 +233,6 @@ class BookColumns:
 
 
 # ----------------------------------------------------------------------------- vetting
-def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
-    types = set(map(type, col))
-    if types == {float}:
-        ok = np.ones(len(col), dtype=bool)
-        x = np.array(col, dtype=float)
-    else:
-        good = [type(a) is float or (type(a) is int and -_EXACT_INT <= a <= _EXACT_INT)
-                for a in col]
-        ok = np.array(good, dtype=bool)
-        x = np.array([a if g else np.nan for a, g in zip(col, good)], dtype=float)
-    with np.errstate(invalid="ignore"):
-        ok &= np.isfinite(x)
-        if lower is not None:
-            ok &= (x >= lower) if closed else (x > lower)
-    return ok, x
-
-
-def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
-    """(ok mask, converted values) of a column through its scalar validator, called once
-    per distinct (type, value)."""
-    if set(map(type, col)) == {str}:              # the usual case: one dict of strings
-        cache = {}
-        for a in dict.fromkeys(col):
-            try:
-                cache[a] = conv(a)
-            except (ValueError, TypeError, OverflowError):
-                cache[a] = _FAILED
-        out = list(map(cache.__getitem__, col))
-        if _FAILED not in cache.values():
-            return np.ones(len(col), dtype=bool), out
-        return np.array([x is not _FAILED for x in out], dtype=bool), out
-    return _by_typed_value(col, conv)
-
-
-def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
-    """:func:`_by_value` for a column of mixed types (cached by (type, value))."""
-    cache: dict = {}
-    ok = np.ones(len(col), dtype=bool)
-    out = []
-    for i, a in enumerate(col):
-        try:
-            key = (type(a), a)
-            got = cache.get(key, cache)
-        except TypeError:               # unhashable: left to the parser
-            key, got = None, _FAILED
-        if got is cache:
-            try:
-                got = conv(a)
-            except (ValueError, TypeError, OverflowError):
-                got = _FAILED
-            cache[key] = got
-        if got is _FAILED:
-            ok[i] = False
-        out.append(got)
-    return ok, out
-
-
-def _trade_ids(col: list) -> tuple[np.ndarray, list]:
-    """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
-    if set(map(type, col)) == {str}:
-        out = [a.strip() for a in col]
-        if all(out):
-            return np.ones(len(col), dtype=bool), out
-    ok = np.ones(len(col), dtype=bool)
-    out = []
-    for i, a in enumerate(col):
-        t = type(a)
-        s = a.strip() if t is str else str(a) if t is int else ""
-        if not s:
-            ok[i] = False
-        out.append(s)
-    return ok, out
-
-
 def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
     """(ok mask, TradeColumns) of ``size`` trades with the same keys and product (``cols``:
     key -> values), or None when their keys alone send them to the parser (unknown or
@@ -296,6 +244,7 @@ def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
         return None
     ok, ids = _trade_ids(cols["trade_id"])
     values = {}
+    codes = {}
     for name in names:
         conv = cls.validators.get(name)
         col = cols[name] if name in keys else [defaults[name]] * size
@@ -305,9 +254,11 @@ def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
             good, values[name] = _numbers(col, *NUMBER_VALIDATORS[conv])
             ok &= good
         else:
-            good, values[name] = _by_value(col, conv)
+            good, values[name], got = _by_value(col, conv)
             ok &= good
-    cols = TradeColumns.build(cls.product_type, cls, ids, values)
+            if got is not None:
+                codes[name] = got
+    cols = TradeColumns.build(cls.product_type, cls, ids, values, codes)
     return ok, cols
 
 

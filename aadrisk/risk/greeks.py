@@ -41,6 +41,7 @@ from .._lazy import pandas as pd
 
 from ..market.snapshot import MarketData
 from . import products as _products  # noqa: F401  (registers the product engines)
+from ._kernels import rows_of, scaled_rows
 from .errors import TradeError, errors_frame
 from .columns import BookColumns, TradeColumns, vet_book
 from .instruments import parse_trade
@@ -82,7 +83,8 @@ def _long(qty, pos, rows) -> dict[str, np.ndarray]:
     position, label and greek codes into this group's tables (``_labels``, ``_kinds``),
     value, stderr. The other columns come from the row's trade (:class:`LongRows`)."""
     idx, (lc, labels), (gc, kinds), values, errs = rows.coded()
-    return {"_pos": pos[idx], "value": values * qty[idx], "stderr": errs * np.abs(qty[idx]),
+    at, value, stderr = scaled_rows(idx, pos, qty, values, errs)
+    return {"_pos": at, "value": value, "stderr": stderr,
             "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds}
 
 
@@ -90,13 +92,17 @@ def _recode(parts: list, code: str, table: str, into: dict) -> None:
     """Codes of ``parts`` (long rows of product groups) re-pointed into one table
     ``into`` (string -> code), shared by all groups."""
     for p in parts:
-        p[code] = recode(p.pop(table), into)[p[code]]
+        new = recode(p.pop(table), into)
+        if (new != np.arange(new.shape[0])).any():      # else the codes stand
+            p[code] = new[p[code]]
 
 
 def _per_trade(x, n: int) -> np.ndarray:
     """One string (broadcast) or one per trade, as an object array."""
     if isinstance(x, str):
         return filled(n, x)
+    if isinstance(x, np.ndarray) and x.dtype == object and x.shape == (n,):
+        return x                                    # the engine's own per-trade array
     out = np.empty(n, dtype=object)
     out[:] = list(x)
     return out
@@ -379,8 +385,9 @@ def _screen(book, market) -> tuple[list, list]:
     prods = list(fast)
     pos = np.concatenate([fast[p][0] for p in prods] +
                          [np.array([p for p, _ in parsed], dtype=np.int64)])
-    ids = [x for p in prods for x in fast[p][1].trade_id.tolist()] + \
-        [t.trade_id for _, t in parsed]
+    ids = [x for p in prods for x in fast[p][1].trade_id.tolist()] if len(prods) != 1 else \
+        fast[prods[0]][1].trade_id.tolist()
+    ids += [t.trade_id for _, t in parsed]
     keep = _first_ids(pos, ids, errs_at)
     members: dict[str, list] = {}       # product -> [(positions, TradeColumns or trades)]
     at = 0
@@ -470,7 +477,7 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
             prices, greeks, zeros = (_keep(c, ~np.isin(c["_pos"], drop))
                                      for c in (prices, greeks, zeros))
     for g in (greeks, zeros):
-        g["row"] = np.searchsorted(prices["_pos"], g["_pos"])
+        g["row"] = rows_of(prices["_pos"], g["_pos"])
     labels, kinds = tuple(labels), tuple(kinds)
     greeks, zeros = (LongRows(g, prices, labels, kinds) for g in (greeks, zeros))
     return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P),

@@ -147,6 +147,15 @@ class Rows:
         self._append(idx, (np.asarray(codes, dtype=np.int64).ravel(), list(labels)),
                      _coded(greek, idx.shape[0]), value, stderr)
 
+    def add_coded(self, idx, labels, greeks, values, stderr=None) -> None:
+        """Append rows given as codes: ``labels`` and ``greeks`` are ``(codes, table)`` with
+        ``table`` a list of distinct strings (what :meth:`coded` returns)."""
+        idx = np.asarray(idx, dtype=np.int64).ravel()
+        if idx.shape[0] == 0:
+            return
+        self._append(idx, (np.asarray(labels[0], dtype=np.int64), list(labels[1])),
+                     (np.asarray(greeks[0], dtype=np.int64), list(greeks[1])), values, stderr)
+
     def add_matrix(self, idx, labels, greek, values, mask=None, stderr=None) -> None:
         """Rows from a (trades x labels) matrix; ``mask`` keeps only the True cells."""
         values = np.asarray(values, dtype=float)
@@ -170,6 +179,10 @@ class Rows:
             e = np.zeros(0)
             z = e.astype(np.int64)
             return z, (z, []), (z, []), e, e
+        if len(self._parts) == 1:                   # one part already in trade order
+            idx, lab, grk, val, err = self._parts[0]
+            if idx.shape[0] < 2 or bool((idx[1:] >= idx[:-1]).all()):
+                return idx, lab, grk, val, err
         idx = np.concatenate([p[0] for p in self._parts])
         order = np.argsort(idx, kind="stable")
         lab, grk = (_merged([p[k] for p in self._parts]) for k in (1, 2))

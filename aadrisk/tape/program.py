@@ -35,6 +35,11 @@ PCONST = np.array(_consts, dtype=np.float64)
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
+#: evaluations of at most this many node-elements (batch x nodes, loop bodies counted
+#: per step) run on the calling thread: the thread pool's fork/join costs more than the
+#: second core saves for them (lanes are the same, so results are bit-identical)
+SERIAL_WORK = 2**17
+
 #: outputs whose adjoints one reverse sweep carries together (a vector adjoint): the
 #: forward recomputation of each checkpointed loop segment is shared by them
 ADJOINT_WIDTH = 8
@@ -94,6 +99,9 @@ class Program:
                         raise TapeError(f"step input {name!r} used by loops of {prev} and "
                                         f"{info.n_steps} steps")
         self._nondiff = self._find_nondiff()
+        #: nodes evaluated per batch element (a loop body once per step)
+        self._work_per_element = self.n_nodes + sum(
+            (s.end - s.header) * max(s.n_steps - 1, 0) for s in rec.scans)
         self._act_cache = {}
 
     # -- structure ----------------------------------------------------------------
@@ -263,7 +271,8 @@ class Program:
                                  f"input {n!r} are not supported; pass it as shape (n_steps,)")
         if block is not None and int(block) < 1:
             raise ValueError("block must be >= 1")
-        n_workers = int(threads or numba.get_num_threads())
+        n_workers = int(threads or (1 if nb * self._work_per_element <= SERIAL_WORK
+                                    else numba.get_num_threads()))
         accs = self._fused(engine, mode, reduce, debug, IN, XS, nb, nmax, seed, n_workers, block)
         if accs is not None:
             one = np.empty((1, 1))
@@ -316,7 +325,13 @@ class Program:
         _map(lane, n_lanes, n_workers)
         sizes = np.minimum(block, nb - np.arange(nblocks) * block)
         counts = [int(sizes[i::n_lanes].sum()) for i in range(n_lanes)]
-        acc_v, acc_g, acc_x = (_merge_lanes(a, counts) for a in (acc_v, acc_g, acc_x))
+        # merged only where :func:`collect` reads them: reduced values, gradients of shared
+        # (or reduced) inputs and of step inputs
+        shared = any(n in wrt and (reduce or in_kind[k] != 1)
+                     for k, n in enumerate(self.input_names))
+        acc_v, acc_g, acc_x = (_merge_lanes(a, counts) if need else a[0] for a, need in (
+            (acc_v, bool(reduce)), (acc_g, bool(mode & 1) and shared),
+            (acc_x, bool(mode & 1) and any(n in wrt for n in self.step_input_names))))
         if debug:
             self._raise_nonfinite(dbg, inputs, seed, batch)
         return collect(self, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,

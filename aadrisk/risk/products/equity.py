@@ -36,6 +36,7 @@ from ..errors import TradeError
 from ..columns import columns_of, factorize, groups
 from ..instruments import Choice, EuropeanOption, OptionType
 from ..registry import UNITS, Evaluation, ProductEngine, Rows, register_engine
+from . import _equity_fast
 
 __all__ = ["PayoffKind", "DigitalOption", "BarrierOption", "GeometricAsianOption",
            "HestonOption", "SabrOption", "HESTON_PARAMS", "SABR_PARAMS", "MODEL_PRODUCTS",
@@ -387,11 +388,11 @@ def _problems(product, uniq, m: MarketData):
 def _check_columns(product, cols, m: MarketData) -> list:
     """``[(index, TradeError), ...]``: what :func:`_check` raises, for every trade of
     ``cols`` (checks per distinct underlying, then per trade in the same order)."""
-    codes, uniq = factorize(cols["underlying"])
+    codes, uniq = cols.factorized("underlying")
     spot, model = _problems(product, uniq, m)
     vd = m.valuation_date
     if spot.count(None) == len(spot) and model.count(None) == len(model) and \
-            all(e > vd for e in set(cols["expiry"].tolist())):
+            all(e > vd for e in cols.factorized("expiry")[1]):
         return []                                   # the usual case: nothing to report
     out = []
     for i, (k, tid, expiry) in enumerate(zip(codes.tolist(), cols.trade_id, cols["expiry"])):
@@ -487,6 +488,16 @@ def vol_rows(rows: Rows, src, idx, lk, grads, second=None) -> None:
 
 
 def _evaluate(product, trades, m: MarketData) -> Evaluation:
+    fast = _equity_fast.inputs(columns_of(trades), m, _PRICING[product][2]) \
+        if product in _USES_VOL else None
+    if fast is not None:                # same inputs and rows, by kernels (_equity_fast)
+        inp, plan = fast
+        res = program(product).hvp(inp, {"spot": 1.0}, wrt=_ACTIVE)
+        rows, zero_rows = _equity_fast.long_rows(m, plan, res.grad, res.hvp)
+        u_codes, uniq = plan["u_codes"], plan["uniq"]
+        und = np.array(uniq, dtype=object)[u_codes]
+        ccy = np.array([m.currencies.get(u) or "" for u in uniq], dtype=object)[u_codes]
+        return Evaluation(np.asarray(res.value, dtype=float), und, ccy, rows, zero_rows)
     inp, disc, vols, (u_codes, uniq) = _inputs(product, trades, m)
     slice_labels = inp.pop("_labels", None)
     wrt = _ACTIVE + ([] if product in _USES_VOL else

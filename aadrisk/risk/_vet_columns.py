@@ -1,0 +1,114 @@
+"""Column validators of :func:`aadrisk.risk.columns.vet_book`: one column of a book's
+mappings at a time, vouching only for the values ``parse_trade``'s scalar validators
+would accept unchanged (numbers by one NumPy test, other fields through the field's
+validator once per distinct value)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+#: integers beyond this magnitude are left to the scalar validator (exact float conversion)
+_EXACT_INT = 2 ** 53
+_FAILED = object()
+
+
+def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
+    types = set(map(type, col))
+    ints = None
+    if types == {int}:
+        try:
+            ints = np.array(col, dtype=np.int64)
+        except OverflowError:
+            pass
+    if types == {float}:
+        ok = np.ones(len(col), dtype=bool)
+        x = np.array(col, dtype=float)
+    elif ints is not None:                          # exact below 2**53, as float(a) is
+        ok = (ints >= -_EXACT_INT) & (ints <= _EXACT_INT)
+        x = np.where(ok, ints.astype(float), np.nan)
+    else:
+        good = [type(a) is float or (type(a) is int and -_EXACT_INT <= a <= _EXACT_INT)
+                for a in col]
+        ok = np.array(good, dtype=bool)
+        x = np.array([a if g else np.nan for a, g in zip(col, good)], dtype=float)
+    with np.errstate(invalid="ignore"):
+        ok &= np.isfinite(x)
+        if lower is not None:
+            ok &= (x >= lower) if closed else (x > lower)
+    return ok, x
+
+
+def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list, tuple | None]:
+    """(ok mask, converted values, (codes, table) or None) of a column through its scalar
+    validator, called once per distinct (type, value); strings only: the values as codes
+    into an object array of the distinct converted values (and ``_FAILED`` last)."""
+    if set(map(type, col)) == {str}:              # the usual case: one dict of strings
+        raw = dict.fromkeys(col)
+        table: dict = {}
+        failed = False
+        for a in raw:
+            try:
+                x = conv(a)
+            except (ValueError, TypeError, OverflowError):
+                raw[a] = -1
+                failed = True
+                continue
+            try:
+                raw[a] = table.setdefault(x, len(table))
+            except TypeError:                       # an unhashable value: no codes
+                return _by_typed_value(col, conv) + (None,)
+        k = len(table)
+        if failed:
+            for a, c in raw.items():
+                if c < 0:
+                    raw[a] = k
+        codes = np.fromiter(map(raw.__getitem__, col), dtype=np.int64, count=len(col))
+        objs = np.empty(k + 1, dtype=object)
+        objs[:k] = list(table)
+        objs[k] = _FAILED
+        out = objs[codes]
+        ok = codes != k if failed else np.ones(len(col), dtype=bool)
+        return ok, out, (codes, objs)
+    return _by_typed_value(col, conv) + (None,)
+
+
+def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
+    """:func:`_by_value` for a column of mixed types (cached by (type, value))."""
+    cache: dict = {}
+    ok = np.ones(len(col), dtype=bool)
+    out = []
+    for i, a in enumerate(col):
+        try:
+            key = (type(a), a)
+            got = cache.get(key, cache)
+        except TypeError:               # unhashable: left to the parser
+            key, got = None, _FAILED
+        if got is cache:
+            try:
+                got = conv(a)
+            except (ValueError, TypeError, OverflowError):
+                got = _FAILED
+            cache[key] = got
+        if got is _FAILED:
+            ok[i] = False
+        out.append(got)
+    return ok, out
+
+
+def _trade_ids(col: list) -> tuple[np.ndarray, list]:
+    """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
+    if set(map(type, col)) == {str}:
+        out = list(map(str.strip, col))
+        if all(out):
+            return np.ones(len(col), dtype=bool), out
+    ok = np.ones(len(col), dtype=bool)
+    out = []
+    for i, a in enumerate(col):
+        t = type(a)
+        s = a.strip() if t is str else str(a) if t is int else ""
+        if not s:
+            ok[i] = False
+        out.append(s)
+    return ok, out
