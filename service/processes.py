@@ -1,4 +1,4 @@
-"""Several server processes on one port, each with its own listening socket (``SO_REUSEPORT``).
+"""Several server processes on one port, with the connections spread evenly over them.
 
 uvicorn's ``--workers N`` shares ONE listening socket between its processes, and
 whichever process wakes first accepts the waiting connections. Risk clients keep
@@ -8,11 +8,14 @@ workers, one process did 99.8 % of the work (9.34 s of CPU against 0.02 s). Each
 process of the service is mostly Python holding its GIL, so that process's one
 core sets the pace.
 
-:func:`run` instead gives every process a socket of its own, bound to the same
-address with ``SO_REUSEPORT`` (Linux >= 3.9, the BSDs): the kernel spreads new
-connections over the processes by a hash of each connection's addresses and
-ports. A small supervisor (this process) starts the workers, restarts one that
-dies, and stops them all on SIGINT / SIGTERM.
+:func:`run` has a small supervisor (this process) that starts the workers,
+restarts one that dies, and stops them all on SIGINT / SIGTERM. By default
+(forked workers) it also owns the listening socket and hands each accepted
+connection to the worker with the fewest open connections
+(:mod:`service.balance`). Otherwise every worker gets a socket of its own bound
+to the same address with ``SO_REUSEPORT`` (Linux >= 3.9), and the kernel spreads
+new connections by a hash of their addresses and ports, which for a handful of
+keep-alive clients is often uneven.
 
 On Linux the supervisor imports the app's module (and uvicorn) once and then
 *forks* the workers (``preload``, as gunicorn's ``--preload``): a worker starts
@@ -104,28 +107,44 @@ def _context(app: str, preload: bool):
 
 
 def run(app: str, *, host: str, port: int, workers: int, preload: bool = True,
-        **options) -> int:
+        balance: bool = True, **options) -> int:
     """Serve ``app`` (an import string, e.g. ``"service.app:app"``) from ``workers``
-    processes, each with its own ``SO_REUSEPORT`` socket on ``host:port``.
+    processes on ``host:port``.
 
     ``options`` are ``uvicorn.Config`` keyword arguments (``log_level``,
     ``timeout_keep_alive``, ...). ``preload``: import the app's module here and fork
     the workers (Linux; see the module docstring), else spawn fresh interpreters.
-    Blocks until SIGINT / SIGTERM, then stops the workers (each finishes its
-    requests, up to :data:`STOP_GRACE_S`). Returns the exit status: 0, or 1 if a
-    worker kept dying at start.
+    ``balance`` (forked workers only): this process accepts the connections and
+    hands each to the least loaded worker (:mod:`service.balance`); otherwise each
+    worker listens on its own ``SO_REUSEPORT`` socket and the kernel spreads them
+    by hash. Blocks until SIGINT / SIGTERM, then stops the workers (each finishes
+    its requests, up to :data:`STOP_GRACE_S`). Returns the exit status: 0, or 1 if
+    a worker kept dying at start.
     """
-    reuseport_socket(host, port).close()   # fail here, clearly, if the port is taken
     ctx = _context(app, preload)
+    dispatcher = None
+    if balance and ctx.get_start_method() == "fork" and hasattr(socket, "send_fds"):
+        from .balance import Dispatcher, balanced_worker, listening_socket
+        dispatcher = Dispatcher(listening_socket(host, port), workers, ctx)
+    else:
+        reuseport_socket(host, port).close()   # fail here, clearly, if the port is taken
     procs: dict[int, tuple] = {}
     stopping = False
     status = 0
 
     def start(slot: int) -> None:
-        p = ctx.Process(target=_worker, args=(app, host, port, options),
-                        name=f"aadrisk-serve-{slot}", daemon=False)
+        if dispatcher is None:
+            target, args = _worker, (app, host, port, options)
+        else:
+            chan = dispatcher.channel(slot)
+            target = balanced_worker
+            args = (app, chan, slot, dispatcher.closed, dispatcher.ready,
+                    dispatcher.inherited(), options)
+        p = ctx.Process(target=target, args=args, name=f"aadrisk-serve-{slot}", daemon=False)
         t0 = time.monotonic()   # before start(): a spawn can take a while on a busy machine
         p.start()
+        if dispatcher is not None:
+            args[1].close()                 # the worker's end of its channel
         procs[slot] = (p, t0)
 
     def stop(signum, frame):  # noqa: ARG001
@@ -136,10 +155,19 @@ def run(app: str, *, host: str, port: int, workers: int, preload: bool = True,
     try:
         for slot in range(workers):
             start(slot)
-        log.info("serving on %s:%d with %d processes (SO_REUSEPORT)", host, port, workers)
+        log.info("serving on %s:%d with %d processes (%s)", host, port, workers,
+                 "balanced by the supervisor" if dispatcher else "SO_REUSEPORT")
         while not stopping and procs:
-            multiprocessing.connection.wait([p.sentinel for p, _ in procs.values()],
-                                            timeout=0.5)
+            waits = [p.sentinel for p, _ in procs.values()]
+            if dispatcher is not None:
+                if dispatcher.any_ready():
+                    waits.append(dispatcher.listener)
+                ready = multiprocessing.connection.wait(
+                    waits, timeout=0.5 if dispatcher.any_ready() else 0.02)
+                if dispatcher.listener in ready:
+                    dispatcher.dispatch()
+            else:
+                multiprocessing.connection.wait(waits, timeout=0.5)
             for slot, (p, started) in list(procs.items()):
                 if p.is_alive() or stopping:
                     continue
@@ -163,4 +191,6 @@ def run(app: str, *, host: str, port: int, workers: int, preload: bool = True,
             if p.is_alive():
                 p.kill()
                 p.join()
+        if dispatcher is not None:
+            dispatcher.close()
     return status

@@ -79,17 +79,34 @@ def test_serve_workers_spread_keep_alive_connections(tmp_path):
         assert len(kids) == 2
         # forked from the supervisor after its imports (preload), not spawned afresh
         assert all(k.cmdline() == psutil.Process(proc.pid).cmdline() for k in kids)
-        while not all(any(c.status == "LISTEN" for c in k.net_connections()) for k in kids):
-            # both workers listening (each listens after its imports and warm-up)
-            assert time.monotonic() < deadline, "a worker not listening within 300 s"
-            time.sleep(0.2)
-        for _ in range(24):   # keep-alive connections, all open at once
+        # only the supervisor listens; it hands each connection to the least loaded worker
+
+        def owner(c) -> int:
+            port = c.sock.getsockname()[1]
+            for i, k in enumerate(kids):
+                if any(x.raddr and x.raddr.port == port for x in k.net_connections()):
+                    return i
+            return -1
+
+        def connect():
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             c.request("GET", "/v1/health")
             assert c.getresponse().status == 200
-            conns.append(c)
+            return c
+        while True:              # both workers ready: two connections land on both
+            pair = [connect(), connect()]
+            if {owner(c) for c in pair} == {0, 1}:
+                conns += pair
+                break
+            for c in pair:
+                c.close()
+            assert time.monotonic() < deadline, "a worker not ready within 300 s"
+            time.sleep(0.2)
+        assert not any(c.status == "LISTEN" for k in kids for c in k.net_connections())
+        for _ in range(22):   # keep-alive connections, all open at once
+            conns.append(connect())
         per_worker = [sum(c.status == "ESTABLISHED" for c in k.net_connections()) for k in kids]
-        assert sum(per_worker) == 24 and min(per_worker) > 0, per_worker
+        assert per_worker == [12, 12], per_worker
         # a worker that dies is replaced (it had lived longer than MIN_LIFETIME_S)
         time.sleep(max(0.0, MIN_LIFETIME_S + 2.0 - (time.time() - kids[0].create_time())))
         kids[0].kill()
