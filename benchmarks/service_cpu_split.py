@@ -10,7 +10,7 @@ thread handoffs, event loop), the clients' own CPU and the latency p50 / p99; th
 the medians over the rounds.
 
 Usage: ``python benchmarks/service_cpu_split.py [--rounds 4] [--per-client 8]
-[--layout trades]``; the last line is one JSON object (the medians).
+[--layout trades] [--trades 1000] [--clients 8]``; the last line is one JSON object (the medians).
 """
 from __future__ import annotations
 
@@ -83,6 +83,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--per-client", type=int, default=8)
     ap.add_argument("--layout", default="trades", choices=("trades", "columnar"))
+    ap.add_argument("--trades", type=int, default=1000, help="trades per request")
+    ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)   # the server process
     args = ap.parse_args()
     if args.serve:
@@ -102,7 +104,7 @@ def main() -> None:
     try:
         srv.wait_ready()
         sl.put_market(url)
-        bodies = sl.Bodies(1000, pool=3 + args.rounds * 8 * args.per_client,
+        bodies = sl.Bodies(args.trades, pool=3 + args.rounds * args.clients * args.per_client,
                            layout=args.layout)
         sl.run(sl.drive(url, bodies, 1, per_client=3))              # warm
 
@@ -115,7 +117,7 @@ def main() -> None:
         rows = []
         for _ in range(args.rounds):
             a, c0 = split(), time.process_time()
-            res = sl.run(sl.drive(url, bodies, 8, per_client=args.per_client))
+            res = sl.run(sl.drive(url, bodies, args.clients, per_client=args.per_client))
             client, b = time.process_time() - c0, split()
             n = len(res["latencies"])
             row = {k: 1e3 * (b.get(k, 0.0) - a.get(k, 0.0)) / n

@@ -50,6 +50,10 @@ _MAX_ORDERS = 1_000
 #: orjson reads an integer literal beyond 64 bits as a float (json.loads: an int); any
 #: float this large is therefore refused (integers up to 2**53 convert exactly)
 _BIG = 2.0 ** 63
+#: bodies at least this large go through the compiled scan; smaller ones are parsed
+#: whole (the scan's fixed cost, ~0.1 ms, is more than it saves below ~300 trades:
+#: 10 trades 126 vs 61 us, 1,000 trades 1.12 vs 2.08 ms, 2026-11-27)
+SCAN_MIN_BYTES = 49_152
 _EXACT_INT = 2 ** 53
 _NONE = type(None)
 
@@ -211,9 +215,9 @@ def parse_risk_body(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
     """(the request without trades, the trades as columns of mappings), or ``None`` to
     use the full validation path.
 
-    The trades are first cut from the body into columns by one compiled scan
-    (:func:`service.bodyscan.scan_body`); a body the scan cannot vouch for is parsed
-    whole by orjson, as it always was.
+    The trades of a body of :data:`SCAN_MIN_BYTES` or more are first cut into
+    columns by one compiled scan (:func:`service.bodyscan.scan_body`); a smaller
+    body, or one the scan cannot vouch for, is parsed whole by orjson.
 
     Parameters
     ----------
@@ -225,7 +229,7 @@ def parse_risk_body(body: bytes) -> tuple[RiskRequest, BookColumns] | None:
     (RiskRequest, BookColumns) or None
         ``request.portfolio.trades`` is empty; the trades are the second item.
     """
-    scanned = scan_body(body, trade_field_kinds())
+    scanned = scan_body(body, trade_field_kinds()) if len(body) >= SCAN_MIN_BYTES else None
     if scanned is None:
         return _parse_whole(body)
     try:

@@ -101,16 +101,17 @@ def warmup_stages(products=None) -> dict[str, float]:
     -------
     dict
         ``numba_target``, ``market`` (parse with its curve bootstrap), ``body_scan``
-        (the fast path's parse of a body with the warm-up book), then one entry
+        (the fast path's scan of a body with the warm-up book), then one entry
         per product (its trades evaluated alone: mostly loading its kernels from
         Numba's disk cache the first time).
     """
     import orjson
 
     from .compute import Job, evaluate
-    from .fastpath import parse_risk_body
+    from .bodyscan import scan_body
     from .markets import parse_market
     from .numba_init import init_numba_target
+    from .schemas import trade_field_kinds
 
     out = {}
     start = time.perf_counter()
@@ -122,8 +123,8 @@ def warmup_stages(products=None) -> dict[str, float]:
         market = _MARKET["parsed"] = parse_market(WARMUP_MARKET)
     out["market"] = time.perf_counter() - start
     start = time.perf_counter()
-    parse_risk_body(orjson.dumps({"portfolio": {"trades": warmup_trades(products)},
-                                  "market_id": "warmup"}))     # the body scan's kernels
+    scan_body(orjson.dumps({"portfolio": {"trades": warmup_trades(products)},
+                            "market_id": "warmup"}), trade_field_kinds())  # its kernels
     out["body_scan"] = time.perf_counter() - start
     by_product: dict[str, list] = {}
     for t in warmup_trades(products):

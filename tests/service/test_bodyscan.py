@@ -23,6 +23,12 @@ from service.schemas import trade_field_kinds
 KEYS = tuple(trade_field_kinds())
 
 
+@pytest.fixture(autouse=True)
+def _scan_every_body(monkeypatch):
+    """The scan for bodies of any size (the service scans only large ones)."""
+    monkeypatch.setattr(fastpath, "SCAN_MIN_BYTES", 0)
+
+
 def _vanilla(i: int) -> dict:
     return {"trade_id": f"T{i}", "underlying": "SPX", "option_type": "call",
             "strike": 5000 + i, "expiry": "2025-06-20", "quantity": 1.5}
