@@ -72,6 +72,8 @@ def tag_trades(jobs: Sequence[Job]) -> tuple[list | BookColumns, list[int] | Non
                 any(hasattr(t, "model_fields_set") for t in trades):
             trades = [as_mapping(t) if hasattr(t, "model_fields_set") else t for t in trades]
         return trades, None
+    if all(isinstance(j.trades, BookColumns) for j in jobs):
+        return _tag_columns(jobs)
     trades, offsets = [], []
     for i, job in enumerate(jobs):
         offsets.append(len(trades))
@@ -82,6 +84,29 @@ def tag_trades(jobs: Sequence[Job]) -> tuple[list | BookColumns, list[int] | Non
             tid = t.get("trade_id") if isinstance(t, dict) else None
             trades.append({**t, "trade_id": tag + str(tid).strip()} if _valid_id(tid) else t)
     return trades, offsets
+
+
+def _tag_columns(jobs: Sequence[Job]) -> tuple[BookColumns, list[int]]:
+    """:func:`tag_trades` of books that are all :class:`BookColumns`, column by column
+    (no mapping per trade): the groups of equal keys merged in order of first
+    appearance, as ``BookColumns.from_mappings`` of the tagged mappings groups them."""
+    merged: dict[tuple, tuple[list, list]] = {}
+    offsets, offset = [], 0
+    for i, job in enumerate(jobs):
+        offsets.append(offset)
+        tag = f"{i}|"
+        for keys, positions, columns in job.trades.groups:
+            columns = list(columns)
+            if "trade_id" in keys:
+                k = keys.index("trade_id")
+                columns[k] = [tag + str(t).strip() if _valid_id(t) else t
+                              for t in columns[k]]
+            pos, cols = merged.setdefault(keys, ([], [[] for _ in keys]))
+            pos.extend([p + offset for p in positions])
+            for acc, col in zip(cols, columns):
+                acc.extend(col)
+        offset += len(job.trades)
+    return BookColumns(offset, [(k, p, c) for k, (p, c) in merged.items()]), offsets
 
 
 def encode(doc) -> bytes:

@@ -150,3 +150,24 @@ def test_single_untagged_book_answers_as_a_merged_one(market_full):
     assert alone == merged
     assert tag_trades([Job(odd, {})]) == (odd, None)
     assert {e["trade_id"] for e in alone["errors"]} >= {"#3", "#4", "3|x"}
+
+
+def test_tagging_columns_equals_tagging_mappings():
+    """Books held as columns (the fast path's) are tagged column by column; the merged
+    book must be what tagging their mappings gives: same mappings (key order
+    included), same grouping, same offsets."""
+    from aadrisk.risk.columns import BookColumns
+
+    books = [vanilla(3),
+             [{"trade_id": 7, "underlying": "SPX"}, {"underlying": "SPX", "strike": 1.0},
+              {"trade_id": "  x ", "strike": 2.0, "underlying": "SPX"}],
+             [{"trade_id": "", "underlying": "SPX"}, {"trade_id": True}, {"trade_id": None}],
+             [],
+             vanilla(2)]
+    col_jobs = [Job(BookColumns.from_mappings(b), {}) for b in books]
+    map_jobs = [Job(list(b), {}) for b in books]
+    got, got_off = tag_trades(col_jobs)
+    ref, ref_off = tag_trades(map_jobs)
+    assert isinstance(got, BookColumns) and got_off == ref_off
+    assert [list(m.items()) for m in got.mappings()] == [list(m.items()) for m in ref]
+    assert [g[:2] for g in got.groups] == [g[:2] for g in BookColumns.from_mappings(ref).groups]
