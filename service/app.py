@@ -17,6 +17,7 @@ import contextlib
 import gc
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 from .startup_gc import imports_without_gc
 
@@ -151,8 +152,11 @@ def _lifespan(state: ServiceState):
             # every other product: loaded from the disk cache after /v1/ready answers 200,
             # in the moments without requests
             others = [p for p in _warm_products() if p not in VANILLA]
+            # a thread of its own: a warm-up (up to ~0.1 s) never queues ahead of a
+            # request in the compute pool (one thread by default)
+            warm_pool = ThreadPoolExecutor(1, thread_name_prefix="aadrisk-warm")
             background = asyncio.create_task(
-                warm_when_quiet(state.executor, state.metrics, others, stop))
+                warm_when_quiet(warm_pool, state.metrics, others, stop))
         restore = tune_gc(state.settings.gc_gen0)
         state.ready = True
         try:
@@ -164,6 +168,7 @@ def _lifespan(state: ServiceState):
                 stop.set()
                 with contextlib.suppress(Exception):
                     await background
+                warm_pool.shutdown(wait=False, cancel_futures=True)
             await state.batcher.drain()
             state.close()
     return lifespan
