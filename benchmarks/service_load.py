@@ -26,6 +26,11 @@ What the clients do
   against the library in this process (:func:`verify`: ``greek_vectors`` of the
   same book on the same market; ids, prices, Greek row count and sum).
 
+Every timed phase but the restart starts once each server process reports its
+background warm-up of the other products done (``/v1/ready``: ``warming`` empty;
+:meth:`Server.wait_warm`): it measures the steady state. The restart phase
+measures the first answer after a start, without waiting.
+
 Phases
 ------
 1. latency: 1,000-trade European books with full Greeks (21,006 Greek rows), one
@@ -203,6 +208,22 @@ class Server:
                 pass
             time.sleep(0.02)
         raise TimeoutError("server not ready")
+
+    def wait_warm(self, timeout: float = 120.0) -> float:
+        """Seconds until every server process reports its background warm-up done
+        (``/v1/ready``'s ``warming`` empty; one keep-alive connection per process, so
+        the supervisor hands them to different processes)."""
+        start = time.perf_counter()
+        clients = [httpx.Client(base_url=self.url, timeout=5.0) for _ in range(self.workers)]
+        try:
+            while time.perf_counter() - start < timeout:
+                if all(not c.get("/v1/ready").json().get("warming") for c in clients):
+                    return time.perf_counter() - start
+                time.sleep(0.5)      # > the 0.25 s quiet the warm-up waits for between products
+        finally:
+            for c in clients:
+                c.close()
+        raise TimeoutError("background warm-up not done")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -451,6 +472,7 @@ def phase_latency(db: str, q: bool) -> dict:
         srv = Server(db, **env)
         try:
             srv.wait_ready()
+            srv.wait_warm()       # steady state: the background warm-up done
             put_market(srv.url)
             for layout in layouts:
                 # every request of the phase gets its own portfolio (distinct strikes)
@@ -506,6 +528,7 @@ def phase_throughput(db: str, q: bool) -> dict:
         srv = Server(db, batch_window_ms=window)
         try:
             srv.wait_ready()
+            srv.wait_warm()       # steady state: the background warm-up done
             put_market(srv.url)
             bodies = Bodies(10, pool=int(SMALL_POOL_PER_S * (2.0 + seconds)))
             run(drive(srv.url, bodies, 32, seconds=2.0))                # warm

@@ -151,7 +151,7 @@ def _lifespan(state: ServiceState):
             await _preload_markets(state)
             # every other product: loaded from the disk cache after /v1/ready answers 200,
             # in the moments without requests
-            others = [p for p in _warm_products() if p not in VANILLA]
+            others = state.warming = [p for p in _warm_products() if p not in VANILLA]
             # a thread of its own: a warm-up (up to ~0.1 s) never queues ahead of a
             # request in the compute pool (one thread by default)
             warm_pool = ThreadPoolExecutor(1, thread_name_prefix="aadrisk-warm")

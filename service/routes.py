@@ -254,12 +254,14 @@ async def health() -> dict:
 @router.get("/v1/ready", tags=["info"], summary="Readiness",
             responses={503: {"description": "not ready (warming up or store down)"}})
 async def ready(request: Request):
-    """200 once the kernels are warm and the market store answers, else 503."""
+    """200 once the kernels are warm and the market store answers, else 503.
+    ``warming`` lists the products whose kernels are still being loaded in the
+    background (in quiet moments; a request for one loads them itself)."""
     svc = request.app.state.svc
     store_ok = await asyncio.to_thread(svc.store.ping)
     ok = svc.ready and store_ok
     body = {"ready": ok, "warm": svc.ready, "store": store_ok,
-            "warmup_seconds": svc.warmup_seconds,
+            "warmup_seconds": svc.warmup_seconds, "warming": list(svc.warming),
             "batch_window_ms": svc.settings.batch_window_ms}
     return _json(body, 200 if ok else 503)
 

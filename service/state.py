@@ -23,6 +23,8 @@ class ServiceState:
     metrics: Metrics
     ready: bool = False
     warmup_seconds: float | None = None
+    #: products still to be warmed in the background (after /v1/ready answers 200)
+    warming: list = dataclasses.field(default_factory=list)
     closed: bool = False
 
     @classmethod

@@ -150,14 +150,16 @@ async def warm_when_quiet(executor, metrics, products, stop: asyncio.Event,
     """Warm ``products`` one at a time in ``executor``, each once no request has been in
     flight for ``quiet_s`` seconds (``metrics``: :class:`service.metrics.Metrics`); return
     early when ``stop`` is set. A product still cold when a request needs it loads its
-    kernels then, as it would without warm-up."""
+    kernels then, as it would without warm-up. ``products`` is a list: each product is
+    removed from it once warm (``/v1/ready`` shows what is left)."""
     loop = asyncio.get_running_loop()
-    for product in products:
+    while products:
         while not stop.is_set() and metrics.quiet_for() < quiet_s:
             await asyncio.sleep(quiet_s / 2)
         if stop.is_set():
             return
-        await loop.run_in_executor(executor, warmup, [product])
+        await loop.run_in_executor(executor, warmup, [products[0]])
+        products.pop(0)
 
 
 if __name__ == "__main__":  # python -m service.warmup

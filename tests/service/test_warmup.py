@@ -25,13 +25,14 @@ def test_warm_when_quiet_waits_for_a_gap_and_stops(monkeypatch):
     async def run():
         stop = asyncio.Event()
         metrics.active = 1                               # a request in flight
-        task = asyncio.create_task(w.warm_when_quiet(executor, metrics, ["a", "b"], stop,
+        left = ["a", "b"]
+        task = asyncio.create_task(w.warm_when_quiet(executor, metrics, left, stop,
                                                      quiet_s=0.05))
         await asyncio.sleep(0.2)
-        assert warmed == []
+        assert warmed == [] and left == ["a", "b"]
         metrics.active, metrics.last_end = 0, time.monotonic()
         await asyncio.wait_for(task, 5)
-        assert warmed == [["a"], ["b"]]
+        assert warmed == [["a"], ["b"]] and left == []        # what /v1/ready lists
         warmed.clear()
         metrics.active = 1
         stop.set()                                       # shutdown: nothing more is warmed
