@@ -91,14 +91,18 @@ def _string_end(b, i):
 
 
 @jit
-def _same(b, a, e, word):
-    """Whether ``b[a:e]`` equals ``word``."""
-    if e - a != word.shape[0]:
-        return False
-    for k in range(e - a):
-        if b[a + k] != word[k]:
+def _equal(x, a, y, s, m):
+    """Whether ``x[a:a + m]`` equals ``y[s:s + m]``."""
+    for q in range(m):
+        if x[a + q] != y[s + q]:
             return False
     return True
+
+
+@jit
+def _same(b, a, e, word):
+    """Whether ``b[a:e]`` equals ``word``."""
+    return e - a == word.shape[0] and _equal(b, a, word, 0, e - a)
 
 
 @jit
@@ -143,15 +147,7 @@ def _key_index(b, a, e, kblob, kstart, klen, guess):
     m = e - a
     for t in range(-1, kstart.shape[0]):
         k = guess if t < 0 else t
-        if k < 0 or klen[k] != m:
-            continue
-        s = kstart[k]
-        same = True
-        for q in range(m):
-            if b[a + q] != kblob[s + q]:
-                same = False
-                break
-        if same:
+        if k >= 0 and klen[k] == m and _equal(b, a, kblob, kstart[k], m):
             return k
     return -1
 
