@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS markets (
@@ -73,8 +74,23 @@ class MarketStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "SELECT 1")
-            self._db.execute(_SCHEMA)
+            self._setup(path)
+
+    def _setup(self, path: str, patience_s: float = 30.0) -> None:
+        """WAL mode and the schema. Several server processes starting together on a new
+        file race for it: switching the journal mode can fail at once with "database is
+        locked" (SQLite does not wait on that lock), so it is retried for a while."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:"
+                                 else "SELECT 1")
+                self._db.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def put(self, market_id: str, document: dict) -> StoredMarket:
         """Insert or replace ``market_id``; the version starts at 1 and increases by 1."""

@@ -76,3 +76,39 @@ def test_store_examples():
     import service.store
 
     assert doctest.testmod(service.store).failed == 0
+
+
+def _open_store(path, barrier, failures):
+    from service.store import MarketStore
+    barrier.wait()
+    try:
+        MarketStore(path)
+    except Exception:  # noqa: BLE001
+        with failures.get_lock():
+            failures.value += 1
+
+
+def test_stores_opened_together_on_a_new_file(tmp_path):
+    """Server processes starting together open the same new SQLite file at once; switching
+    it to WAL can fail at once with "database is locked" (forked workers hit it in CI):
+    every process's store must open."""
+    import multiprocessing
+
+    from service.store import MarketStore
+
+    ctx = multiprocessing.get_context("fork")
+    failures = ctx.Value("i", 0)
+    for trial in range(6):
+        path = str(tmp_path / f"m{trial}.db")
+        barrier = ctx.Barrier(8)
+        procs = [ctx.Process(target=_open_store, args=(path, barrier, failures))
+                 for _ in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 8
+    assert failures.value == 0
+    s = MarketStore(str(tmp_path / "m0.db"))
+    s.put("m", {"valuation_date": "2024-06-28", "rate": 0.05})
+    assert s.head("m")[0] == 1
