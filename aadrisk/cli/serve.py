@@ -18,8 +18,8 @@ def serve(
     workers: Annotated[Optional[int], typer.Option(
         help="Worker processes (default: AADRISK_WORKERS or 1). Each has its own batcher "
              "and market cache; stored markets are shared through the SQLite file. On "
-             "Linux each process gets its own SO_REUSEPORT socket, so that the kernel "
-             "spreads connections over them (see service/README.md).",
+             "Linux a supervisor forks them after its imports and hands each connection "
+             "to the process with the fewest open ones (see service/README.md).",
         show_default=False)] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request (uvicorn's access "
