@@ -3,9 +3,15 @@
 Starts ``uvicorn service.app:app`` in subprocesses on 127.0.0.1 (random free
 ports, a temporary SQLite file, loopback only; ``--workers N`` server processes,
 default 1, stated in the output: with N > 1 the server is ``aadrisk serve --workers
-N``, one SO_REUSEPORT socket per process, since uvicorn's own ``--workers`` lets one
-process take every keep-alive client). The load clients run on
-the same machine as the server and share its cores.
+N``: its supervisor forks the processes and hands each new connection to the least
+loaded one, since uvicorn's own ``--workers`` lets one process take every keep-alive
+client). The load clients run on the same machine as the server and share its cores.
+
+The host's speed drifts: the same code has taken 10 to 15 ms of server CPU per
+1,000-trade request within minutes on this machine. :func:`host_reference_ms`
+times a fixed pure-Python loop in this process (idle, between phases) and the
+summary reports it before and after each phase, so a slow phase of the host can
+be told from a slower service.
 
 What the clients do
 -------------------
@@ -450,6 +456,22 @@ def put_market(url: str) -> None:
 
 
 # ----------------------------------------------------------------------------- phases
+def host_reference_ms(rounds: int = 7) -> float:
+    """Median thread CPU in ms of a fixed pure-Python loop (200,000 multiply-adds):
+    the host's speed at this moment (lower is faster), for reading the figures."""
+    def loop():
+        s = 0
+        for i in range(200_000):
+            s += i * i
+        return s
+    times = []
+    for _ in range(rounds):
+        t0 = time.thread_time()
+        loop()
+        times.append(time.thread_time() - t0)
+    return 1e3 * statistics.median(times)
+
+
 def phase_latency(db: str, q: bool) -> dict:
     from aadrisk.market.snapshot import MarketData
     from aadrisk.risk.greeks import greek_vectors
@@ -598,7 +620,9 @@ def main() -> None:
     print(f"aadrisk service load benchmark ({'quick' if q else 'full'}), "
           f"cores={os.cpu_count()}, server workers={args.workers}, loopback only (the load "
           f"clients share the machine's cores); db {db}")
+    host = [host_reference_ms()]
     lat = phase_latency(db, q)
+    host.append(host_reference_ms())
     print(f"[1] 1,000-trade book ({lat['greek_rows_1000']} Greek rows): library greek_vectors "
           f"{lat['library_greek_vectors_1000_ms']:.0f} ms (median, in-process)")
     for k in ("batched", "batched_columnar", "unbatched"):
@@ -609,6 +633,7 @@ def main() -> None:
               f"per request ({x['requests']} requests, {x['errors']} errors; "
               f"{x['verified']} answers checked, {x['mismatches']} mismatches)")
     thr = phase_throughput(db, q)
+    host.append(host_reference_ms())
     print(f"[2] 10-trade requests, 32 clients: batched {thr['batched']['rps']:.0f} req/s "
           f"(p50 {thr['batched']['p50_ms']:.0f} ms), unbatched {thr['unbatched']['rps']:.0f} "
           f"req/s (p50 {thr['unbatched']['p50_ms']:.0f} ms); ratio {thr['ratio']:.2f}x "
@@ -621,6 +646,9 @@ def main() -> None:
     print(f"    in-process compute path, 32 x 10-trade books: alone {cg['alone_ms']:.0f} ms, "
           f"merged {cg['merged_ms']:.0f} ms ({cg['ratio']:.1f}x; no HTTP)")
     sr = phase_soak_restart(db, q)
+    host.append(host_reference_ms())
+    print(f"host reference loop (lower is a faster host; before phase 1, after phases 1, 2 "
+          f"and 4): {', '.join(f'{h:.1f}' for h in host)} ms")
     s, r = sr["soak"], sr["restart"]
     print(f"[3] soak {s['seconds']:.0f} s at 32 clients: {s['requests']} requests, "
           f"{s['errors']} errors, {s['rps']:.0f} req/s; server RSS {s['rss_start_mib']:.0f} -> "
@@ -635,6 +663,7 @@ def main() -> None:
           f"{r['spawn_to_first_answer_s']:.2f} s)")
     print_json_last({
         "workload": "service", "quick": q, "server_workers": args.workers,
+        "host_reference_ms": host,
         "p50_ms_1000_trades_8_clients": lat["batched"]["p50_ms"],
         "p99_ms_1000_trades_8_clients": lat["batched"]["p99_ms"],
         "p50_ms_1000_trades_8_clients_unbatched": lat["unbatched"]["p50_ms"],
