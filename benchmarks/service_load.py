@@ -40,7 +40,9 @@ measures the first answer after a start, without waiting.
 Phases
 ------
 1. latency: 1,000-trade European books with full Greeks (21,006 Greek rows), one
-   client then 8 concurrent clients (p50/p99), in the default per-trade layout
+   client (15 requests) then 8 concurrent clients (30 requests each, p50/p99; after
+   8 x 3 warm-up requests, so that every server process is warm), in the default
+   per-trade layout
    and in the ``columnar`` layout (batched server), and unbatched; plus the
    library's own ``greek_vectors`` time for the same book in this process;
 2. batching: 10-trade requests at 32 concurrent clients, throughput with the
@@ -486,7 +488,7 @@ def phase_latency(db: str, q: bool) -> dict:
         lib.append(time.perf_counter() - t0)
     out = {"library_greek_vectors_1000_ms": 1e3 * statistics.median(lib),
            "greek_rows_1000": int(len(rep.greeks))}
-    n_one, n_each = (5, 3) if q else (15, 12)
+    n_one, n_each = (5, 3) if q else (15, 30)
     # (name, server settings, request layout): the batched server answers both layouts
     runs = (("batched", {}, ("trades", "columnar")), ("unbatched", {"batch_window_ms": 0},
                                                        ("trades",)))
@@ -498,8 +500,9 @@ def phase_latency(db: str, q: bool) -> dict:
             put_market(srv.url)
             for layout in layouts:
                 # every request of the phase gets its own portfolio (distinct strikes)
-                bodies = Bodies(1000, pool=3 + n_one + 8 * n_each, layout=layout)
-                run(drive(srv.url, bodies, 1, per_client=3))           # warm
+                bodies = Bodies(1000, pool=8 * 3 + n_one + 8 * n_each, layout=layout)
+                # warm with 8 connections: every server process gets some of them
+                run(drive(srv.url, bodies, 8, per_client=3))
                 one = run(drive(srv.url, bodies, 1, per_client=n_one,
                                         keep_every=LATENCY_KEEP))
                 cpu0 = cpu_seconds(srv.proc.pid)
