@@ -87,8 +87,15 @@ def factorize(values) -> tuple[np.ndarray, list]:
 def recode(table: Sequence[str], into: dict) -> np.ndarray:
     """Where each string of ``table`` is in the shared table ``into`` (string -> code;
     new strings are added): index it with codes into ``table`` to re-point them."""
+    n0, n = len(into), len(table)
+    if into.keys().isdisjoint(table):               # all new (e.g. the first table)
+        into.update(zip(table, range(n0, n0 + n)))
+        if len(into) == n0 + n:                     # and distinct: codes in order
+            return np.arange(n0, n0 + n, dtype=np.int64)
+        for v in table:                             # repeated strings: as below
+            into.pop(v, None)
     return np.fromiter((into.setdefault(v, len(into)) for v in table), dtype=np.int64,
-                       count=len(table))
+                       count=n)
 
 
 def object_array(strings: Sequence) -> np.ndarray:
