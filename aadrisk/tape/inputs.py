@@ -26,6 +26,16 @@ def check_names(prog, given, allowed, what):
         raise InputError(f"{prog.name}: unknown {what} {unknown}; this program's inputs are "
                          f"{prog.input_names + prog.step_input_names}")
 
+
+def _rows(rows: list, nb: int) -> np.ndarray:
+    """``np.stack(rows)`` of 1-d float arrays of length ``nb`` (C-contiguous), filled row
+    by row (without ``np.stack``'s per-array set-up)."""
+    out = np.empty((len(rows), nb))
+    for k, r in enumerate(rows):
+        out[k] = r
+    return out
+
+
 def prepare(prog, inputs, tangents, batch):
     names = prog.input_names + prog.step_input_names
     check_names(prog, inputs, names, "input(s)")
@@ -33,9 +43,14 @@ def prepare(prog, inputs, tangents, batch):
     if missing:
         raise InputError(f"{prog.name}: missing input(s) {missing}")
     arrays = {}
+    f64 = np.dtype(np.float64)
     for n in names:
+        arr = inputs[n]
+        if type(arr) is np.ndarray and arr.dtype == f64:
+            arrays[n] = arr                         # what np.asarray would return
+            continue
         try:
-            arr = np.asarray(inputs[n], dtype=np.float64)
+            arr = np.asarray(arr, dtype=np.float64)
         except (TypeError, ValueError):
             raise InputError(f"{prog.name}: input {n!r} is not numeric: "
                              f"{inputs[n]!r:.80}") from None
@@ -74,7 +89,7 @@ def prepare(prog, inputs, tangents, batch):
         else:
             in_kind[k], in_pos[k] = 1, len(el_rows)
             el_rows.append(arrays[n])
-    el_val = np.ascontiguousarray(np.stack(el_rows)) if el_rows else np.zeros((1, 1))
+    el_val = _rows(el_rows, nb) if el_rows else np.zeros((1, 1))
     # tangents
     tangents = tangents or {}
     check_names(prog, tangents, names, "tangent(s)")
@@ -94,7 +109,7 @@ def prepare(prog, inputs, tangents, batch):
         else:
             raise InputError(f"{prog.name}: tangent of {n!r} must be a scalar or shape "
                              f"({nb},), got {t.shape}")
-    el_tan = np.ascontiguousarray(np.stack(tan_rows)) if tan_rows else np.zeros((1, 1))
+    el_tan = _rows(tan_rows, nb) if tan_rows else np.zeros((1, 1))
     n_xs = len(prog.step_input_names)
     nmax = max(prog._step_len.values(), default=1)
     xs_kind = np.zeros(max(n_xs, 1), dtype=np.int64)
