@@ -36,7 +36,50 @@ def _rows(rows: list, nb: int) -> np.ndarray:
     return out
 
 
+def _plain(prog, inputs, tangents, batch):
+    """:func:`prepare` of the usual call in one pass, or None for anything else (the
+    general path then checks it and raises its errors): no step inputs, no ``batch``,
+    every input a 1-d float64 array (all of one length) or a Python float, tangents
+    Python floats of inputs."""
+    names = prog.input_names
+    tangents = {} if tangents is None else tangents
+    if prog.step_input_names or batch is not None or type(inputs) is not dict or \
+            type(tangents) is not dict or len(inputs) != len(names) or \
+            any(type(t) is not float or n not in inputs for n, t in tangents.items()):
+        return None
+    n_in = len(names)
+    in_kind = np.zeros(n_in, dtype=np.int64)
+    in_pos = np.zeros(n_in, dtype=np.int64)
+    sh_val = np.zeros(n_in)
+    sh_tan = np.zeros(n_in)
+    f64 = np.dtype(np.float64)
+    rows, nb = [], None
+    for k, n in enumerate(names):
+        x = inputs.get(n, inputs)                   # (a missing name: not a float)
+        if type(x) is float:
+            sh_val[k] = x
+        elif type(x) is np.ndarray and x.dtype == f64 and x.ndim == 1 and \
+                x.shape[0] > 0 and (nb is None or x.shape[0] == nb):
+            nb = x.shape[0]
+            in_kind[k], in_pos[k] = 1, len(rows)
+            rows.append(x)
+        else:
+            return None
+        t = tangents.get(n)
+        if t is not None:
+            sh_tan[k] = t
+    zeros_int = np.zeros(n_in, dtype=np.int64)
+    IN = (in_kind, in_pos, sh_val, _rows(rows, nb) if rows else np.zeros((1, 1)), zeros_int,
+          zeros_int.copy(), sh_tan, np.zeros((1, 1)))
+    XS = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros((1, 1)),
+          np.zeros((1, 1, 1)), np.zeros((1, 1)))
+    return IN, XS, nb or 1, 1
+
+
 def prepare(prog, inputs, tangents, batch):
+    got = _plain(prog, inputs, tangents, batch)
+    if got is not None:
+        return got
     names = prog.input_names + prog.step_input_names
     check_names(prog, inputs, names, "input(s)")
     missing = [n for n in names if n not in inputs]
