@@ -50,7 +50,9 @@ def _lookup(table: dict, col: list):
 def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, tuple | None]:
     """(ok mask, converted values, (codes, table) or None) of a column through its scalar
     validator, called once per distinct (type, value); strings only: the values as codes
-    into an object array of the distinct converted values (and ``_FAILED`` last).
+    into an object array of the distinct converted values (and ``_FAILED`` last), or,
+    when every value converted, ``(codes, distinct values, True)``: what
+    :meth:`TradeColumns.factorized` keeps (codes in order of first appearance).
     ``types``: the set of the column's value types, if known."""
     if (set(map(type, col)) if types is None else types) == {str}:   # the usual case
         raw = dict.fromkeys(col)
@@ -73,12 +75,16 @@ def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, 
                 if c < 0:
                     raw[a] = k
         codes = np.fromiter(_lookup(raw, col), dtype=np.int64, count=len(col))
+        uniq = list(table)
         objs = np.empty(k + 1, dtype=object)
-        objs[:k] = list(table)
+        objs[:k] = uniq
         objs[k] = _FAILED
         out = objs[codes]
-        ok = codes != k if failed else np.ones(len(col), dtype=bool)
-        return ok, out, (codes, objs)
+        if failed:
+            return codes != k, out, (codes, objs)
+        # every value converted: the codes number the distinct values in order of first
+        # appearance (``raw`` and ``table`` fill in that order), as ``factorize`` does
+        return np.ones(len(col), dtype=bool), out, (codes, uniq, True)
     return _by_typed_value(col, conv) + (None,)
 
 

@@ -80,6 +80,7 @@ class TradeColumns:
     fields: dict
     #: field -> (codes, table): each value as a code into a table of distinct values, as
     #: the vetting found them; ``(codes, distinct values, True)`` once :meth:`factorized`
+    #: (or from the vetting, when its codes are already in order of first appearance)
     codes: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:

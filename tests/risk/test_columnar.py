@@ -209,3 +209,25 @@ def test_given_value_types_are_used():
                  {"european_option"})
     with pytest.raises(ValueError):
         BookColumns(cols.n, cols.groups, [])
+
+
+@pytest.mark.parametrize("book", [[t for t in BOOK if type(t) is dict],
+                                  [_t(f"T{i}", u, 5000, option_type=o, expiry=e)
+                                   for i, (u, o, e) in enumerate(
+                                       [("SX5E", "put", "2025-06-20"), ("SPX", "call", "2025-03-21"),
+                                        (" SPX", "CALL", "2025-06-20"), ("SX5E", " put", "2025-03-21"),
+                                        ("AAPL", "call", "2025-06-20")])]],
+                         ids=["mixed", "equal-after-conversion"])
+def test_vetted_codes_are_factorize(book):
+    """The codes the vetting keeps (in order of first appearance, or re-numbered) are
+    exactly ``factorize`` of the converted values, also after ``take``."""
+    fast, _ = vet_book(BookColumns.from_mappings(book), G.GREEK_PRODUCTS,
+                       {p for p, e in G.ENGINES.items() if e.columnar})
+    assert fast
+    for _, cols in fast.values():
+        for part in (cols, cols.take(np.arange(len(cols))[::-1].copy())):
+            for name in ("underlying", "option_type", "expiry"):
+                codes, uniq = part.factorized(name)
+                want_codes, want_uniq = factorize(part[name])
+                assert codes.tolist() == want_codes.tolist() and uniq == want_uniq
+                assert all(a is b for a, b in zip(uniq, want_uniq))
