@@ -83,7 +83,7 @@ def _long(qty, pos, rows) -> dict[str, np.ndarray]:
     position, label and greek codes into this group's tables (``_labels``, ``_kinds``),
     value, stderr. The other columns come from the row's trade (:class:`LongRows`)."""
     idx, (lc, labels), (gc, kinds), values, errs = rows.coded()
-    at, value, stderr = scaled_rows(idx, pos, qty, values, errs)
+    at, value, stderr = scaled_rows(idx, pos, qty, values, errs, ordered=True)  # (coded())
     return {"_pos": at, "value": value, "stderr": stderr,
             "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds,
             "_idx": idx}

@@ -130,11 +130,14 @@ class Rows:
 
     def __init__(self):
         self._parts = []
+        #: the one part is known to be in trade order (see :meth:`add_coded`)
+        self._ordered = False
 
-    def _append(self, idx, lab, grk, value, stderr) -> None:
+    def _append(self, idx, lab, grk, value, stderr, ordered=False) -> None:
         n = idx.shape[0]
         val = _per_row(value, n)
         err = np.full(n, np.nan) if stderr is None else _per_row(stderr, n)
+        self._ordered = ordered and not self._parts
         self._parts.append((idx, lab, grk, val, err))
 
     def add(self, idx, label, greek, value, stderr=None) -> None:
@@ -154,14 +157,16 @@ class Rows:
         self._append(idx, (np.asarray(codes, dtype=np.int64).ravel(), list(labels)),
                      _coded(greek, idx.shape[0]), value, stderr)
 
-    def add_coded(self, idx, labels, greeks, values, stderr=None) -> None:
+    def add_coded(self, idx, labels, greeks, values, stderr=None, ordered=False) -> None:
         """Append rows given as codes: ``labels`` and ``greeks`` are ``(codes, table)`` with
-        ``table`` a list of distinct strings (what :meth:`coded` returns)."""
+        ``table`` a list of distinct strings (what :meth:`coded` returns); ``ordered``: the
+        caller guarantees ``idx`` non-decreasing (:meth:`coded` then does not check it)."""
         idx = np.asarray(idx, dtype=np.int64).ravel()
         if idx.shape[0] == 0:
             return
         self._append(idx, (np.asarray(labels[0], dtype=np.int64), list(labels[1])),
-                     (np.asarray(greeks[0], dtype=np.int64), list(greeks[1])), values, stderr)
+                     (np.asarray(greeks[0], dtype=np.int64), list(greeks[1])), values, stderr,
+                     ordered)
 
     def add_matrix(self, idx, labels, greek, values, mask=None, stderr=None) -> None:
         """Rows from a (trades x labels) matrix; ``mask`` keeps only the True cells."""
@@ -188,7 +193,7 @@ class Rows:
             return z, (z, []), (z, []), e, e
         if len(self._parts) == 1:                   # one part already in trade order
             idx, lab, grk, val, err = self._parts[0]
-            if idx.shape[0] < 2 or bool((idx[1:] >= idx[:-1]).all()):
+            if self._ordered or idx.shape[0] < 2 or bool((idx[1:] >= idx[:-1]).all()):
                 return idx, lab, grk, val, err
         idx = np.concatenate([p[0] for p in self._parts])
         order = np.argsort(idx, kind="stable")

@@ -314,7 +314,7 @@ def long_rows(m, plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
                    t["qn"], t["vl"], t["vloff"], idx_out, lab_out, grk_out, val_out)
     rows, zero_rows = Rows(), Rows()
     rows.add_coded(idx_out[:k], (lab_out[:k], t["labels"]), (grk_out[:k], t["kinds"]),
-                   val_out[:k])
+                   val_out[:k], ordered=True)           # (emitted trade by trade)
     zn = t["zn"]
     if zn.any():
         Zf, zoff = _flat(Z)
@@ -323,5 +323,5 @@ def long_rows(m, plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
         k = emit_zero_rows(c_codes, grow, Zf, zoff, t["P"], t["zc"], t["zl"], t["zcoff"], zn,
                             zi, zlo, zv)
         zero_rows.add_coded(zi[:k], (zlo[:k], t["zlabels"]), (np.zeros(k, np.int64), ["zero"]),
-                            zv[:k])
+                            zv[:k], ordered=True)
     return rows, zero_rows
