@@ -59,6 +59,12 @@ def _map(fn, n, workers):
         fut.result()
 
 
+def _nonzero(t) -> bool:
+    """Whether a tangent has a non-zero entry (``np.any(np.asarray(t) != 0)``; a Python
+    float directly)."""
+    return t != 0 if type(t) is float else bool(np.any(np.asarray(t) != 0))
+
+
 class NonFiniteError(TapeError, FloatingPointError):
     """Debug mode found an operation producing NaN or inf."""
 
@@ -312,9 +318,9 @@ class Program:
         act = self._activity(
             mode, wrt_in, wrt_steps,
             frozenset(k for k, n in enumerate(self.input_names)
-                      if n in tans and np.any(np.asarray(tans[n]) != 0)),
+                      if n in tans and _nonzero(tans[n])),
             frozenset(k for k, n in enumerate(self.step_input_names)
-                      if n in tans and np.any(np.asarray(tans[n]) != 0)))
+                      if n in tans and _nonzero(tans[n])))
         in_node = self.in_node if n_in else np.full(1, -1, dtype=np.int64)
 
         def lane(i):
