@@ -42,9 +42,18 @@ def _numbers(col: list, lower, closed: bool, types=None) -> tuple[np.ndarray, np
     return ok, x
 
 
-def _lookup(table: dict, col: list):
-    """``table[a]`` for every ``a`` of ``col``, in order (one C call for two or more)."""
-    return itemgetter(*col)(table) if len(col) > 1 else list(map(table.__getitem__, col))
+_BYTE = [bytes([c]) for c in range(256)]
+
+
+def _codes(table: dict, col: list, size: int) -> np.ndarray:
+    """``table[a]`` (codes below ``size``) for every ``a`` of ``col``, as int64: one
+    C call looking them up, and for fewer than 257 codes one byte each, joined."""
+    if len(col) < 2:
+        return np.fromiter(map(table.__getitem__, col), dtype=np.int64, count=len(col))
+    if size > 256:
+        return np.fromiter(itemgetter(*col)(table), dtype=np.int64, count=len(col))
+    as_byte = {a: _BYTE[c] for a, c in table.items()}
+    return np.frombuffer(b"".join(itemgetter(*col)(as_byte)), dtype=np.uint8).astype(np.int64)
 
 
 def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, tuple | None]:
@@ -74,7 +83,7 @@ def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, 
             for a, c in raw.items():
                 if c < 0:
                     raw[a] = k
-        codes = np.fromiter(_lookup(raw, col), dtype=np.int64, count=len(col))
+        codes = _codes(raw, col, k + 1)
         uniq = list(table)
         objs = np.empty(k + 1, dtype=object)
         objs[:k] = uniq

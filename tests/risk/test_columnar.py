@@ -216,8 +216,10 @@ def test_given_value_types_are_used():
                                    for i, (u, o, e) in enumerate(
                                        [("SX5E", "put", "2025-06-20"), ("SPX", "call", "2025-03-21"),
                                         (" SPX", "CALL", "2025-06-20"), ("SX5E", " put", "2025-03-21"),
-                                        ("AAPL", "call", "2025-06-20")])]],
-                         ids=["mixed", "equal-after-conversion"])
+                                        ("AAPL", "call", "2025-06-20")])],
+                                  [_t(f"M{i}", f"U{(i * 7) % 300}", 5000) for i in range(700)]
+                                  + [_t("BAD", "SPX", 5000, option_type="straddle")]],
+                         ids=["mixed", "equal-after-conversion", "300-values"])
 def test_vetted_codes_are_factorize(book):
     """The codes the vetting keeps (in order of first appearance, or re-numbered) are
     exactly ``factorize`` of the converted values, also after ``take``."""
