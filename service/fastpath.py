@@ -13,7 +13,8 @@ then returns exactly what that path hands to the library:
   order given) -- what ``model_dump(mode="json", exclude_unset=True)`` of the
   validated trade models returns -- held as the checked columns
   (:class:`aadrisk.risk.columns.BookColumns`, which the library's
-  ``greek_arrays`` vets without a dict per trade).
+  ``greek_arrays`` vets without a dict per trade), with each column's set of
+  value types (found by the checks; the library then does not scan them again).
 
 The body is first offered to a compiled scan (:mod:`service.bodyscan`) that cuts
 the trades array into one JSON array per field, decoded by orjson (no dict per
@@ -78,8 +79,9 @@ def _plain(x) -> None:
             _plain(v)
 
 
-def _numbers(col: list) -> list:
-    """A column of a ``Number`` field (finite int or float, or null) as floats."""
+def _numbers(col: list) -> tuple[list, frozenset]:
+    """A column of a ``Number`` field (finite int or float, or null) as floats, and the
+    set of its value types."""
     types = set(map(type, col))
     if not types <= {float, int, _NONE}:
         raise _Reject
@@ -88,6 +90,7 @@ def _numbers(col: list) -> list:
         given = [v for v in out if v is not None]
     else:
         out = given = list(map(float, col))
+    out_types = frozenset(([float] if given else []) + ([_NONE] if _NONE in types else []))
     if len(given) < _SMALL:                     # a short column: NumPy's set-up costs more
         for v in given:
             if not -_BIG < v < _BIG:            # also false for NaN and infinities
@@ -105,12 +108,14 @@ def _numbers(col: list) -> list:
     if int in types and not exact and \
             any(type(v) is int and not -_EXACT_INT <= v <= _EXACT_INT for v in col):
         raise _Reject
-    return out
+    return out, out_types
 
 
-def _dates(col: list) -> list:
-    """A column of a ``Date`` field: ISO ``YYYY-MM-DD`` strings (or null), unchanged."""
-    if not set(map(type, col)) <= {str, _NONE}:
+def _dates(col: list) -> tuple[list, frozenset]:
+    """A column of a ``Date`` field: ISO ``YYYY-MM-DD`` strings (or null), unchanged, and
+    the set of its value types."""
+    types = frozenset(map(type, col))
+    if not types <= {str, _NONE}:
         raise _Reject
     for v in set(col) - _GOOD_DATES:
         if v is None:
@@ -123,26 +128,29 @@ def _dates(col: list) -> list:
             raise _Reject from None
         if len(_GOOD_DATES) < _MAX_DATES:
             _GOOD_DATES.add(v)
-    return col
+    return col, types
 
 
-def _strings(col: list) -> list:
-    if not set(map(type, col)) <= {str, _NONE}:
+def _strings(col: list) -> tuple[list, frozenset]:
+    types = frozenset(map(type, col))
+    if not types <= {str, _NONE}:
         raise _Reject
-    return col
+    return col, types
 
 
-def _trade_ids(col: list) -> list:
-    if not set(map(type, col)) <= {str, int, _NONE}:
+def _trade_ids(col: list) -> tuple[list, frozenset]:
+    types = frozenset(map(type, col))
+    if not types <= {str, int, _NONE}:
         raise _Reject
-    return col
+    return col, types
 
 
-def _anys(col: list) -> list:
-    if not set(map(type, col)) <= {str, int, bool, _NONE}:
+def _anys(col: list) -> tuple[list, frozenset]:
+    types = frozenset(map(type, col))
+    if not types <= {str, int, bool, _NONE}:
         for v in col:
             _plain(v)
-    return col
+    return col, types
 
 
 _CHECKS = {"id": _trade_ids, "number": _numbers, "date": _dates, "string": _strings,
@@ -190,13 +198,14 @@ def check_trades(trades: list) -> BookColumns:
         groups = {}
         for i, keys in enumerate(map(tuple, trades)):
             groups.setdefault(keys, []).append(i)
-    out = []
+    out, types = [], []
     for keys, idx in groups.items():
         members = [trades[i] for i in idx] if len(groups) > 1 else trades
         order = _order(keys)
-        out.append((tuple(k for k, _ in order), idx,
-                    [check([t[k] for t in members]) for k, check in order]))
-    return BookColumns(len(trades), out)
+        checked = [check([t[k] for t in members]) for k, check in order]
+        out.append((tuple(k for k, _ in order), idx, [c for c, _ in checked]))
+        types.append(tuple(t for _, t in checked))
+    return BookColumns(len(trades), out, types)
 
 
 def _scanned_columns(scanned: ScannedBody) -> BookColumns:
@@ -206,8 +215,10 @@ def _scanned_columns(scanned: ScannedBody) -> BookColumns:
         return BookColumns(0, [])
     by_key = dict(zip(scanned.keys, scanned.columns))
     order = _order(scanned.keys)
+    checked = [check(by_key[k]) for k, check in order]
     return BookColumns(scanned.n, [(tuple(k for k, _ in order), list(range(scanned.n)),
-                                    [check(by_key[k]) for k, check in order])])
+                                    [c for c, _ in checked])],
+                       [tuple(t for _, t in checked)])
 
 
 def _request(doc) -> RiskRequest | None:

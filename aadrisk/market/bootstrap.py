@@ -56,6 +56,7 @@ import numpy as np
 from .._lazy import pandas as pd
 
 from .. import record
+from ._rowwise import fits, matmul_rows
 from .curves import YieldCurve, interp_coeffs, tape_df
 from .dates import add_tenor, adjust, is_business_day, parse_tenor, schedule, year_fraction
 
@@ -193,7 +194,10 @@ def rowwise_matmul(a, b) -> np.ndarray:
     """``a @ b`` computed row by row in a fixed order (``einsum`` without BLAS), so that a
     trade's row never depends on how many other rows are in the batch -- BLAS may sum in
     another order for another shape, changing the last bits (and chunked batch runs must
-    be bit-identical)."""
+    be bit-identical).  Two C-contiguous float matrices are multiplied by a compiled
+    loop in einsum's own order (:mod:`aadrisk.market._rowwise`)."""
+    if fits(a, b):
+        return matmul_rows(a, b)
     return np.einsum("...j,jk->...k", a, b, optimize=False)
 
 

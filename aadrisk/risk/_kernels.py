@@ -64,15 +64,19 @@ def _scale(idx, pos, qty, values, errs, out_pos, out_val, out_err):  # pragma: n
         out_err[i] = errs[i] * abs(q)
 
 
-def scaled_rows(idx, pos, qty, values, errs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def scaled_rows(idx, pos, qty, values, errs, ordered=False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(pos[idx], values * qty[idx], errs * |qty[idx]|)`` in one pass (rows of trades
-    ``idx`` scaled by their quantities)."""
+    ``idx`` scaled by their quantities); ``ordered``: ``idx`` is non-decreasing (its
+    bounds are its ends)."""
     idx, pos = np.asarray(idx, dtype=np.int64), np.asarray(pos, dtype=np.int64)
     qty = np.asarray(qty, dtype=np.float64)
     values, errs = np.asarray(values, dtype=np.float64), np.asarray(errs, dtype=np.float64)
     n = idx.shape[0]
+    lo, hi = ((idx[0], idx[-1]) if ordered and idx.ndim == 1 else (idx.min(), idx.max())) \
+        if n else (0, 0)
     if values.shape != (n,) or errs.shape != (n,) or pos.shape != qty.shape or \
-            (n and (idx.min() < 0 or idx.max() >= qty.shape[0])):
+            (n and (lo < 0 or hi >= qty.shape[0])):
         return pos[idx], values * qty[idx], errs * np.abs(qty[idx])
     out = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
     _scale(idx, pos, qty, values, errs, *out)

@@ -5,6 +5,7 @@ validator once per distinct value)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 
 import numpy as np
 
@@ -13,9 +14,10 @@ _EXACT_INT = 2 ** 53
 _FAILED = object()
 
 
-def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded)."""
-    types = set(map(type, col))
+def _numbers(col: list, lower, closed: bool, types=None) -> tuple[np.ndarray, np.ndarray]:
+    """(ok mask, float values) of a number column (ints up to 2**53, finite, bounded);
+    ``types``: the set of the column's value types, if known."""
+    types = set(map(type, col)) if types is None else types
     ints = None
     if types == {int}:
         try:
@@ -23,8 +25,8 @@ def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
         except OverflowError:
             pass
     if types == {float}:
-        ok = np.ones(len(col), dtype=bool)
         x = np.array(col, dtype=float)
+        ok = None                                   # every value a float: finite below
     elif ints is not None:                          # exact below 2**53, as float(a) is
         ok = (ints >= -_EXACT_INT) & (ints <= _EXACT_INT)
         x = np.where(ok, ints.astype(float), np.nan)
@@ -34,17 +36,34 @@ def _numbers(col: list, lower, closed: bool) -> tuple[np.ndarray, np.ndarray]:
         ok = np.array(good, dtype=bool)
         x = np.array([a if g else np.nan for a, g in zip(col, good)], dtype=float)
     with np.errstate(invalid="ignore"):
-        ok &= np.isfinite(x)
+        ok = np.isfinite(x) if ok is None else ok & np.isfinite(x)
         if lower is not None:
             ok &= (x >= lower) if closed else (x > lower)
     return ok, x
 
 
-def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list, tuple | None]:
+_BYTE = [bytes([c]) for c in range(256)]
+
+
+def _codes(table: dict, col: list, size: int) -> np.ndarray:
+    """``table[a]`` (codes below ``size``) for every ``a`` of ``col``, as int64: one
+    C call looking them up, and for fewer than 257 codes one byte each, joined."""
+    if len(col) < 2:
+        return np.fromiter(map(table.__getitem__, col), dtype=np.int64, count=len(col))
+    if size > 256:
+        return np.fromiter(itemgetter(*col)(table), dtype=np.int64, count=len(col))
+    as_byte = {a: _BYTE[c] for a, c in table.items()}
+    return np.frombuffer(b"".join(itemgetter(*col)(as_byte)), dtype=np.uint8).astype(np.int64)
+
+
+def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, tuple | None]:
     """(ok mask, converted values, (codes, table) or None) of a column through its scalar
     validator, called once per distinct (type, value); strings only: the values as codes
-    into an object array of the distinct converted values (and ``_FAILED`` last)."""
-    if set(map(type, col)) == {str}:              # the usual case: one dict of strings
+    into an object array of the distinct converted values (and ``_FAILED`` last), or,
+    when every value converted, ``(codes, distinct values, True)``: what
+    :meth:`TradeColumns.factorized` keeps (codes in order of first appearance).
+    ``types``: the set of the column's value types, if known."""
+    if (set(map(type, col)) if types is None else types) == {str}:   # the usual case
         raw = dict.fromkeys(col)
         table: dict = {}
         failed = False
@@ -64,13 +83,17 @@ def _by_value(col: list, conv: Callable) -> tuple[np.ndarray, list, tuple | None
             for a, c in raw.items():
                 if c < 0:
                     raw[a] = k
-        codes = np.fromiter(map(raw.__getitem__, col), dtype=np.int64, count=len(col))
+        codes = _codes(raw, col, k + 1)
+        uniq = list(table)
         objs = np.empty(k + 1, dtype=object)
-        objs[:k] = list(table)
+        objs[:k] = uniq
         objs[k] = _FAILED
         out = objs[codes]
-        ok = codes != k if failed else np.ones(len(col), dtype=bool)
-        return ok, out, (codes, objs)
+        if failed:
+            return codes != k, out, (codes, objs)
+        # every value converted: the codes number the distinct values in order of first
+        # appearance (``raw`` and ``table`` fill in that order), as ``factorize`` does
+        return np.ones(len(col), dtype=bool), out, (codes, uniq, True)
     return _by_typed_value(col, conv) + (None,)
 
 
@@ -97,9 +120,10 @@ def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:
     return ok, out
 
 
-def _trade_ids(col: list) -> tuple[np.ndarray, list]:
-    """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text)."""
-    if set(map(type, col)) == {str}:
+def _trade_ids(col: list, types=None) -> tuple[np.ndarray, list]:
+    """(ok mask, ids) as ``parse_trade`` derives them (strings stripped, ints as text);
+    ``types``: the set of the column's value types, if known."""
+    if (set(map(type, col)) if types is None else types) == {str}:
         out = list(map(str.strip, col))
         if all(out):
             return np.ones(len(col), dtype=bool), out

@@ -80,6 +80,7 @@ class TradeColumns:
     fields: dict
     #: field -> (codes, table): each value as a code into a table of distinct values, as
     #: the vetting found them; ``(codes, distinct values, True)`` once :meth:`factorized`
+    #: (or from the vetting, when its codes are already in order of first appearance)
     codes: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
@@ -182,6 +183,11 @@ class BookColumns:
         ``keys``: tuple of str; ``positions``: increasing book positions of the group's
         trades; ``columns``: one list per key, the values of those trades in order.
         Every position ``0 .. n - 1`` belongs to exactly one group.
+    types : sequence, optional
+        Per group, None or a tuple with each column's set of value types, exactly
+        ``frozenset(map(type, column))`` (what a reader that checked the columns
+        already knows): :func:`vet_book` then takes them instead of scanning each
+        column again.  A wrong set gives wrong results.
 
     Examples
     --------
@@ -192,9 +198,14 @@ class BookColumns:
     ({'a': 5, 'b': 6}, True)
     """
 
-    def __init__(self, n: int, groups: Sequence[tuple]):
+    def __init__(self, n: int, groups: Sequence[tuple], types: Sequence | None = None):
         self.n = n
         self.groups = tuple(groups)
+        #: per group, each column's set of value types (``frozenset(map(type, column))``)
+        #: or None where not given
+        self.types = (None,) * len(self.groups) if types is None else tuple(types)
+        if len(self.types) != len(self.groups):
+            raise ValueError("types: one entry (or None) per group")
         self._where: dict[int, tuple] | None = None
 
     def __len__(self) -> int:
@@ -233,28 +244,31 @@ class BookColumns:
 
 
 # ----------------------------------------------------------------------------- vetting
-def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
+def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple,
+               types: Mapping[str, frozenset] | None = None):
     """(ok mask, TradeColumns) of ``size`` trades with the same keys and product (``cols``:
     key -> values), or None when their keys alone send them to the parser (unknown or
-    missing fields)."""
+    missing fields); ``types``: key -> the set of its values' types, where known."""
+    types = types or {}
     names, defaults = _layout(cls)
     allowed = set(names) | {"trade_id", "product"}
     if "trade_id" not in keys or not set(keys) <= allowed or \
             any(n not in keys and n not in defaults for n in names):
         return None
-    ok, ids = _trade_ids(cols["trade_id"])
+    ok, ids = _trade_ids(cols["trade_id"], types.get("trade_id"))
     values = {}
     codes = {}
     for name in names:
         conv = cls.validators.get(name)
-        col = cols[name] if name in keys else [defaults[name]] * size
+        col, known = (cols[name], types.get(name)) if name in keys else \
+            ([defaults[name]] * size, None)
         if conv is None:
             values[name] = col
         elif conv in NUMBER_VALIDATORS:
-            good, values[name] = _numbers(col, *NUMBER_VALIDATORS[conv])
+            good, values[name] = _numbers(col, *NUMBER_VALIDATORS[conv], known)
             ok &= good
         else:
-            good, values[name], got = _by_value(col, conv)
+            good, values[name], got = _by_value(col, conv, known)
             ok &= good
             if got is not None:
                 codes[name] = got
@@ -263,14 +277,16 @@ def _vet_group(cols: Mapping[str, list], size: int, cls: type, keys: tuple):
 
 
 def _by_product(keys: tuple, positions: Sequence[int], columns: list, products: Mapping,
-                columnar, slow: list) -> list[tuple]:
-    """[(product, positions, key -> values)] of a group of mappings with the same keys,
+                columnar, slow: list, types: tuple | None = None) -> list[tuple]:
+    """[(product, positions, key -> values, key -> value types or None)] of a group of
+    mappings with the same keys (``types``: each column's set of value types, if known),
     split by product (default: a European option); the positions of products not vetted
     are appended to ``slow``."""
     default = EuropeanOption.product_type
+    known = None if types is None else dict(zip(keys, types))
     if "product" not in keys:
         if default in columnar and default in products:
-            return [(default, positions, dict(zip(keys, columns)))]
+            return [(default, positions, dict(zip(keys, columns)), known)]
         slow += positions
         return []
     by: dict[str, list[int]] = {}
@@ -280,9 +296,9 @@ def _by_product(keys: tuple, positions: Sequence[int], columns: list, products: 
         else:
             by.setdefault(product, []).append(k)
     if len(by) == 1 and len(next(iter(by.values()))) == len(positions):
-        return [(next(iter(by)), positions, dict(zip(keys, columns)))]
+        return [(next(iter(by)), positions, dict(zip(keys, columns)), known)]
     return [(product, [positions[k] for k in ks],
-             {key: [col[k] for k in ks] for key, col in zip(keys, columns)})
+             {key: [col[k] for k in ks] for key, col in zip(keys, columns)}, None)
             for product, ks in by.items()]
 
 
@@ -308,8 +324,9 @@ def vet_book(book, products: Mapping[str, type], columnar) -> tuple[dict, list]:
     if not isinstance(book, BookColumns) and set(map(type, book)) == {dict}:
         book = BookColumns.from_mappings(book)      # mappings only: group by keys
     if isinstance(book, BookColumns):
-        groups = [g for keys, positions, columns in book.groups
-                  for g in _by_product(keys, positions, columns, products, columnar, slow)]
+        groups = [g for (keys, positions, columns), types in zip(book.groups, book.types)
+                  for g in _by_product(keys, positions, columns, products, columnar, slow,
+                                       types)]
     else:
         by: dict = {}
         for pos, raw in enumerate(book):
@@ -321,13 +338,13 @@ def vet_book(book, products: Mapping[str, type], columnar) -> tuple[dict, list]:
                 slow.append(pos)
                 continue
             by.setdefault((product, tuple(raw)), []).append(pos)
-        groups = [(product, positions, {k: [book[p][k] for p in positions] for k in keys})
-                  for (product, keys), positions in by.items()]
+        groups = [(product, positions, {k: [book[p][k] for p in positions] for k in keys},
+                   None) for (product, keys), positions in by.items()]
     parts: dict = {}
-    for product, positions, cols in groups:
+    for product, positions, cols, types in groups:
         cls = products[product]
         got = None if cls.__post_init__ is not EuropeanOption.__post_init__ else \
-            _vet_group(cols, len(positions), cls, tuple(cols))
+            _vet_group(cols, len(positions), cls, tuple(cols), types)
         if got is None:
             slow += positions
             continue
@@ -340,10 +357,14 @@ def vet_book(book, products: Mapping[str, type], columnar) -> tuple[dict, list]:
             parts.setdefault(product, []).append((pos, tcols))
     fast = {}
     for product, chunks in parts.items():
+        first = chunks[0][0]
+        if len(chunks) == 1 and bool((first[1:] > first[:-1]).all()):
+            fast[product] = chunks[0]               # already in book order
+            continue
         pos = np.concatenate([p for p, _ in chunks])
         cols = TradeColumns.concat([c for _, c in chunks])
         order = np.argsort(pos, kind="stable")
-        fast[product] = (pos[order], cols.take(order) if len(chunks) > 1 else cols)
+        fast[product] = (pos[order], cols.take(order))
     return fast, sorted(slow)
 
 

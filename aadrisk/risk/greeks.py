@@ -83,9 +83,10 @@ def _long(qty, pos, rows) -> dict[str, np.ndarray]:
     position, label and greek codes into this group's tables (``_labels``, ``_kinds``),
     value, stderr. The other columns come from the row's trade (:class:`LongRows`)."""
     idx, (lc, labels), (gc, kinds), values, errs = rows.coded()
-    at, value, stderr = scaled_rows(idx, pos, qty, values, errs)
+    at, value, stderr = scaled_rows(idx, pos, qty, values, errs, ordered=True)  # (coded())
     return {"_pos": at, "value": value, "stderr": stderr,
-            "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds}
+            "label_code": lc, "greek_code": gc, "_labels": labels, "_kinds": kinds,
+            "_idx": idx}
 
 
 def _recode(parts: list, code: str, table: str, into: dict) -> None:
@@ -462,7 +463,9 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
     if P:
         bad = ~np.isfinite(prices["price"])
         bad_pos = set(prices["_pos"][bad].tolist())
-        bad_pos |= set(greeks["_pos"][~np.isfinite(greeks["value"])].tolist())
+        finite = np.isfinite(greeks["value"])
+        if not finite.all():
+            bad_pos |= set(greeks["_pos"][~finite].tolist())
         if bad_pos:
             ids_at = dict(zip(prices["_pos"].tolist(), prices["trade"].tolist()))
             bad_ids = {ids_at[p] for p in bad_pos}
@@ -476,8 +479,11 @@ def greek_arrays(book: Iterable[object], market: MarketData | Mapping) -> GreekA
             drop = np.array(sorted(bad_pos), dtype=np.int64)
             prices, greeks, zeros = (_keep(c, ~np.isin(c["_pos"], drop))
                                      for c in (prices, greeks, zeros))
-    for g in (greeks, zeros):
-        g["row"] = rows_of(prices["_pos"], g["_pos"])
+    for g, parts in ((greeks, G), (zeros, Z)):
+        if len(P) == 1 and prices["_pos"] is P[0]["_pos"] and g["_pos"] is parts[0]["_pos"]:
+            g["row"] = parts[0]["_idx"]     # one group, as evaluated: its rows' trade indexes
+        else:
+            g["row"] = rows_of(prices["_pos"], g["_pos"])
     labels, kinds = tuple(labels), tuple(kinds)
     greeks, zeros = (LongRows(g, prices, labels, kinds) for g in (greeks, zeros))
     return GreekArrays(market.valuation_date, prices, greeks, zeros, tuple(errors), bool(P),

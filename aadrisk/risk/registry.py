@@ -87,8 +87,15 @@ def factorize(values) -> tuple[np.ndarray, list]:
 def recode(table: Sequence[str], into: dict) -> np.ndarray:
     """Where each string of ``table`` is in the shared table ``into`` (string -> code;
     new strings are added): index it with codes into ``table`` to re-point them."""
+    n0, n = len(into), len(table)
+    if into.keys().isdisjoint(table):               # all new (e.g. the first table)
+        into.update(zip(table, range(n0, n0 + n)))
+        if len(into) == n0 + n:                     # and distinct: codes in order
+            return np.arange(n0, n0 + n, dtype=np.int64)
+        for v in table:                             # repeated strings: as below
+            into.pop(v, None)
     return np.fromiter((into.setdefault(v, len(into)) for v in table), dtype=np.int64,
-                       count=len(table))
+                       count=n)
 
 
 def object_array(strings: Sequence) -> np.ndarray:
@@ -123,11 +130,14 @@ class Rows:
 
     def __init__(self):
         self._parts = []
+        #: the one part is known to be in trade order (see :meth:`add_coded`)
+        self._ordered = False
 
-    def _append(self, idx, lab, grk, value, stderr) -> None:
+    def _append(self, idx, lab, grk, value, stderr, ordered=False) -> None:
         n = idx.shape[0]
         val = _per_row(value, n)
         err = np.full(n, np.nan) if stderr is None else _per_row(stderr, n)
+        self._ordered = ordered and not self._parts
         self._parts.append((idx, lab, grk, val, err))
 
     def add(self, idx, label, greek, value, stderr=None) -> None:
@@ -147,14 +157,16 @@ class Rows:
         self._append(idx, (np.asarray(codes, dtype=np.int64).ravel(), list(labels)),
                      _coded(greek, idx.shape[0]), value, stderr)
 
-    def add_coded(self, idx, labels, greeks, values, stderr=None) -> None:
+    def add_coded(self, idx, labels, greeks, values, stderr=None, ordered=False) -> None:
         """Append rows given as codes: ``labels`` and ``greeks`` are ``(codes, table)`` with
-        ``table`` a list of distinct strings (what :meth:`coded` returns)."""
+        ``table`` a list of distinct strings (what :meth:`coded` returns); ``ordered``: the
+        caller guarantees ``idx`` non-decreasing (:meth:`coded` then does not check it)."""
         idx = np.asarray(idx, dtype=np.int64).ravel()
         if idx.shape[0] == 0:
             return
         self._append(idx, (np.asarray(labels[0], dtype=np.int64), list(labels[1])),
-                     (np.asarray(greeks[0], dtype=np.int64), list(greeks[1])), values, stderr)
+                     (np.asarray(greeks[0], dtype=np.int64), list(greeks[1])), values, stderr,
+                     ordered)
 
     def add_matrix(self, idx, labels, greek, values, mask=None, stderr=None) -> None:
         """Rows from a (trades x labels) matrix; ``mask`` keeps only the True cells."""
@@ -181,7 +193,7 @@ class Rows:
             return z, (z, []), (z, []), e, e
         if len(self._parts) == 1:                   # one part already in trade order
             idx, lab, grk, val, err = self._parts[0]
-            if idx.shape[0] < 2 or bool((idx[1:] >= idx[:-1]).all()):
+            if self._ordered or idx.shape[0] < 2 or bool((idx[1:] >= idx[:-1]).all()):
                 return idx, lab, grk, val, err
         idx = np.concatenate([p[0] for p in self._parts])
         order = np.argsort(idx, kind="stable")

@@ -26,16 +26,74 @@ def check_names(prog, given, allowed, what):
         raise InputError(f"{prog.name}: unknown {what} {unknown}; this program's inputs are "
                          f"{prog.input_names + prog.step_input_names}")
 
+
+def _rows(rows: list, nb: int) -> np.ndarray:
+    """``np.stack(rows)`` of 1-d float arrays of length ``nb`` (C-contiguous), filled row
+    by row (without ``np.stack``'s per-array set-up)."""
+    out = np.empty((len(rows), nb))
+    for k, r in enumerate(rows):
+        out[k] = r
+    return out
+
+
+def _plain(prog, inputs, tangents, batch):
+    """:func:`prepare` of the usual call in one pass, or None for anything else (the
+    general path then checks it and raises its errors): no step inputs, no ``batch``,
+    every input a 1-d float64 array (all of one length) or a Python float, tangents
+    Python floats of inputs."""
+    names = prog.input_names
+    tangents = {} if tangents is None else tangents
+    if prog.step_input_names or batch is not None or type(inputs) is not dict or \
+            type(tangents) is not dict or len(inputs) != len(names) or \
+            any(type(t) is not float or n not in inputs for n, t in tangents.items()):
+        return None
+    n_in = len(names)
+    in_kind = np.zeros(n_in, dtype=np.int64)
+    in_pos = np.zeros(n_in, dtype=np.int64)
+    sh_val = np.zeros(n_in)
+    sh_tan = np.zeros(n_in)
+    f64 = np.dtype(np.float64)
+    rows, nb = [], None
+    for k, n in enumerate(names):
+        x = inputs.get(n, inputs)                   # (a missing name: not a float)
+        if type(x) is float:
+            sh_val[k] = x
+        elif type(x) is np.ndarray and x.dtype == f64 and x.ndim == 1 and \
+                x.shape[0] > 0 and (nb is None or x.shape[0] == nb):
+            nb = x.shape[0]
+            in_kind[k], in_pos[k] = 1, len(rows)
+            rows.append(x)
+        else:
+            return None
+        t = tangents.get(n)
+        if t is not None:
+            sh_tan[k] = t
+    zeros_int = np.zeros(n_in, dtype=np.int64)
+    IN = (in_kind, in_pos, sh_val, _rows(rows, nb) if rows else np.zeros((1, 1)), zeros_int,
+          zeros_int.copy(), sh_tan, np.zeros((1, 1)))
+    XS = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros((1, 1)),
+          np.zeros((1, 1, 1)), np.zeros((1, 1)))
+    return IN, XS, nb or 1, 1
+
+
 def prepare(prog, inputs, tangents, batch):
+    got = _plain(prog, inputs, tangents, batch)
+    if got is not None:
+        return got
     names = prog.input_names + prog.step_input_names
     check_names(prog, inputs, names, "input(s)")
     missing = [n for n in names if n not in inputs]
     if missing:
         raise InputError(f"{prog.name}: missing input(s) {missing}")
     arrays = {}
+    f64 = np.dtype(np.float64)
     for n in names:
+        arr = inputs[n]
+        if type(arr) is np.ndarray and arr.dtype == f64:
+            arrays[n] = arr                         # what np.asarray would return
+            continue
         try:
-            arr = np.asarray(inputs[n], dtype=np.float64)
+            arr = np.asarray(arr, dtype=np.float64)
         except (TypeError, ValueError):
             raise InputError(f"{prog.name}: input {n!r} is not numeric: "
                              f"{inputs[n]!r:.80}") from None
@@ -74,7 +132,7 @@ def prepare(prog, inputs, tangents, batch):
         else:
             in_kind[k], in_pos[k] = 1, len(el_rows)
             el_rows.append(arrays[n])
-    el_val = np.ascontiguousarray(np.stack(el_rows)) if el_rows else np.zeros((1, 1))
+    el_val = _rows(el_rows, nb) if el_rows else np.zeros((1, 1))
     # tangents
     tangents = tangents or {}
     check_names(prog, tangents, names, "tangent(s)")
@@ -94,7 +152,7 @@ def prepare(prog, inputs, tangents, batch):
         else:
             raise InputError(f"{prog.name}: tangent of {n!r} must be a scalar or shape "
                              f"({nb},), got {t.shape}")
-    el_tan = np.ascontiguousarray(np.stack(tan_rows)) if tan_rows else np.zeros((1, 1))
+    el_tan = _rows(tan_rows, nb) if tan_rows else np.zeros((1, 1))
     n_xs = len(prog.step_input_names)
     nmax = max(prog._step_len.values(), default=1)
     xs_kind = np.zeros(max(n_xs, 1), dtype=np.int64)

@@ -59,6 +59,12 @@ def _map(fn, n, workers):
         fut.result()
 
 
+def _nonzero(t) -> bool:
+    """Whether a tangent has a non-zero entry (``np.any(np.asarray(t) != 0)``; a Python
+    float directly)."""
+    return t != 0 if type(t) is float else bool(np.any(np.asarray(t) != 0))
+
+
 class NonFiniteError(TapeError, FloatingPointError):
     """Debug mode found an operation producing NaN or inf."""
 
@@ -103,6 +109,8 @@ class Program:
         self._work_per_element = self.n_nodes + sum(
             (s.end - s.header) * max(s.n_steps - 1, 0) for s in rec.scans)
         self._act_cache = {}
+        #: per-call structures that depend only on the call's options (see :meth:`_plan`)
+        self._plans = {}
 
     # -- structure ----------------------------------------------------------------
     @property
@@ -281,11 +289,8 @@ class Program:
         block = self.default_block if block is None else int(block)
         in_kind = IN[0]
         n_in = len(self.input_names)
-        in_want = np.array([n in wrt for n in self.input_names] or [False], dtype=np.bool_)
-        gpos = np.full(max(n_in, 1), -1, dtype=np.int64)
-        el_wrt = [n for k, n in enumerate(self.input_names) if n in wrt and in_kind[k] == 1]
-        for g, n in enumerate(el_wrt):
-            gpos[self.input_names.index(n)] = g
+        in_want, gpos, el_wrt, wrt_in, wrt_steps, shared, step_wrt = self._plan(
+            wrt, in_kind, bool(reduce))
         n_out = len(self.outs)
         per = not reduce
         res_val = np.empty((n_out, nb)) if per else np.empty((1, 1))
@@ -296,23 +301,26 @@ class Program:
         n_xs = len(self.step_input_names)
         nblocks = -(-nb // block)
         n_lanes = min(kernels.LANES, nblocks)
+        if n_workers == 1 and not debug and not reduce and \
+                not ((mode & 1) and (shared or step_wrt)):
+            # no lane accumulator is read (per-element results do not depend on the lane
+            # that computes their block): one kernel call instead of one per lane
+            n_lanes = 1
         acc_v = np.zeros((n_lanes, n_out, 4))
         acc_g = np.zeros((n_lanes, n_out, max(n_in, 1), 4))
         acc_x = np.zeros((n_lanes, n_out, max(n_xs, 1), nmax, 4))
         dbg = np.full((n_lanes, 3), -1, dtype=np.int64)
         if not debug:
             dbg[:, 0] = 2**62  # any non-negative value disables the check
-        SC, ck_rows, seg_rows, smax, (zidx, znz, zrows) = self._scan_tables(block)
+        SC, ck_rows, seg_rows, smax, (zidx, znz, zrows) = self._scan_tables_for(block)
         T = (self.op, self.A, self.B, self.C, self.P, zidx, znz)
         tans = tangents or {}
         act = self._activity(
-            mode,
-            frozenset(k for k, n in enumerate(self.input_names) if n in wrt),
-            frozenset(k for k, n in enumerate(self.step_input_names) if n in wrt),
+            mode, wrt_in, wrt_steps,
             frozenset(k for k, n in enumerate(self.input_names)
-                      if n in tans and np.any(np.asarray(tans[n]) != 0)),
+                      if n in tans and _nonzero(tans[n])),
             frozenset(k for k, n in enumerate(self.step_input_names)
-                      if n in tans and np.any(np.asarray(tans[n]) != 0)))
+                      if n in tans and _nonzero(tans[n])))
         in_node = self.in_node if n_in else np.full(1, -1, dtype=np.int64)
 
         def lane(i):
@@ -327,15 +335,52 @@ class Program:
         counts = [int(sizes[i::n_lanes].sum()) for i in range(n_lanes)]
         # merged only where :func:`collect` reads them: reduced values, gradients of shared
         # (or reduced) inputs and of step inputs
-        shared = any(n in wrt and (reduce or in_kind[k] != 1)
-                     for k, n in enumerate(self.input_names))
         acc_v, acc_g, acc_x = (_merge_lanes(a, counts) if need else a[0] for a, need in (
             (acc_v, bool(reduce)), (acc_g, bool(mode & 1) and shared),
-            (acc_x, bool(mode & 1) and any(n in wrt for n in self.step_input_names))))
+            (acc_x, bool(mode & 1) and step_wrt)))
         if debug:
             self._raise_nonfinite(dbg, inputs, seed, batch)
         return collect(self, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
                              res_hel, acc_v, acc_g, acc_x)
+
+    def _plan(self, wrt: list, in_kind: np.ndarray, reduce: bool) -> tuple:
+        """What an evaluation derives from ``wrt`` and the inputs' kinds (per element or
+        shared), memoized: (whether each input's gradient is wanted, each per-element
+        wanted input's gradient row or -1, those inputs' names, the indexes of the wanted
+        inputs and step inputs, whether a shared or reduced input is wanted, whether a
+        step input is).  The kernels only read the arrays (kept writeable: a read-only
+        array is another Numba type, hence another compilation)."""
+        key = (tuple(wrt), in_kind.tobytes(), reduce)
+        got = self._plans.get(key)
+        if got is not None:
+            return got
+        want = set(wrt)
+        names = self.input_names
+        in_want = np.array([n in want for n in names] or [False], dtype=np.bool_)
+        gpos = np.full(max(len(names), 1), -1, dtype=np.int64)
+        el_wrt = [n for k, n in enumerate(names) if n in want and in_kind[k] == 1]
+        for g, n in enumerate(el_wrt):
+            gpos[names.index(n)] = g
+        shared = any(n in want and (reduce or in_kind[k] != 1) for k, n in enumerate(names))
+        got = (in_want, gpos, el_wrt, frozenset(k for k, n in enumerate(names) if n in want),
+               frozenset(k for k, n in enumerate(self.step_input_names) if n in want),
+               shared, any(n in want for n in self.step_input_names))
+        if len(self._plans) >= 64:
+            self._plans.clear()
+        self._plans[key] = got
+        return got
+
+    def _scan_tables_for(self, block: int):
+        """:meth:`_scan_tables` memoized per block size and checkpoint intervals (the
+        kernels only read its arrays)."""
+        key = ("scan", block, tuple(s.checkpoint_every for s in self.scans))
+        got = self._plans.get(key)
+        if got is None:
+            got = self._scan_tables(block)
+            if len(self._plans) >= 64:
+                self._plans.clear()
+            self._plans[key] = got
+        return got
 
     def _raise_nonfinite(self, dbg, inputs, seed, batch):
         hits = [tuple(row) for row in dbg if row[0] >= 0]

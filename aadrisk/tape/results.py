@@ -76,6 +76,8 @@ def _merge_lanes(a, counts):
 def collect(prog, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_gel,
              res_hel, acc_v, acc_g, acc_x):
     results = {}
+    wrt = set(wrt)
+    el_at = {n: g for g, n in enumerate(el_wrt)}
     for oi, oname in enumerate(prog.output_names):
         r = Result(batch=nb)
         if reduce:
@@ -90,8 +92,8 @@ def collect(prog, mode, reduce, nb, IN, XS, wrt, el_wrt, res_val, res_tan, res_g
             for k, n in enumerate(prog.input_names):
                 if n not in wrt:
                     continue
-                if n in el_wrt and not reduce:
-                    g = el_wrt.index(n)
+                if n in el_at and not reduce:
+                    g = el_at[n]
                     r.grad[n] = res_gel[oi, g]
                     if mode == 3:
                         r.hvp[n] = res_hel[oi, g]

@@ -151,3 +151,85 @@ def test_columns_read_as_instruments(market):
     want = [parse_greek_trade(BOOK[p])[0] for p in fast["digital_option"][0]]
     assert recs == want and cols[0] == want[0]
     assert TradeColumns.from_instruments(recs)["cash"].tolist() == cols["cash"].tolist()
+
+
+def _typed(cols: BookColumns) -> BookColumns:
+    """``cols`` with each column's exact set of value types given."""
+    return BookColumns(cols.n, cols.groups,
+                       [tuple(frozenset(map(type, c)) for c in columns)
+                        for _, _, columns in cols.groups])
+
+
+@pytest.mark.parametrize("book", [[t for t in BOOK if type(t) is dict],
+                                  [_t(f"T{i}", u, k, option_type=o, expiry=e, quantity=q)
+                                   for i, (u, k, o, e, q) in enumerate(
+                                       [("SPX", 5000.0, "call", "2025-03-21", 2.0),
+                                        ("AAPL", float("nan"), "put", "2025-06-20", 1.0),
+                                        ("SX5E", -4.0, "CALL", "2025-06-20", -3.0),
+                                        ("SPX", "5000", "call", "2025-03-21", 1.0),
+                                        ("SPX", True, "call", "2025-03-21", 1.0),
+                                        ("SPX", 5000.0, "call", "2025-03-21", False),
+                                        ("SPX", 5000.0, None, "2025-03-21", 1.0),
+                                        ("SPX", 5100.0, "put", None, 1.0),
+                                        (7, 5100.0, "put", "2025-03-21", 1.0),
+                                        ("SPX", 5100.0, "put", "2025-03-21", 2 ** 60)])]],
+                         ids=["mixed", "bad-values"])
+def test_given_value_types_change_nothing(book, market, monkeypatch):
+    """Column type sets handed over by a reader (the service's checks) give the same
+    vetting and results as the library's own scan, and as the per-trade path."""
+    cols = BookColumns.from_mappings(book)
+    typed = _typed(cols)
+    assert typed.types != cols.types and cols.types == (None,) * len(cols.groups)
+    columnar = {p for p, e in G.ENGINES.items() if e.columnar}
+    fast, slow = vet_book(typed, G.GREEK_PRODUCTS, columnar)
+    ref_fast, ref_slow = vet_book(cols, G.GREEK_PRODUCTS, columnar)
+    assert slow == ref_slow and list(fast) == list(ref_fast)
+    for p in fast:
+        assert fast[p][0].tolist() == ref_fast[p][0].tolist()
+        assert fast[p][1].trade_id.tolist() == ref_fast[p][1].trade_id.tolist()
+        for k, v in fast[p][1].fields.items():
+            assert v.tolist() == ref_fast[p][1].fields[k].tolist() or \
+                np.array_equal(v, ref_fast[p][1].fields[k], equal_nan=True), k
+    with np.errstate(over="ignore"):
+        got = greek_arrays(typed, market)
+        _same(got, greek_arrays(cols, market))
+        _same(got, _per_trade(book, market, monkeypatch))
+
+
+def test_given_value_types_are_used():
+    """The vetting reads the given sets instead of scanning (so the test above compares
+    two different scans): ids claimed to be all strings are stripped as strings."""
+    cols = BookColumns.from_mappings([_t("A", "SPX", 5000.0), _t(7, "SPX", 5100.0)])
+    keys = cols.groups[0][0]
+    lie = tuple(frozenset({str}) if k == "trade_id" else frozenset(map(type, c))
+                for k, c in zip(keys, cols.groups[0][2]))
+    assert vet_book(cols, G.GREEK_PRODUCTS, {"european_option"})[1] == []
+    with pytest.raises(TypeError):
+        vet_book(BookColumns(cols.n, cols.groups, [lie]), G.GREEK_PRODUCTS,
+                 {"european_option"})
+    with pytest.raises(ValueError):
+        BookColumns(cols.n, cols.groups, [])
+
+
+@pytest.mark.parametrize("book", [[t for t in BOOK if type(t) is dict],
+                                  [_t(f"T{i}", u, 5000, option_type=o, expiry=e)
+                                   for i, (u, o, e) in enumerate(
+                                       [("SX5E", "put", "2025-06-20"), ("SPX", "call", "2025-03-21"),
+                                        (" SPX", "CALL", "2025-06-20"), ("SX5E", " put", "2025-03-21"),
+                                        ("AAPL", "call", "2025-06-20")])],
+                                  [_t(f"M{i}", f"U{(i * 7) % 300}", 5000) for i in range(700)]
+                                  + [_t("BAD", "SPX", 5000, option_type="straddle")]],
+                         ids=["mixed", "equal-after-conversion", "300-values"])
+def test_vetted_codes_are_factorize(book):
+    """The codes the vetting keeps (in order of first appearance, or re-numbered) are
+    exactly ``factorize`` of the converted values, also after ``take``."""
+    fast, _ = vet_book(BookColumns.from_mappings(book), G.GREEK_PRODUCTS,
+                       {p for p, e in G.ENGINES.items() if e.columnar})
+    assert fast
+    for _, cols in fast.values():
+        for part in (cols, cols.take(np.arange(len(cols))[::-1].copy())):
+            for name in ("underlying", "option_type", "expiry"):
+                codes, uniq = part.factorized(name)
+                want_codes, want_uniq = factorize(part[name])
+                assert codes.tolist() == want_codes.tolist() and uniq == want_uniq
+                assert all(a is b for a, b in zip(uniq, want_uniq))

@@ -232,7 +232,37 @@ def test_number_column_int_exactness(value, accepted):
     larger magnitudes fall to the exact per-int check; floats pass below 2**63)."""
     col = [1, 2.5, value]
     if accepted:
-        assert fastpath._numbers(col) == [1.0, 2.5, float(value)]
+        assert fastpath._numbers(col) == ([1.0, 2.5, float(value)], frozenset({float}))
     else:
         with pytest.raises(fastpath._Reject):
             fastpath._numbers(col)
+
+
+@pytest.mark.parametrize("trades", [
+    [{"trade_id": "A", "underlying": "X", "strike": 1, "quantity": None},
+     {"trade_id": 7, "underlying": "X", "strike": 2.5, "quantity": None}],
+    [{"trade_id": "A", "underlying": None, "strike": None, "quantity": 3, "extra": True},
+     {"trade_id": None, "underlying": "Y", "strike": None, "quantity": 1.5, "extra": [1]}],
+    [{"trade_id": "A", "strike": 1}, {"trade_id": "B", "expiry": "2025-01-02"}],
+])
+def test_checked_columns_carry_their_value_types(trades):
+    """The value types the checks hand the library are exactly those of each column."""
+    book = fastpath.check_trades(trades)
+    assert len(book.types) == len(book.groups)
+    for (keys, _, columns), types in zip(book.groups, book.types):
+        assert types == tuple(frozenset(map(type, c)) for c in columns)
+
+
+@pytest.mark.parametrize("n", [3, 600])                 # parsed whole, and scanned
+def test_parsed_columns_carry_their_value_types(n, market_full, monkeypatch):
+    trades = vanilla(n) + (_odd_trades()[-3:] if n < 100 else [])
+    body = json.dumps({"portfolio": {"trades": trades}, "market": market_full}).encode()
+    if n > 100:                                         # must go through the scan
+        assert len(body) >= fastpath.SCAN_MIN_BYTES
+        monkeypatch.setattr(fastpath, "_parse_whole", None)
+    got = fastpath.parse_risk_body(body)
+    assert got is not None
+    book = got[1]
+    assert len(book.types) == len(book.groups)
+    for (_, _, columns), types in zip(book.groups, book.types):
+        assert types == tuple(frozenset(map(type, c)) for c in columns)

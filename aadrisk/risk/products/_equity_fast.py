@@ -117,6 +117,29 @@ def _surfaces(m, uniq: list, vsrc: list) -> tuple:
     return memo[key][1]
 
 
+def _date_tables(m, dates: list, T_dates: np.ndarray, dsrc: list, vsrc: list) -> tuple:
+    """(discount coefficients, their pillar indexes, slice parts, their slice indexes) of
+    the distinct expiry ``dates`` per discount source ``dsrc`` and vol source ``vsrc``:
+    the :func:`_per_date` columns stacked (memoized on the snapshot per dates and
+    sources, as those columns are; the kernels only read them)."""
+    memo = m.derived()
+    key = ("date_tables", tuple(dates), tuple(map(id, dsrc)), tuple(map(id, vsrc)))
+    hit = memo.get(key)
+    srcs = tuple(dsrc + vsrc)
+    if hit is not None and len(hit[0]) == len(srcs) and \
+            all(a is b for a, b in zip(hit[0], srcs)):
+        return hit[1]
+    dt = np.stack([_per_date(m, "discount_dt", s, dates, T_dates, _discount_dt(s))
+                   for s in dsrc])
+    vt = np.stack([_per_date(m, "slice_dt", s, dates, T_dates, _slice_dt(s)) for s in vsrc])
+    got = (np.ascontiguousarray(dt[:, :8]), dt[:, 8:].astype(np.int64),
+           np.ascontiguousarray(vt[:, :6]), vt[:, 6:].astype(np.int64))
+    if len(memo) > MEMO_MAX:
+        memo.clear()
+    memo[key] = (srcs, got)
+    return got
+
+
 def gather(m, dates, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tuple[dict, dict]:
     """Per-trade inputs of the surface-vol programs that come from the curves and surfaces.
 
@@ -140,18 +163,13 @@ def gather(m, dates, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tup
     """
     n = K.shape[0]
     dsrc = [m.discount_for(c) for c in ccys]
-    dt = np.stack([_per_date(m, "discount_dt", s, dates, T_dates, _discount_dt(s))
-                   for s in dsrc])
-    dtab, itab = dt[:, :8], dt[:, 8:].astype(np.int64)
     vsrc = [m.vols[u] for u in uniq]
-    vt = np.stack([_per_date(m, "slice_dt", s, dates, T_dates, _slice_dt(s)) for s in vsrc])
-    vtab, ivtab = vt[:, :6], vt[:, 6:].astype(np.int64)
+    dtab, itab, vtab, ivtab = _date_tables(m, dates, T_dates, dsrc, vsrc)
     ks, koff, nks, vs, voff = _surfaces(m, uniq, vsrc)
     out = np.empty((len(FIELDS), n))
     iout = np.empty((6, n), dtype=np.int64)
     fill_inputs(e_codes, u_codes, np.asarray(c_codes_u, dtype=np.int64), K,
-                 np.ascontiguousarray(dtab), itab, np.ascontiguousarray(vtab), ivtab, ks, koff,
-                 nks, vs, voff, out, iout)
+                 dtab, itab, vtab, ivtab, ks, koff, nks, vs, voff, out, iout)
     inp = dict(zip(FIELDS, out))
     plan = {"u_codes": u_codes, "uniq": uniq, "c_of_u": np.asarray(c_codes_u, np.int64),
             "dsrc": dsrc, "vsrc": vsrc, "iL": iout[0], "iR": iout[1], "nodes": iout[2:]}
@@ -165,9 +183,14 @@ def inputs(c, m, extra) -> tuple[dict, dict] | None:
     repeat (the generic rows then map them)."""
     u_codes, uniq = c.factorized("underlying")
     c_codes, ccys = factorize([m.currencies.get(u) for u in uniq])
+    memo = m.derived()
     for src in [m.discount_for(x) for x in ccys] + [m.vols[u] for u in uniq]:
-        if not distinct_labels(src.labels) or \
-                not distinct_labels(getattr(src, "zero_labels", ())):
+        key = ("distinct_labels", id(src))
+        hit = memo.get(key)
+        if hit is None or hit[0] is not src:
+            hit = memo[key] = (src, distinct_labels(src.labels) and
+                               distinct_labels(getattr(src, "zero_labels", ())))
+        if not hit[1]:
             return None
     e_codes, dates = c.factorized("expiry")
     Td = np.array([m.year_fraction(d) for d in dates], dtype=float)
@@ -291,7 +314,7 @@ def long_rows(m, plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
                    t["qn"], t["vl"], t["vloff"], idx_out, lab_out, grk_out, val_out)
     rows, zero_rows = Rows(), Rows()
     rows.add_coded(idx_out[:k], (lab_out[:k], t["labels"]), (grk_out[:k], t["kinds"]),
-                   val_out[:k])
+                   val_out[:k], ordered=True)           # (emitted trade by trade)
     zn = t["zn"]
     if zn.any():
         Zf, zoff = _flat(Z)
@@ -300,5 +323,5 @@ def long_rows(m, plan: dict, g: dict, h: dict) -> tuple[Rows, Rows]:
         k = emit_zero_rows(c_codes, grow, Zf, zoff, t["P"], t["zc"], t["zl"], t["zcoff"], zn,
                             zi, zlo, zv)
         zero_rows.add_coded(zi[:k], (zlo[:k], t["zlabels"]), (np.zeros(k, np.int64), ["zero"]),
-                            zv[:k])
+                            zv[:k], ordered=True)
     return rows, zero_rows
