@@ -205,11 +205,12 @@ def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, slots):
 
 
 @jit(noalias=True)
-def write(out, book_bounds, book_end, op, lit, lstart, llen, text, words, cursor, generic,
-           nulls, null_base, rec_codes, row_codes, code_base, tab, tstart, tlen, tab_base,
-           rows, group_base, group_n, slots):
-    """Write each book's JSON array of records into ``out``; ``book_end[i]``: end of book
-    ``i`` (books follow one another). Per record, the program ``op`` (rows of (operation,
+def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen, text, words,
+          cursor, generic, nulls, null_base, rec_codes, row_codes, code_base, tab, tstart,
+          tlen, tab_base, rows, group_base, group_n, slots):
+    """Write each book's JSON array of records into ``out``, between the book's head and
+    tail (pieces ``2 * i`` and ``2 * i + 1`` of ``wrap``, at ``wstart`` of length
+    ``wlen``); ``book_end[i]``: end of book ``i`` (books follow one another). Per record, the program ``op`` (rows of (operation,
     a, b, c, d)): ``LIT`` piece ``a`` of ``lit``; ``TEXT`` the next element of text
     column ``a`` (:func:`_elements`); ``CODE`` entry ``rec_codes[a, record]`` of table
     ``b``; ``GTEXT`` the record's elements of text column ``a`` in group ``c``;
@@ -226,6 +227,7 @@ def write(out, book_bounds, book_end, op, lit, lstart, llen, text, words, cursor
     memo = np.zeros((n_memo, slots, 6), dtype=np.int64)
     p = 0
     for b in range(book_bounds.shape[0] - 1):
+        p = _copy(out, p, wrap, wstart[2 * b], wlen[2 * b])
         out[p] = 91
         p += 1
         for t in range(book_bounds[b], book_bounds[b + 1]):
@@ -260,7 +262,7 @@ def write(out, book_bounds, book_end, op, lit, lstart, llen, text, words, cursor
                                         tab, tstart, tlen, tab_base[op[k, 2]], memo[op[k, 4]],
                                         slots)
         out[p] = 93
-        p += 1
+        p = _copy(out, p + 1, wrap, wstart[2 * b + 1], wlen[2 * b + 1])
         book_end[b] = p
     return p
 

@@ -221,8 +221,18 @@ def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
     return out
 
 
-def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
-    """One response document per job from the merged :class:`GreekArrays`.
+#: where a ``trades`` answer's records go in the JSON of the rest of its document (orjson
+#: writes a fragment verbatim; a NUL byte is escaped everywhere else)
+_HOLE = orjson.Fragment(b"\0")
+
+
+def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]:
+    """The JSON answer of each job from the merged :class:`GreekArrays`.
+
+    A ``trades`` answer is written in one buffer: the JSON of the rest of its document
+    around the records that :func:`service.jsonwrite.write_records` writes (one copy
+    of the records, into the answer's bytes). A ``columnar`` document is encoded by
+    orjson (NaN and infinities as ``null``).
 
     Parameters
     ----------
@@ -261,13 +271,13 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
     by_label_ = by_label({"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
                           "greek_code": greeks.greek_codes[0], **greeks.arrays},
                          greeks.book_bounds, *tables, greeks.kind_units, ccy_codes, ccys, n)
-    records: dict = {}   # the trades layout's arrays per book, with and without zero_greeks
+    valuation_date = greek_arrays.valuation_date.isoformat()
     pcols = None
-    docs = []
+    out: list = []
     for i, job in enumerate(jobs):
         a, b = pbounds[i], pbounds[i + 1]
-        doc = {**job.meta, "valuation_date": greek_arrays.valuation_date.isoformat(),
-               "n_trades": len(job.trades), "n_priced": b - a}
+        doc = {**job.meta, "valuation_date": valuation_date, "n_trades": len(job.trades),
+               "n_priced": b - a}
         if job.layout == "columnar":
             if pcols is None:
                 pcols = {c: pr[c].tolist() for c in PRICE_COLS}
@@ -279,14 +289,14 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
                 doc["zero_greeks"] = zeros.columnar(zeros.book_bounds[i],
                                                     zeros.book_bounds[i + 1], a)
         else:
-            zero = job.include_zero_greeks
-            if zero not in records:
-                groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")]
-                                                     if zero else [])
-                records[zero] = write_records(_price_fields(pr, trade_ids, strings), groups,
-                                              pbounds)
-            doc["trades"] = orjson.Fragment(records[zero][i])
+            doc["trades"] = _HOLE
         doc["errors"] = errors[i]
         doc["aggregates"] = {"price_by_currency": totals[i], "by_label": by_label_[i]}
-        docs.append(doc)
-    return docs
+        out.append(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+    for zero in dict.fromkeys(j.include_zero_greeks for j in jobs if j.layout != "columnar"):
+        mine = [j.layout != "columnar" and j.include_zero_greeks == zero for j in jobs]
+        groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")] if zero else [])
+        wrap = [out[i].split(b"\0") if mine[i] else (b"", b"") for i in range(n)]
+        records = write_records(_price_fields(pr, trade_ids, strings), groups, pbounds, wrap)
+        out = [records[i] if mine[i] else out[i] for i in range(n)]
+    return out

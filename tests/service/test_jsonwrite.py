@@ -11,9 +11,9 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData
 from aadrisk.risk.greeks import greek_arrays, scaled_columns
-from service.compute import Job, encode, tag_trades
+from service.compute import Job, tag_trades
 from service.jsonwrite import Coded, Group, Text, encoded_table, write_records
-from service.layout import PRICE_COLS, documents, owner
+from service.layout import PRICE_COLS, answers, owner
 
 from _svc_helpers import vanilla
 
@@ -128,8 +128,9 @@ def test_write_records_checks_its_inputs():
 
 
 def _reference(ga, jobs, offsets) -> list[dict]:
-    """The ``trades`` documents built as dicts and lists, row by row (no spans)."""
-    docs = documents(ga, jobs, offsets)
+    """The ``trades`` documents built as dicts and lists, row by row (no spans); the rest
+    of each document as its answer has it."""
+    docs = [orjson.loads(x) for x in answers(ga, jobs, offsets)]
     pr = ga.prices
     out = []
     for i, (doc, job) in enumerate(zip(docs, jobs)):
@@ -176,8 +177,9 @@ def test_trades_layout_byte_identical(market_full, book_full):
     for batch in (jobs, jobs[:1], jobs[1:2], jobs[2:3], jobs[::-1]):
         trades, offsets = tag_trades(batch)
         ga = greek_arrays(trades, m)
-        got = [encode(d) for d in documents(ga, batch, offsets)]
-        want = [encode(d) for d in _reference(ga, batch, offsets)]
+        got = answers(ga, batch, offsets)
+        want = [orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY)
+                for d in _reference(ga, batch, offsets)]
         assert len(ga.greeks["value"]) > 0 or batch == jobs[2:3]
         assert got == want
 
