@@ -127,6 +127,28 @@ def test_write_records_checks_its_inputs():
         write_records([("a", Coded(np.array([0, 5]), encoded_table(("x",))))], [], [0, 2])
 
 
+def test_write_records_wraps_each_book():
+    ids = Text.values(["a", "b", "c"])
+    got = write_records([("id", ids)], [], [0, 1, 1, 3],
+                        wrap=[(b'{"x":', b"}"), (b"<", b">"), (b"", b"!")])
+    assert got == [b'{"x":[{"id":"a"}]}', b"<[]>", b'[{"id":"b"},{"id":"c"}]!']
+    assert write_records([("id", ids)], [], [0, 3]) == [b'[{"id":"a"},{"id":"b"},{"id":"c"}]']
+    with pytest.raises(ValueError):
+        write_records([("id", ids)], [], [0, 3], wrap=[(b"", b""), (b"", b"")])
+
+
+def test_answers_keep_the_document_key_order(market_full):
+    m = MarketData.from_mapping(market_full)
+    meta = {"trades": "client", "portfolio": "p", "errors": 1}
+    jobs = [Job(vanilla(3), meta), Job(vanilla(2), {"portfolio": "q"}, layout="columnar")]
+    trades, offsets = tag_trades(jobs)
+    docs = [orjson.loads(x) for x in answers(greek_arrays(trades, m), jobs, offsets)]
+    assert list(docs[0]) == ["trades", "portfolio", "errors", "valuation_date", "n_trades",
+                             "n_priced", "aggregates"]
+    assert [t["trade"] for t in docs[0]["trades"]] == ["T0", "T1", "T2"]
+    assert docs[0]["errors"] == [] and docs[1]["layout"] == "columnar"
+
+
 def _reference(ga, jobs, offsets) -> list[dict]:
     """The ``trades`` documents built as dicts and lists, row by row (no spans); the rest
     of each document as its answer has it."""
