@@ -78,9 +78,10 @@ def _plain(x) -> None:
             _plain(v)
 
 
-def _numbers(col: list) -> list:
-    """A column of a ``Number`` field (finite int or float, or null) as floats."""
-    types = set(map(type, col))
+def _numbers(col: list, types=None) -> list:
+    """A column of a ``Number`` field (finite int or float, or null) as floats
+    (``types``: the set of the values' types, when known; likewise below)."""
+    types = set(map(type, col)) if types is None else types
     if not types <= {float, int, _NONE}:
         raise _Reject
     if _NONE in types:
@@ -108,9 +109,9 @@ def _numbers(col: list) -> list:
     return out
 
 
-def _dates(col: list) -> list:
+def _dates(col: list, types=None) -> list:
     """A column of a ``Date`` field: ISO ``YYYY-MM-DD`` strings (or null), unchanged."""
-    if not set(map(type, col)) <= {str, _NONE}:
+    if not (set(map(type, col)) if types is None else types) <= {str, _NONE}:
         raise _Reject
     for v in set(col) - _GOOD_DATES:
         if v is None:
@@ -126,20 +127,20 @@ def _dates(col: list) -> list:
     return col
 
 
-def _strings(col: list) -> list:
-    if not set(map(type, col)) <= {str, _NONE}:
+def _strings(col: list, types=None) -> list:
+    if not (set(map(type, col)) if types is None else types) <= {str, _NONE}:
         raise _Reject
     return col
 
 
-def _trade_ids(col: list) -> list:
-    if not set(map(type, col)) <= {str, int, _NONE}:
+def _trade_ids(col: list, types=None) -> list:
+    if not (set(map(type, col)) if types is None else types) <= {str, int, _NONE}:
         raise _Reject
     return col
 
 
-def _anys(col: list) -> list:
-    if not set(map(type, col)) <= {str, int, bool, _NONE}:
+def _anys(col: list, types=None) -> list:
+    if not (set(map(type, col)) if types is None else types) <= {str, int, bool, _NONE}:
         for v in col:
             _plain(v)
     return col
@@ -204,10 +205,10 @@ def _scanned_columns(scanned: ScannedBody) -> BookColumns:
     as :func:`check_trades` checks them; raise ``_Reject`` on any doubt."""
     if scanned.n == 0:
         return BookColumns(0, [])
-    by_key = dict(zip(scanned.keys, scanned.columns))
+    by_key = dict(zip(scanned.keys, zip(scanned.columns, scanned.types)))
     order = _order(scanned.keys)
     return BookColumns(scanned.n, [(tuple(k for k, _ in order), list(range(scanned.n)),
-                                    [check(by_key[k]) for k, check in order])])
+                                    [check(*by_key[k]) for k, check in order])])
 
 
 def _request(doc) -> RiskRequest | None:
