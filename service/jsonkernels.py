@@ -115,13 +115,17 @@ def _scan(text, words, i, count, generic):
         n += np.uint64(1)
 
 
+#: a run of nulls is copied from this text (in pieces of up to 64)
+_NULLS = np.frombuffer(b"null," * 64, dtype=np.uint8)
+
+
 @jit(inline="always")
-def _null(out, p):
-    out[p] = 110
-    out[p + 1] = 117
-    out[p + 2] = 108
-    out[p + 3] = 108
-    return p + 4
+def _null_run(out, p, m):
+    """``m`` comma-separated ``null`` at ``p`` (``m`` > 0); new p."""
+    while m > 64:
+        p = _copy(out, p, _NULLS, 0, 5 * 64)
+        m -= 64
+    return _copy(out, p, _NULLS, 0, 5 * m - 1)
 
 
 @jit(inline="always")
@@ -134,30 +138,26 @@ def _elements(out, p, text, words, cursor, j, generic, nulls, nb, first, m):
         for r in range(first, first + m):
             k += nulls[nb + r]
         if k == m:
-            for r in range(m):
-                if r > 0:
-                    out[p] = 44
-                    p += 1
-                p = _null(out, p)
-            return p
+            return _null_run(out, p, m)
         if k > 0:                                     # runs of nulls and of elements
             r = 0
             while r < m:
                 if r > 0:
                     out[p] = 44
                     p += 1
+                q = r + 1
                 if nulls[nb + first + r]:
-                    p = _null(out, p)
-                    r += 1
+                    while q < m and nulls[nb + first + q]:
+                        q += 1
+                    p = _null_run(out, p, q - r)
                 else:
-                    q = r + 1
                     while q < m and not nulls[nb + first + q]:
                         q += 1
                     s = cursor[j]
                     e = _scan(text, words, s, q - r, generic)
                     p = _copy(out, p, text, s, e - s)
                     cursor[j] = e + 1
-                    r = q
+                r = q
             return p
     s = cursor[j]
     e = _scan(text, words, s, m, generic)

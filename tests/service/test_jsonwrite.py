@@ -86,6 +86,20 @@ def test_records_equal_orjson(seed):
     assert got == [orjson.dumps(want[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def test_long_runs_of_nulls():
+    """Runs of NaN longer than the kernel's piece of 64 nulls, alone and between numbers."""
+    lists = [[math.nan] * m for m in (1, 63, 64, 65, 128, 129, 200)]
+    lists += [[1.0] + [math.nan] * 130 + [2.5] * 3 + [math.inf] * 64 + [-0.0],
+              [math.nan] * 70 + [3.0], [4.0] + [math.nan] * 64]
+    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    grp = Group("g", rows, [("x", Text.floats(np.array([v for x in lists for v in x])))])
+    got = write_records([("i", Text.values(list(range(len(lists)))))], [grp],
+                        [0, len(lists)])
+    assert got == [orjson.dumps([{"i": i, "g": {"x": [v if math.isfinite(v) else None
+                                                      for v in x]}}
+                                 for i, x in enumerate(lists)])]
+
+
 def test_values_keep_types():
     vals = [1, 1.0, True, None, "1", 2 ** 40, "1", "1", "1", "1", [1, ","], {"a": "]"}]
     got = write_records([("v", Text.values(vals))], [], [0, len(vals)])
