@@ -210,13 +210,13 @@ def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen,
           tlen, tab_base, rows, group_base, group_n, slots):
     """Write each book's JSON array of records into ``out``, between the book's head and
     tail (pieces ``2 * i`` and ``2 * i + 1`` of ``wrap``, at ``wstart`` of length
-    ``wlen``); ``book_end[i]``: end of book ``i`` (books follow one another). Per record, the program ``op`` (rows of (operation,
-    a, b, c, d)): ``LIT`` piece ``a`` of ``lit``; ``TEXT`` the next element of text
-    column ``a`` (:func:`_elements`); ``CODE`` entry ``rec_codes[a, record]`` of table
-    ``b``; ``GTEXT`` the record's elements of text column ``a`` in group ``c``;
-    ``GCODE`` the entries of table ``b`` of the record's rows in group ``c`` by coded
-    row column ``a`` (memo ``d`` of ``slots`` rows, see :func:`_coded_list`). Returns
-    the end position."""
+    ``wlen``); ``book_end[i]``: end of book ``i`` (books follow one another). Per
+    record, the program ``op`` (rows of (operation, a, b, c, d)): ``LIT`` piece ``a`` of
+    ``lit``; ``TEXT`` the next element of text column ``a`` (:func:`_elements`); ``CODE``
+    entry ``rec_codes[a, record]`` of table ``b``; ``GTEXT`` the record's elements of
+    text column ``a`` in group ``c``; ``GCODE`` the entries of table ``b`` of the
+    record's rows in group ``c`` by coded row column ``a`` (memo ``d`` of ``slots``
+    rows, see :func:`_coded_list`). Returns the end position."""
     n_groups = group_base.shape[0]
     first = np.zeros(n_groups, dtype=np.int64)        # the record's rows in each group
     count = np.zeros(n_groups, dtype=np.int64)
