@@ -119,7 +119,7 @@ def _scan(text, words, i, count, generic):
 _NULLS = np.frombuffer(b"null," * 64, dtype=np.uint8)
 
 
-@jit(inline="always")
+@jit
 def _null_run(out, p, m):
     """``m`` comma-separated ``null`` at ``p`` (``m`` > 0); new p."""
     while m > 64:
