@@ -176,9 +176,14 @@ def _kind_info(kinds: tuple) -> _Kinds:
     return _Kinds(units, bp, vp, encoded_table(kinds), encoded_table(tuple(units)))
 
 
-def _strings(values: list) -> tuple[np.ndarray, tuple] | None:
-    """(codes, distinct values in order of first appearance) of a column of strings or
-    None; None if it holds anything else (each value is then written as it is)."""
+def _strings(column: np.ndarray) -> tuple[np.ndarray, tuple] | None:
+    """(codes, distinct values in order of first appearance) of a column of strings (an
+    object array) or None; None if it holds anything else (each value is then written
+    as it is)."""
+    n = len(column)
+    if n and type(column[0]) is str and (column == column[0]).all():   # one value
+        return np.zeros(n, dtype=np.int64), (column[0],)
+    values = column.tolist()
     try:
         table = tuple(dict.fromkeys(values))
     except TypeError:
@@ -257,8 +262,7 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
     greeks = _Rows(greek_arrays.greeks, offsets, *tables)
     zeros = _Rows(greek_arrays.zero_greeks, offsets, *tables) \
         if any(j.include_zero_greeks for j in jobs) else None
-    strings = {c: _strings(pr[c].tolist()) for c in ("product", "model", "underlying",
-                                                     "currency")}
+    strings = {c: _strings(pr[c]) for c in ("product", "model", "underlying", "currency")}
     strings = {c: v for c, v in strings.items() if v is not None}
     if "currency" in strings:
         raw, table = strings["currency"]

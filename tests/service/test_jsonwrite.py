@@ -13,7 +13,7 @@ from aadrisk.market.snapshot import MarketData
 from aadrisk.risk.greeks import greek_arrays, scaled_columns
 from service.compute import Job, tag_trades
 from service.jsonwrite import Coded, Group, Text, encoded_table, write_records
-from service.layout import PRICE_COLS, answers, owner
+from service.layout import PRICE_COLS, _strings, answers, owner
 
 from _svc_helpers import vanilla
 
@@ -161,6 +161,20 @@ def test_answers_keep_the_document_key_order(market_full):
                              "n_priced", "aggregates"]
     assert [t["trade"] for t in docs[0]["trades"]] == ["T0", "T1", "T2"]
     assert docs[0]["errors"] == [] and docs[1]["layout"] == "columnar"
+
+
+@pytest.mark.parametrize("values, table", [
+    (["a", "a", "a"], ("a",)), (["a", "b", "a", None], ("a", "b", None)),
+    ([None, "a"], (None, "a")), (["a", "a", 1], None), ([1, 1], None),
+    (["a", "a", "b"], ("a", "b")), ([], ())])
+def test_strings_of_an_object_column(values, table):
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    got = _strings(column)
+    if table is None:
+        assert got is None
+    else:
+        assert got[1] == table and got[0].tolist() == [table.index(v) for v in values]
 
 
 def _reference(ga, jobs, offsets) -> list[dict]:
