@@ -1,8 +1,8 @@
 """Response documents of a merged evaluation, built from arrays (no DataFrames).
 
-:func:`documents` turns the :class:`aadrisk.risk.greeks.GreekArrays` of one
+:func:`answers` turns the :class:`aadrisk.risk.greeks.GreekArrays` of one
 ``greek_arrays`` call over several books (ids tagged ``"<i>|<id>"``, see
-:mod:`service.compute`) into one JSON-ready document per book, in either layout:
+:mod:`service.compute`) into the JSON answer of each book, in either layout:
 
 * ``"trades"`` (default): one object per trade with its Greek vector as
   equal-length lists (label, greek, value, unit, value_per_bp,
@@ -14,7 +14,9 @@
 
 Numeric columns stay NumPy arrays (orjson writes them natively, NaN as
 ``null``); the trades of a book and their Greek rows are contiguous in the
-merged arrays (both sorted by book position), so a book is a slice.
+merged arrays (both sorted by book position), so a book is a slice. A
+``trades`` answer's records are written by :func:`service.jsonwrite.write_records`
+straight into the answer's buffer, between the JSON of the rest of its document.
 """
 from __future__ import annotations
 
