@@ -32,8 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 #: (module, function) whose thread CPU time is added up in the server
 PIECES = (("service.lane", "parse_risk_body"), ("service.compute", "tag_trades"),
-          ("service.compute", "greek_arrays"), ("service.compute", "documents"),
-          ("service.compute", "encode"))
+          ("service.compute", "greek_arrays"), ("service.compute", "answers"))
 
 
 def serve(port: int) -> None:

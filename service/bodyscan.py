@@ -46,6 +46,10 @@ from aadrisk._numba import jit
 #: a scan gives up on more declared fields than fit a 63-bit key mask
 MAX_KEYS = 63
 _QUOTE, _BACKSLASH, _COLON, _COMMA = 34, 92, 58, 44
+#: the set of the types orjson decodes a column to, by the kinds of its values' texts
+#: (bit ``1 << kind`` of :func:`_value_end`): only strings (numbers decode to int or
+#: float, which the text alone does not tell for every literal)
+_TYPES = {1 << 1: frozenset({str})}
 _LBRACE, _RBRACE, _LBRACKET, _RBRACKET = 123, 125, 91, 93
 
 
@@ -54,12 +58,14 @@ class ScannedBody:
     """A body the scan vouches for: ``skeleton`` is the body with ``portfolio.trades``
     replaced by ``[]``; ``columns[j]`` the values of ``keys[j]`` for every trade, in
     order, as ``orjson`` decodes them (every trade has exactly these keys, in the order
-    of the first trade)."""
+    of the first trade); ``types[j]``: the set of the Python types of the values of
+    ``columns[j]`` when their JSON texts tell it (all strings), else None."""
 
     skeleton: bytes
     n: int
     keys: tuple
     columns: list
+    types: tuple
 
 
 @jit
@@ -179,9 +185,10 @@ def _value_end(b, i):
 
 
 @jit
-def _trades(b, i, kblob, kstart, klen, pair_key, pair_start, pair_end, order):
+def _trades(b, i, kblob, kstart, klen, pair_key, pair_start, pair_end, order, kinds):
     """Scan the trades array at ``b[i] == '['``: every (key, value span) pair in order
-    (``pair_*``), the key order of the first trade (``order``). Returns (position after
+    (``pair_*``), the key order of the first trade (``order``), per key the kinds of its
+    values (``kinds``: bit ``1 << kind`` of :func:`_value_end`). Returns (position after
     the array, trades, pairs, key mask of every trade), or (-1, ...) to give up."""
     n = b.shape[0]
     i = _ws(b, i + 1)
@@ -225,6 +232,7 @@ def _trades(b, i, kblob, kstart, klen, pair_key, pair_start, pair_end, order):
                     return -1, 0, 0, first_mask
                 if p >= pair_key.shape[0]:
                     return -1, 0, 0, first_mask
+                kinds[k] |= np.int64(1) << np.int64(kind)
                 pair_key[p] = k
                 pair_start[p] = i
                 pair_end[p] = e
@@ -313,7 +321,7 @@ def _rest(b, i, word, found):
 
 @jit
 def _scan(b, kblob, kstart, klen, portfolio, trades, pair_key, pair_start, pair_end,
-          order, out):
+          order, kinds, out):
     """The trades array of ``b`` (``out``: its start, its end, trades, pairs, key mask),
     in one pass; False to give up."""
     n = b.shape[0]
@@ -328,7 +336,7 @@ def _scan(b, kblob, kstart, klen, portfolio, trades, pair_key, pair_start, pair_
     if tr < 0 or b[tr] != _LBRACKET:
         return False
     stop, nt, npairs, mask = _trades(b, tr, kblob, kstart, klen, pair_key, pair_start,
-                                     pair_end, order)
+                                     pair_end, order, kinds)
     if stop < 0:
         return False
     end = _rest(b, stop, trades, found)            # the rest of the portfolio
@@ -403,15 +411,16 @@ def scan_body(body: bytes, keys: Sequence[str]) -> ScannedBody | None:
     pair_start = np.empty(cap, dtype=np.int64)
     pair_end = np.empty(cap, dtype=np.int64)
     order = np.full(len(keys), -1, dtype=np.int64)
+    kinds = np.zeros(len(keys), dtype=np.int64)
     out = np.zeros(5, dtype=np.int64)
     if not _scan(b, table.kblob, table.kstart, table.klen, _PORTFOLIO, _TRADES, pair_key,
-                 pair_start, pair_end, order, out):
+                 pair_start, pair_end, order, kinds, out):
         return None
     start, stop, n, npairs = (int(x) for x in out[:4])
     present = [int(k) for k in order if k >= 0] if n else []
     skeleton = body[:start] + b"[]" + body[stop:]
     if not present:
-        return ScannedBody(skeleton, n, (), [])
+        return ScannedBody(skeleton, n, (), [], ())
     # column k's array: its values, a comma between, brackets
     lengths = np.bincount(pair_key[:npairs], weights=pair_end[:npairs] - pair_start[:npairs],
                           minlength=len(keys)).astype(np.int64) + n + 1
@@ -424,4 +433,5 @@ def scan_body(body: bytes, keys: Sequence[str]) -> ScannedBody | None:
         columns = [orjson.loads(data[col_start[k]:col_end[k]]) for k in present]
     except orjson.JSONDecodeError:
         return None
-    return ScannedBody(skeleton, n, tuple(table.names[k] for k in present), columns)
+    return ScannedBody(skeleton, n, tuple(table.names[k] for k in present), columns,
+                       tuple(_TYPES.get(int(kinds[k])) for k in present))

@@ -5,7 +5,7 @@ one market; their trades are concatenated with ids tagged by the book's index
 (``"<i>|<id>"``) so that equal ids in different books stay apart, while a
 duplicate id *within* a book is still that book's error. After the call the
 prices, Greek rows, errors and aggregates are split back per book and each
-answer is encoded to JSON bytes (orjson; NaN becomes ``null``).
+answer is encoded to JSON bytes (:func:`service.layout.answers`).
 """
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-import orjson
-
 from aadrisk.risk.columns import BookColumns
 from aadrisk.risk.greeks import greek_arrays
 
-from .layout import documents, json_value, owner  # noqa: F401  (owner, json_value re-exported)
+from .layout import answers, json_value, owner  # noqa: F401  (owner, json_value re-exported)
 
 log = logging.getLogger("aadrisk.service")
 
@@ -109,15 +107,10 @@ def _tag_columns(jobs: Sequence[Job]) -> tuple[BookColumns, list[int]]:
     return BookColumns(offset, [(k, p, c) for k, (p, c) in merged.items()]), offsets
 
 
-def encode(doc) -> bytes:
-    """JSON bytes (NaN and infinities become null; numpy scalars are accepted)."""
-    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
 def _evaluate(market, jobs: Sequence[Job]) -> list[bytes]:
     trades, offsets = tag_trades(jobs)
     arrays = greek_arrays(trades, market)
-    return [encode(d) for d in documents(arrays, jobs, offsets)]
+    return answers(arrays, jobs, offsets)
 
 
 def evaluate(market, jobs: Sequence[Job]) -> list[bytes | Failure]:

@@ -79,10 +79,11 @@ def _plain(x) -> None:
             _plain(v)
 
 
-def _numbers(col: list) -> tuple[list, frozenset]:
+def _numbers(col: list, types=None) -> tuple[list, frozenset]:
     """A column of a ``Number`` field (finite int or float, or null) as floats, and the
-    set of its value types."""
-    types = set(map(type, col))
+    set of its value types (``types``: the set of the values' types, when known; likewise
+    below)."""
+    types = set(map(type, col)) if types is None else types
     if not types <= {float, int, _NONE}:
         raise _Reject
     if _NONE in types:
@@ -111,10 +112,10 @@ def _numbers(col: list) -> tuple[list, frozenset]:
     return out, out_types
 
 
-def _dates(col: list) -> tuple[list, frozenset]:
+def _dates(col: list, types=None) -> tuple[list, frozenset]:
     """A column of a ``Date`` field: ISO ``YYYY-MM-DD`` strings (or null), unchanged, and
     the set of its value types."""
-    types = frozenset(map(type, col))
+    types = frozenset(map(type, col)) if types is None else types
     if not types <= {str, _NONE}:
         raise _Reject
     for v in set(col) - _GOOD_DATES:
@@ -131,22 +132,22 @@ def _dates(col: list) -> tuple[list, frozenset]:
     return col, types
 
 
-def _strings(col: list) -> tuple[list, frozenset]:
-    types = frozenset(map(type, col))
+def _strings(col: list, types=None) -> tuple[list, frozenset]:
+    types = frozenset(map(type, col)) if types is None else types
     if not types <= {str, _NONE}:
         raise _Reject
     return col, types
 
 
-def _trade_ids(col: list) -> tuple[list, frozenset]:
-    types = frozenset(map(type, col))
+def _trade_ids(col: list, types=None) -> tuple[list, frozenset]:
+    types = frozenset(map(type, col)) if types is None else types
     if not types <= {str, int, _NONE}:
         raise _Reject
     return col, types
 
 
-def _anys(col: list) -> tuple[list, frozenset]:
-    types = frozenset(map(type, col))
+def _anys(col: list, types=None) -> tuple[list, frozenset]:
+    types = frozenset(map(type, col)) if types is None else types
     if not types <= {str, int, bool, _NONE}:
         for v in col:
             _plain(v)
@@ -213,9 +214,9 @@ def _scanned_columns(scanned: ScannedBody) -> BookColumns:
     as :func:`check_trades` checks them; raise ``_Reject`` on any doubt."""
     if scanned.n == 0:
         return BookColumns(0, [])
-    by_key = dict(zip(scanned.keys, scanned.columns))
+    by_key = dict(zip(scanned.keys, zip(scanned.columns, scanned.types)))
     order = _order(scanned.keys)
-    checked = [check(by_key[k]) for k, check in order]
+    checked = [check(*by_key[k]) for k, check in order]
     return BookColumns(scanned.n, [(tuple(k for k, _ in order), list(range(scanned.n)),
                                     [c for c, _ in checked])],
                        [tuple(t for _, t in checked)])

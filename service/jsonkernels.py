@@ -115,13 +115,17 @@ def _scan(text, words, i, count, generic):
         n += np.uint64(1)
 
 
-@jit(inline="always")
-def _null(out, p):
-    out[p] = 110
-    out[p + 1] = 117
-    out[p + 2] = 108
-    out[p + 3] = 108
-    return p + 4
+#: a run of nulls is copied from this text (in pieces of up to 64)
+_NULLS = np.frombuffer(b"null," * 64, dtype=np.uint8)
+
+
+@jit
+def _null_run(out, p, m):
+    """``m`` comma-separated ``null`` at ``p`` (``m`` > 0); new p."""
+    while m > 64:
+        p = _copy(out, p, _NULLS, 0, 5 * 64)
+        m -= 64
+    return _copy(out, p, _NULLS, 0, 5 * m - 1)
 
 
 @jit(inline="always")
@@ -134,30 +138,26 @@ def _elements(out, p, text, words, cursor, j, generic, nulls, nb, first, m):
         for r in range(first, first + m):
             k += nulls[nb + r]
         if k == m:
-            for r in range(m):
-                if r > 0:
-                    out[p] = 44
-                    p += 1
-                p = _null(out, p)
-            return p
+            return _null_run(out, p, m)
         if k > 0:                                     # runs of nulls and of elements
             r = 0
             while r < m:
                 if r > 0:
                     out[p] = 44
                     p += 1
+                q = r + 1
                 if nulls[nb + first + r]:
-                    p = _null(out, p)
-                    r += 1
+                    while q < m and nulls[nb + first + q]:
+                        q += 1
+                    p = _null_run(out, p, q - r)
                 else:
-                    q = r + 1
                     while q < m and not nulls[nb + first + q]:
                         q += 1
                     s = cursor[j]
                     e = _scan(text, words, s, q - r, generic)
                     p = _copy(out, p, text, s, e - s)
                     cursor[j] = e + 1
-                    r = q
+                r = q
             return p
     s = cursor[j]
     e = _scan(text, words, s, m, generic)
@@ -205,17 +205,18 @@ def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, slots):
 
 
 @jit(noalias=True)
-def write(out, book_bounds, book_end, op, lit, lstart, llen, text, words, cursor, generic,
-           nulls, null_base, rec_codes, row_codes, code_base, tab, tstart, tlen, tab_base,
-           rows, group_base, group_n, slots):
-    """Write each book's JSON array of records into ``out``; ``book_end[i]``: end of book
-    ``i`` (books follow one another). Per record, the program ``op`` (rows of (operation,
-    a, b, c, d)): ``LIT`` piece ``a`` of ``lit``; ``TEXT`` the next element of text
-    column ``a`` (:func:`_elements`); ``CODE`` entry ``rec_codes[a, record]`` of table
-    ``b``; ``GTEXT`` the record's elements of text column ``a`` in group ``c``;
-    ``GCODE`` the entries of table ``b`` of the record's rows in group ``c`` by coded
-    row column ``a`` (memo ``d`` of ``slots`` rows, see :func:`_coded_list`). Returns
-    the end position."""
+def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen, text, words,
+          cursor, generic, nulls, null_base, rec_codes, row_codes, code_base, tab, tstart,
+          tlen, tab_base, rows, group_base, group_n, slots):
+    """Write each book's JSON array of records into ``out``, between the book's head and
+    tail (pieces ``2 * i`` and ``2 * i + 1`` of ``wrap``, at ``wstart`` of length
+    ``wlen``); ``book_end[i]``: end of book ``i`` (books follow one another). Per
+    record, the program ``op`` (rows of (operation, a, b, c, d)): ``LIT`` piece ``a`` of
+    ``lit``; ``TEXT`` the next element of text column ``a`` (:func:`_elements`); ``CODE``
+    entry ``rec_codes[a, record]`` of table ``b``; ``GTEXT`` the record's elements of
+    text column ``a`` in group ``c``; ``GCODE`` the entries of table ``b`` of the
+    record's rows in group ``c`` by coded row column ``a`` (memo ``d`` of ``slots``
+    rows, see :func:`_coded_list`). Returns the end position."""
     n_groups = group_base.shape[0]
     first = np.zeros(n_groups, dtype=np.int64)        # the record's rows in each group
     count = np.zeros(n_groups, dtype=np.int64)
@@ -226,6 +227,7 @@ def write(out, book_bounds, book_end, op, lit, lstart, llen, text, words, cursor
     memo = np.zeros((n_memo, slots, 6), dtype=np.int64)
     p = 0
     for b in range(book_bounds.shape[0] - 1):
+        p = _copy(out, p, wrap, wstart[2 * b], wlen[2 * b])
         out[p] = 91
         p += 1
         for t in range(book_bounds[b], book_bounds[b + 1]):
@@ -260,7 +262,7 @@ def write(out, book_bounds, book_end, op, lit, lstart, llen, text, words, cursor
                                         tab, tstart, tlen, tab_base[op[k, 2]], memo[op[k, 4]],
                                         slots)
         out[p] = 93
-        p += 1
+        p = _copy(out, p + 1, wrap, wstart[2 * b + 1], wlen[2 * b + 1])
         book_end[b] = p
     return p
 

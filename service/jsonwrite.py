@@ -210,9 +210,9 @@ class _Program:
             self.pending = b""
 
 
-def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds
-                  ) -> list[bytes]:
-    """Per book, the JSON array of its records.
+def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
+                  wrap: Sequence[tuple[bytes, bytes]] | None = None) -> list[bytes]:
+    """Per book, the JSON array of its records (between the book's head and tail).
 
     Parameters
     ----------
@@ -225,6 +225,9 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds
     book_bounds : sequence of int
         Book ``i`` is the records ``book_bounds[i]:book_bounds[i + 1]``; the last bound is
         the number of records.
+    wrap : sequence of (bytes, bytes), optional
+        Per book, the text written before and after its array (its answer's JSON
+        around the records: one buffer, one copy out); None: nothing.
     """
     bounds = np.asarray(book_bounds, dtype=np.int64)
     n = int(bounds[-1])
@@ -267,14 +270,19 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds
     lit = np.frombuffer(b"".join(prog.lits) or b" ", dtype=np.uint8)
     llen = np.fromiter(map(len, prog.lits), dtype=np.int64, count=len(prog.lits))
     n_books = len(bounds) - 1
-    size = 2 * n_books + n + n * prog.size + prog.extra + sum(lens)
+    pieces = [x for pair in wrap for x in pair] if wrap is not None else [b""] * 2 * n_books
+    if len(pieces) != 2 * n_books:
+        raise ValueError(f"{len(pieces) // 2} heads and tails, {n_books} books")
+    wlen = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    size = 2 * n_books + n + n * prog.size + prog.extra + sum(lens) + int(wlen.sum())
     out = np.empty(size, dtype=np.uint8)
     ends = np.zeros(n_books, dtype=np.int64)
-    end = write(out, bounds, ends, np.array(prog.ops, dtype=np.int64).reshape(-1, 5), lit,
-                 np.cumsum(llen) - llen, llen, text, text.view(np.uint64), cursor, generic,
-                 nulls, null_base, rec_codes, _join(row_codes), code_base,
-                 np.frombuffer(tab or b" ", dtype=np.uint8), tstart, tlen, tab_base, rows,
-                 group_base, group_n, 1 << min(max(2 * n, 16), 1023).bit_length())
+    end = write(out, bounds, ends, np.frombuffer(b"".join(pieces) or b" ", dtype=np.uint8),
+                np.cumsum(wlen) - wlen, wlen, np.array(prog.ops, dtype=np.int64).reshape(-1, 5),
+                lit, np.cumsum(llen) - llen, llen, text, text.view(np.uint64), cursor, generic,
+                nulls, null_base, rec_codes, _join(row_codes), code_base,
+                np.frombuffer(tab or b" ", dtype=np.uint8), tstart, tlen, tab_base, rows,
+                group_base, group_n, 1 << min(max(2 * n, 16), 1023).bit_length())
     if end > size:                                    # pragma: no cover - a size bug
         raise AssertionError(f"records wrote {end} bytes, at most {size} expected")
     starts = [0] + ends[:-1].tolist()

@@ -1,8 +1,8 @@
 """Response documents of a merged evaluation, built from arrays (no DataFrames).
 
-:func:`documents` turns the :class:`aadrisk.risk.greeks.GreekArrays` of one
+:func:`answers` turns the :class:`aadrisk.risk.greeks.GreekArrays` of one
 ``greek_arrays`` call over several books (ids tagged ``"<i>|<id>"``, see
-:mod:`service.compute`) into one JSON-ready document per book, in either layout:
+:mod:`service.compute`) into the JSON answer of each book, in either layout:
 
 * ``"trades"`` (default): one object per trade with its Greek vector as
   equal-length lists (label, greek, value, unit, value_per_bp,
@@ -14,7 +14,9 @@
 
 Numeric columns stay NumPy arrays (orjson writes them natively, NaN as
 ``null``); the trades of a book and their Greek rows are contiguous in the
-merged arrays (both sorted by book position), so a book is a slice.
+merged arrays (both sorted by book position), so a book is a slice. A
+``trades`` answer's records are written by :func:`service.jsonwrite.write_records`
+straight into the answer's buffer, between the JSON of the rest of its document.
 """
 from __future__ import annotations
 
@@ -176,9 +178,14 @@ def _kind_info(kinds: tuple) -> _Kinds:
     return _Kinds(units, bp, vp, encoded_table(kinds), encoded_table(tuple(units)))
 
 
-def _strings(values: list) -> tuple[np.ndarray, tuple] | None:
-    """(codes, distinct values in order of first appearance) of a column of strings or
-    None; None if it holds anything else (each value is then written as it is)."""
+def _strings(column: np.ndarray) -> tuple[np.ndarray, tuple] | None:
+    """(codes, distinct values in order of first appearance) of a column of strings (an
+    object array) or None; None if it holds anything else (each value is then written
+    as it is)."""
+    n = len(column)
+    if n and type(column[0]) is str and (column == column[0]).all():   # one value
+        return np.zeros(n, dtype=np.int64), (column[0],)
+    values = column.tolist()
     try:
         table = tuple(dict.fromkeys(values))
     except TypeError:
@@ -221,8 +228,18 @@ def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
     return out
 
 
-def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict]:
-    """One response document per job from the merged :class:`GreekArrays`.
+#: where a ``trades`` answer's records go in the JSON of the rest of its document (orjson
+#: writes a fragment verbatim; a NUL byte is escaped everywhere else)
+_HOLE = orjson.Fragment(b"\0")
+
+
+def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]:
+    """The JSON answer of each job from the merged :class:`GreekArrays`.
+
+    A ``trades`` answer is written in one buffer: the JSON of the rest of its document
+    around the records that :func:`service.jsonwrite.write_records` writes (one copy
+    of the records, into the answer's bytes). A ``columnar`` document is encoded by
+    orjson (NaN and infinities as ``null``).
 
     Parameters
     ----------
@@ -247,8 +264,7 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
     greeks = _Rows(greek_arrays.greeks, offsets, *tables)
     zeros = _Rows(greek_arrays.zero_greeks, offsets, *tables) \
         if any(j.include_zero_greeks for j in jobs) else None
-    strings = {c: _strings(pr[c].tolist()) for c in ("product", "model", "underlying",
-                                                     "currency")}
+    strings = {c: _strings(pr[c]) for c in ("product", "model", "underlying", "currency")}
     strings = {c: v for c, v in strings.items() if v is not None}
     if "currency" in strings:
         raw, table = strings["currency"]
@@ -261,13 +277,13 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
     by_label_ = by_label({"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
                           "greek_code": greeks.greek_codes[0], **greeks.arrays},
                          greeks.book_bounds, *tables, greeks.kind_units, ccy_codes, ccys, n)
-    records: dict = {}   # the trades layout's arrays per book, with and without zero_greeks
+    valuation_date = greek_arrays.valuation_date.isoformat()
     pcols = None
-    docs = []
+    out: list = []
     for i, job in enumerate(jobs):
         a, b = pbounds[i], pbounds[i + 1]
-        doc = {**job.meta, "valuation_date": greek_arrays.valuation_date.isoformat(),
-               "n_trades": len(job.trades), "n_priced": b - a}
+        doc = {**job.meta, "valuation_date": valuation_date, "n_trades": len(job.trades),
+               "n_priced": b - a}
         if job.layout == "columnar":
             if pcols is None:
                 pcols = {c: pr[c].tolist() for c in PRICE_COLS}
@@ -279,14 +295,14 @@ def documents(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[dict
                 doc["zero_greeks"] = zeros.columnar(zeros.book_bounds[i],
                                                     zeros.book_bounds[i + 1], a)
         else:
-            zero = job.include_zero_greeks
-            if zero not in records:
-                groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")]
-                                                     if zero else [])
-                records[zero] = write_records(_price_fields(pr, trade_ids, strings), groups,
-                                              pbounds)
-            doc["trades"] = orjson.Fragment(records[zero][i])
+            doc["trades"] = _HOLE
         doc["errors"] = errors[i]
         doc["aggregates"] = {"price_by_currency": totals[i], "by_label": by_label_[i]}
-        docs.append(doc)
-    return docs
+        out.append(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+    for zero in dict.fromkeys(j.include_zero_greeks for j in jobs if j.layout != "columnar"):
+        mine = [j.layout != "columnar" and j.include_zero_greeks == zero for j in jobs]
+        groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")] if zero else [])
+        wrap = [out[i].split(b"\0") if mine[i] else (b"", b"") for i in range(n)]
+        records = write_records(_price_fields(pr, trade_ids, strings), groups, pbounds, wrap)
+        out = [records[i] if mine[i] else out[i] for i in range(n)]
+    return out

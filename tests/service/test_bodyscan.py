@@ -35,7 +35,11 @@ def _vanilla(i: int) -> dict:
 
 
 def _same(body: bytes):
-    """parse_risk_body(body) and the whole-body reference agree; returns the result."""
+    """parse_risk_body(body) and the whole-body reference agree, and the types the scan
+    gives for a column hold its values' types; returns the result."""
+    scanned = scan_body(body, KEYS)
+    for col, types in zip(*(() if scanned is None else (scanned.columns, scanned.types))):
+        assert types is None or set(map(type, col)) == types
     got, ref = fastpath.parse_risk_body(body), fastpath._parse_whole(body)
     if ref is None:
         assert got is None
@@ -56,6 +60,9 @@ def test_scan_cuts_the_trades_into_columns():
     assert s.n == 2 and s.keys == ("trade_id", "underlying", "option_type", "strike",
                                    "expiry", "quantity")
     assert s.columns[0] == ["T0", "T1"] and s.columns[3] == [5000, 5001]
+    assert s.types == ({str}, {str}, {str}, None, {str}, None)
+    mixed = scan_body(body.replace(b'"T1"', b"7").replace(b"5001", b"null"), KEYS)
+    assert mixed.types[0] is None and mixed.types[1] == {str}
     assert orjson.loads(s.skeleton) == {"market_id": "m", "portfolio": {
         "name": "p", "trades": []}, "layout": "columnar"}
     assert _same(body) is not None

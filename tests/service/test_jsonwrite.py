@@ -11,9 +11,9 @@ import pytest
 
 from aadrisk.market.snapshot import MarketData
 from aadrisk.risk.greeks import greek_arrays, scaled_columns
-from service.compute import Job, encode, tag_trades
+from service.compute import Job, tag_trades
 from service.jsonwrite import Coded, Group, Text, encoded_table, write_records
-from service.layout import PRICE_COLS, documents, owner
+from service.layout import PRICE_COLS, _strings, answers, owner
 
 from _svc_helpers import vanilla
 
@@ -86,6 +86,20 @@ def test_records_equal_orjson(seed):
     assert got == [orjson.dumps(want[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def test_long_runs_of_nulls():
+    """Runs of NaN longer than the kernel's piece of 64 nulls, alone and between numbers."""
+    lists = [[math.nan] * m for m in (1, 63, 64, 65, 128, 129, 200)]
+    lists += [[1.0] + [math.nan] * 130 + [2.5] * 3 + [math.inf] * 64 + [-0.0],
+              [math.nan] * 70 + [3.0], [4.0] + [math.nan] * 64]
+    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    grp = Group("g", rows, [("x", Text.floats(np.array([v for x in lists for v in x])))])
+    got = write_records([("i", Text.values(list(range(len(lists)))))], [grp],
+                        [0, len(lists)])
+    assert got == [orjson.dumps([{"i": i, "g": {"x": [v if math.isfinite(v) else None
+                                                      for v in x]}}
+                                 for i, x in enumerate(lists)])]
+
+
 def test_values_keep_types():
     vals = [1, 1.0, True, None, "1", 2 ** 40, "1", "1", "1", "1", [1, ","], {"a": "]"}]
     got = write_records([("v", Text.values(vals))], [], [0, len(vals)])
@@ -127,9 +141,46 @@ def test_write_records_checks_its_inputs():
         write_records([("a", Coded(np.array([0, 5]), encoded_table(("x",))))], [], [0, 2])
 
 
+def test_write_records_wraps_each_book():
+    ids = Text.values(["a", "b", "c"])
+    got = write_records([("id", ids)], [], [0, 1, 1, 3],
+                        wrap=[(b'{"x":', b"}"), (b"<", b">"), (b"", b"!")])
+    assert got == [b'{"x":[{"id":"a"}]}', b"<[]>", b'[{"id":"b"},{"id":"c"}]!']
+    assert write_records([("id", ids)], [], [0, 3]) == [b'[{"id":"a"},{"id":"b"},{"id":"c"}]']
+    with pytest.raises(ValueError):
+        write_records([("id", ids)], [], [0, 3], wrap=[(b"", b""), (b"", b"")])
+
+
+def test_answers_keep_the_document_key_order(market_full):
+    m = MarketData.from_mapping(market_full)
+    meta = {"trades": "client", "portfolio": "p", "errors": 1}
+    jobs = [Job(vanilla(3), meta), Job(vanilla(2), {"portfolio": "q"}, layout="columnar")]
+    trades, offsets = tag_trades(jobs)
+    docs = [orjson.loads(x) for x in answers(greek_arrays(trades, m), jobs, offsets)]
+    assert list(docs[0]) == ["trades", "portfolio", "errors", "valuation_date", "n_trades",
+                             "n_priced", "aggregates"]
+    assert [t["trade"] for t in docs[0]["trades"]] == ["T0", "T1", "T2"]
+    assert docs[0]["errors"] == [] and docs[1]["layout"] == "columnar"
+
+
+@pytest.mark.parametrize("values, table", [
+    (["a", "a", "a"], ("a",)), (["a", "b", "a", None], ("a", "b", None)),
+    ([None, "a"], (None, "a")), (["a", "a", 1], None), ([1, 1], None),
+    (["a", "a", "b"], ("a", "b")), ([], ())])
+def test_strings_of_an_object_column(values, table):
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    got = _strings(column)
+    if table is None:
+        assert got is None
+    else:
+        assert got[1] == table and got[0].tolist() == [table.index(v) for v in values]
+
+
 def _reference(ga, jobs, offsets) -> list[dict]:
-    """The ``trades`` documents built as dicts and lists, row by row (no spans)."""
-    docs = documents(ga, jobs, offsets)
+    """The ``trades`` documents built as dicts and lists, row by row (no spans); the rest
+    of each document as its answer has it."""
+    docs = [orjson.loads(x) for x in answers(ga, jobs, offsets)]
     pr = ga.prices
     out = []
     for i, (doc, job) in enumerate(zip(docs, jobs)):
@@ -176,8 +227,9 @@ def test_trades_layout_byte_identical(market_full, book_full):
     for batch in (jobs, jobs[:1], jobs[1:2], jobs[2:3], jobs[::-1]):
         trades, offsets = tag_trades(batch)
         ga = greek_arrays(trades, m)
-        got = [encode(d) for d in documents(ga, batch, offsets)]
-        want = [encode(d) for d in _reference(ga, batch, offsets)]
+        got = answers(ga, batch, offsets)
+        want = [orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY)
+                for d in _reference(ga, batch, offsets)]
         assert len(ga.greeks["value"]) > 0 or batch == jobs[2:3]
         assert got == want
 
