@@ -317,7 +317,10 @@ def run_lane(lane, n_lanes, mode, reduce, batch, block, nn, ck_rows, seg_rows, s
     # adjoints of up to G outputs swept together (one forward recompute per segment)
     G = max(1, min(n_out, gmax)) if (mode & 1) == 1 else 1
     adjs = np.empty((G, r_adj, block))
-    adjts = np.empty((G if second_mode else 1, r_adj if second_mode else 1, block))
+    # G tangent-adjoint slots even in first order (one row each, never written there):
+    # adjts[q] is taken for every output of a sweep, and a view past the end is out of
+    # bounds (NUMBA_BOUNDSCHECK=1 raises on it)
+    adjts = np.empty((G, r_adj if second_mode else 1, block))
     zcache = np.empty((max(zrows, 1) if (mode & 1) == 1 else 1, block))
     ws = workspace(block)
     W = (vals, pa, pb, tan, tpa, tpb, adjs[0], adjts[0], zcache, ws)
