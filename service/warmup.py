@@ -151,10 +151,15 @@ async def warm_when_quiet(executor, metrics, products, stop: asyncio.Event,
     flight for ``quiet_s`` seconds (``metrics``: :class:`service.metrics.Metrics`); return
     early when ``stop`` is set. A product still cold when a request needs it loads its
     kernels then, as it would without warm-up. ``products`` is a list: each product is
-    removed from it once warm (``/v1/ready`` shows what is left)."""
+    removed from it once warm (``/v1/ready`` shows what is left). The quiet is counted
+    from this call at the earliest: a process that had no request before it became
+    ready (the second of two started together) leaves the first requests after the
+    start to themselves, instead of loading kernels beside them."""
     loop = asyncio.get_running_loop()
+    since = time.monotonic()
     while products:
-        while not stop.is_set() and metrics.quiet_for() < quiet_s:
+        while not stop.is_set() and min(metrics.quiet_for(),
+                                        time.monotonic() - since) < quiet_s:
             await asyncio.sleep(quiet_s / 2)
         if stop.is_set():
             return

@@ -38,6 +38,15 @@ def test_warm_when_quiet_waits_for_a_gap_and_stops(monkeypatch):
         stop.set()                                       # shutdown: nothing more is warmed
         await asyncio.wait_for(w.warm_when_quiet(executor, metrics, ["c"], stop), 5)
         assert warmed == []
+        # a process quiet since long before the warm-up starts (no request yet) still
+        # waits quiet_s from the start: the first requests after a restart go alone
+        metrics.active, metrics.last_end = 0, time.monotonic() - 60.0
+        task = asyncio.create_task(w.warm_when_quiet(executor, metrics, ["d"], asyncio.Event(),
+                                                     quiet_s=0.3))
+        await asyncio.sleep(0.1)
+        assert warmed == []
+        await asyncio.wait_for(task, 5)
+        assert warmed == [["d"]]
 
     with ThreadPoolExecutor(1) as executor:
         asyncio.run(run())
