@@ -101,20 +101,29 @@ def _slice_dt(src):
     return compute
 
 
-def _surfaces(m, uniq: list, vsrc: list) -> tuple:
-    """Strikes and node vols of the surfaces ``vsrc`` concatenated (memoized)."""
+def _memoized(m, key: tuple, srcs: tuple, compute):
+    """``compute()`` memoized on the snapshot (:meth:`MarketData.derived`) under ``key``,
+    valid while the sources it read are the objects ``srcs`` (ids in keys can be reused)."""
     memo = m.derived()
-    key = ("surfaces", tuple(uniq))
     hit = memo.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], vsrc)):
+    if hit is not None and len(hit[0]) == len(srcs) and \
+            all(a is b for a, b in zip(hit[0], srcs)):
         return hit[1]
-    ks, koff = _cat([np.asarray(s.surface.strikes, dtype=float) for s in vsrc], float)
-    vs, voff = _cat([s.surface.vols for s in vsrc], float)
-    nks = np.array([len(s.surface.strikes) for s in vsrc], dtype=np.int64)
+    got = compute()
     if len(memo) > MEMO_MAX:
         memo.clear()
-    memo[key] = (tuple(vsrc), (ks, koff, nks, vs, voff))
-    return memo[key][1]
+    memo[key] = (srcs, got)
+    return got
+
+
+def _surfaces(m, uniq: list, vsrc: list) -> tuple:
+    """Strikes and node vols of the surfaces ``vsrc`` concatenated (memoized)."""
+    def compute():
+        ks, koff = _cat([np.asarray(s.surface.strikes, dtype=float) for s in vsrc], float)
+        vs, voff = _cat([s.surface.vols for s in vsrc], float)
+        nks = np.array([len(s.surface.strikes) for s in vsrc], dtype=np.int64)
+        return ks, koff, nks, vs, voff
+    return _memoized(m, ("surfaces", tuple(uniq)), tuple(vsrc), compute)
 
 
 def _date_tables(m, dates: list, T_dates: np.ndarray, dsrc: list, vsrc: list) -> tuple:
@@ -122,22 +131,15 @@ def _date_tables(m, dates: list, T_dates: np.ndarray, dsrc: list, vsrc: list) ->
     the distinct expiry ``dates`` per discount source ``dsrc`` and vol source ``vsrc``:
     the :func:`_per_date` columns stacked (memoized on the snapshot per dates and
     sources, as those columns are; the kernels only read them)."""
-    memo = m.derived()
-    key = ("date_tables", tuple(dates), tuple(map(id, dsrc)), tuple(map(id, vsrc)))
-    hit = memo.get(key)
-    srcs = tuple(dsrc + vsrc)
-    if hit is not None and len(hit[0]) == len(srcs) and \
-            all(a is b for a, b in zip(hit[0], srcs)):
-        return hit[1]
-    dt = np.stack([_per_date(m, "discount_dt", s, dates, T_dates, _discount_dt(s))
-                   for s in dsrc])
-    vt = np.stack([_per_date(m, "slice_dt", s, dates, T_dates, _slice_dt(s)) for s in vsrc])
-    got = (np.ascontiguousarray(dt[:, :8]), dt[:, 8:].astype(np.int64),
-           np.ascontiguousarray(vt[:, :6]), vt[:, 6:].astype(np.int64))
-    if len(memo) > MEMO_MAX:
-        memo.clear()
-    memo[key] = (srcs, got)
-    return got
+    def compute():
+        dt = np.stack([_per_date(m, "discount_dt", s, dates, T_dates, _discount_dt(s))
+                       for s in dsrc])
+        vt = np.stack([_per_date(m, "slice_dt", s, dates, T_dates, _slice_dt(s))
+                       for s in vsrc])
+        return (np.ascontiguousarray(dt[:, :8]), dt[:, 8:].astype(np.int64),
+                np.ascontiguousarray(vt[:, :6]), vt[:, 6:].astype(np.int64))
+    return _memoized(m, ("date_tables", tuple(dates), tuple(map(id, dsrc)),
+                         tuple(map(id, vsrc))), tuple(dsrc + vsrc), compute)
 
 
 def gather(m, dates, T_dates, e_codes, u_codes, uniq, c_codes_u, ccys, K) -> tuple[dict, dict]:
@@ -183,14 +185,10 @@ def inputs(c, m, extra) -> tuple[dict, dict] | None:
     repeat (the generic rows then map them)."""
     u_codes, uniq = c.factorized("underlying")
     c_codes, ccys = factorize([m.currencies.get(u) for u in uniq])
-    memo = m.derived()
     for src in [m.discount_for(x) for x in ccys] + [m.vols[u] for u in uniq]:
-        key = ("distinct_labels", id(src))
-        hit = memo.get(key)
-        if hit is None or hit[0] is not src:
-            hit = memo[key] = (src, distinct_labels(src.labels) and
-                               distinct_labels(getattr(src, "zero_labels", ())))
-        if not hit[1]:
+        if not _memoized(m, ("distinct_labels", id(src)), (src,),
+                         lambda: distinct_labels(src.labels) and
+                         distinct_labels(getattr(src, "zero_labels", ()))):
             return None
     e_codes, dates = c.factorized("expiry")
     Td = np.array([m.year_fraction(d) for d in dates], dtype=float)
