@@ -174,6 +174,24 @@ def _lifespan(state: ServiceState):
     return lifespan
 
 
+class ServiceAPI(FastAPI):
+    """The FastAPI app with the risk lane (:class:`service.lane.RiskLane`) in front: a
+    JSON ``POST /v1/risk`` goes to the lane first, every other request to the app."""
+
+    lane: RiskLane | None = None
+
+    async def __call__(self, scope, receive, send):
+        lane = self.lane
+        if lane is not None and lane.takes(scope):
+            await lane(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def full(self, scope, receive, send):
+        """The app without the lane (its middlewares, router and endpoints)."""
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service.
 
@@ -184,26 +202,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Returns
     -------
-    FastAPI
-        With ``app.state.svc`` (:class:`service.state.ServiceState`). The store is
+    ServiceAPI
+        A FastAPI app with the risk lane in front, and ``app.state.svc`` (:class:`service.state.ServiceState`). The store is
         opened here; the lifespan warms the kernels (``settings.warmup``) and marks
         the app ready. Without a lifespan (e.g. a TestClient used without ``with``)
         the app serves but ``/v1/ready`` answers 503.
     """
     settings = settings or Settings.from_env()
     state = ServiceState.build(settings)
-    app = FastAPI(title="aadrisk risk service", version=__version__, description=_DESCRIPTION,
-                  lifespan=_lifespan(state), docs_url="/docs", redoc_url=None)
+    app = ServiceAPI(title="aadrisk risk service", version=__version__,
+                     description=_DESCRIPTION, lifespan=_lifespan(state), docs_url="/docs",
+                     redoc_url=None)
     app.state.svc = state
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(RiskLane, state=state)        # innermost: inside CORS, limits, metrics
+    cors = None
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["Content-Type", "X-API-Key"])
+        options = {"allow_origins": list(settings.cors_origins),
+                   "allow_methods": ["GET", "POST", "PUT", "DELETE"],
+                   "allow_headers": ["Content-Type", "X-API-Key"]}
+        app.add_middleware(CORSMiddleware, **options)
+
+        def cors(inner):
+            return CORSMiddleware(inner, **options)
+    app.lane = RiskLane(state, app.full, cors)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

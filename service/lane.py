@@ -1,33 +1,44 @@
-"""A short lane for ``POST /v1/risk``: ASGI middleware answering the requests the fast path
-(:mod:`service.fastpath`) vouches for without the framework's per-request layers.
+"""A short lane for ``POST /v1/risk``, in front of the FastAPI app: it answers the
+requests the fast path (:mod:`service.fastpath`) vouches for without the framework's
+per-request layers.
 
-A risk request otherwise passes the exception middleware, the router, FastAPI's
-request handler (an exit stack, dependency solving, body validation into one
-Pydantic object per trade) before the endpoint runs; for small books that is most
-of the server's CPU per request. The lane sits inside the service's own
-middlewares (metrics, body limit, CORS), reads the buffered body and, when
-:func:`service.fastpath.parse_risk_body` accepts it, checks the API key and
-answers as the endpoint would (:func:`service.routes.risk_answer`; an
-HTTPException becomes the same ``{"detail": ...}`` answer the app's handler
-gives). Every other request -- other paths and methods, other content types,
-any body the fast path does not vouch for -- goes to the app unchanged, so
-validation errors (422 with every bad field's path) and the OpenAPI schema are
-the endpoint's.
+A risk request otherwise passes FastAPI's telemetry check, Starlette's error and
+exception middlewares, the service's metrics and body-limit middlewares, the router
+and FastAPI's request handler (an exit stack, dependency solving, body validation
+into one Pydantic object per trade) before the endpoint runs; for small books that
+is most of the server's CPU per request. :class:`service.app.ServiceAPI` hands a
+JSON ``POST /v1/risk`` to the lane first. The lane counts and times the request
+itself (:func:`service.metrics.counted`, same route label), refuses a body over the
+size limit with 413, applies CORS when configured (the same middleware as the app),
+and, when :func:`service.fastpath.parse_risk_body` accepts the body, checks the API
+key and answers as the endpoint would (:func:`service.routes.risk_answer`; an
+HTTPException becomes the same ``{"detail": ...}`` answer the app's handler gives;
+an unexpected error is logged and answered 500, as the app's handler does). Every
+other body -- and every other path, method or content type -- goes to the app's
+full stack, so validation errors (422 with every bad field's path) and the OpenAPI
+schema are the endpoint's; a body the lane has read is marked
+(``scope[COUNTED]``) so that the metrics and body-limit middlewares do not count
+or read it again.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import orjson
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from .fastpath import parse_risk_body
+from .limits import declared_too_big, read_body, send_413
+from .metrics import COUNTED, counted
 from .routes import check_key, risk_answer
 
 PATH = "/v1/risk"
 #: bodies at least this large are parsed in a worker thread, not on the event loop
 PARSE_OFF_LOOP_BYTES = 32_768
+
+log = logging.getLogger("aadrisk.service")
 
 
 def is_json(content_type: bytes | None) -> bool:
@@ -43,68 +54,68 @@ def _header(scope, name: bytes) -> bytes | None:
     return None
 
 
-class _Route:
-    """What the metrics middleware reads from ``scope["route"]``."""
-
-    path = PATH
+def _json(content, status: int, headers=None) -> Response:
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), status,
+                    headers, media_type="application/json")
 
 
 class RiskLane:
-    """ASGI middleware: the fast path of ``POST /v1/risk``.
+    """The fast path of ``POST /v1/risk`` (an ASGI app for the requests :meth:`takes`).
 
     Parameters
     ----------
-    app : ASGI app
-        The rest of the stack (the full path).
     state : service.state.ServiceState
-        Settings (API keys), executor, markets, batcher.
+        Settings (API keys, body limit), executor, markets, batcher, metrics.
+    full : ASGI app
+        The app's full stack, for every body the fast path does not vouch for.
+    cors : callable, optional
+        ``cors(app) -> app``: the app's CORS middleware around the lane (when configured).
     """
 
-    def __init__(self, app, state):
-        self.app = app
+    def __init__(self, state, full, cors=None):
         self.state = state
+        self.full = full
+        self._answer = self._answer_body if cors is None else cors(self._answer_body)
+
+    @staticmethod
+    def takes(scope) -> bool:
+        """Whether the request is a JSON ``POST /v1/risk`` (the lane's to answer)."""
+        return scope["type"] == "http" and scope["method"] == "POST" and \
+            scope["path"] == PATH and is_json(_header(scope, b"content-type"))
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH \
-                or not is_json(_header(scope, b"content-type")):
-            await self.app(scope, receive, send)
-            return
-        body, disconnected = await _read(receive)
-        if disconnected:
-            await self.app(scope, _replay(body, disconnected, receive), send)
-            return
+        await counted(self.state.metrics, self._answer, scope, receive, send, route=PATH)
+
+    async def _answer_body(self, scope, receive, send):
         svc = self.state
+        limit = svc.settings.max_body_bytes
+        read = None if declared_too_big(scope, limit) else await read_body(receive, limit)
+        if read is None:
+            await send_413(send, limit)
+            return
+        body, disconnected = read
+        scope[COUNTED] = True
+        if disconnected:
+            await self.full(scope, _replay(body, disconnected, receive), send)
+            return
         if len(body) >= PARSE_OFF_LOOP_BYTES:
             parsed = await asyncio.get_running_loop().run_in_executor(
                 svc.executor, parse_risk_body, body)
         else:
             parsed = parse_risk_body(body)
         if parsed is None:                       # the full path: 422 with every bad field
-            await self.app(scope, _replay(body, disconnected, receive), send)
+            await self.full(scope, _replay(body, disconnected, receive), send)
             return
-        scope["route"] = _Route
         try:
             key = _header(scope, b"x-api-key")
             check_key(svc.settings.api_keys, None if key is None else key.decode("latin-1"))
             response = await risk_answer(svc, *parsed)
-        except HTTPException as exc:
-            # as the app's HTTPException handler answers
-            response = Response(orjson.dumps({"detail": exc.detail},
-                                             option=orjson.OPT_SERIALIZE_NUMPY),
-                                exc.status_code, exc.headers, media_type="application/json")
+        except HTTPException as exc:             # as the app's HTTPException handler answers
+            response = _json({"detail": exc.detail}, exc.status_code, exc.headers)
+        except Exception:                        # as the app's handler of the unexpected
+            log.exception("unhandled error on POST %s", PATH)
+            response = _json({"detail": "internal error"}, 500)
         await response(scope, receive, send)
-
-
-async def _read(receive) -> tuple[bytes, bool]:
-    """The request body, and whether the client disconnected before its end."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), True
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
 
 
 def _replay(body: bytes, disconnected: bool, receive):

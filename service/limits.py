@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import orjson
 
+from .metrics import COUNTED
 
-async def _send_413(send, limit: int) -> None:
+
+async def send_413(send, limit: int) -> None:
+    """Answer 413 (the body is over ``limit`` bytes) and close the connection."""
     body = orjson.dumps({"detail": f"request body larger than the limit of {limit} bytes "
                                    "(AADRISK_MAX_BODY_BYTES)"})
     await send({"type": "http.response.start", "status": 413,
@@ -19,40 +22,54 @@ async def _send_413(send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def declared_too_big(scope, limit: int) -> bool:
+    """Whether the request's ``Content-Length`` is above ``limit``."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value) > limit
+            except ValueError:
+                return False
+    return False
+
+
+async def read_body(receive, limit: int) -> tuple[bytes, bool] | None:
+    """(the body, whether the client disconnected before its end), or None as soon as
+    it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # disconnect
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
 class BodyLimitMiddleware:
-    """Refuse request bodies larger than ``max_bytes`` with 413."""
+    """Refuse request bodies larger than ``max_bytes`` with 413 (the risk lane checks its
+    own requests: those marked ``scope[COUNTED]`` pass through)."""
 
     def __init__(self, app, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get(COUNTED):
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await _send_413(send, self.max_bytes)
-                    return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # disconnect
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _send_413(send, self.max_bytes)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        if declared_too_big(scope, self.max_bytes):
+            await send_413(send, self.max_bytes)
+            return
+        read = await read_body(receive, self.max_bytes)
+        if read is None:
+            await send_413(send, self.max_bytes)
+            return
+        body = read[0]
         sent = False
 
         async def replay():

@@ -6,7 +6,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST
 
-__all__ = ["Metrics", "MetricsMiddleware", "CONTENT_TYPE_LATEST"]
+__all__ = ["Metrics", "MetricsMiddleware", "counted", "COUNTED", "CONTENT_TYPE_LATEST"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                     30.0)
@@ -62,11 +62,44 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+#: ``scope`` key set by the risk lane on a request it counts itself (the middleware
+#: then passes it through, not counting it twice)
+COUNTED = "aadrisk.counted"
+
+
+async def counted(metrics: Metrics, app, scope, receive, send, route: str | None = None):
+    """``await app(scope, receive, send)``, counted and timed in ``metrics`` under its route
+    (``route``, or the matched template ``scope["route"].path``, else ``"unmatched"``) and
+    the status of its answer (500 if none was sent)."""
+    status = 500
+
+    async def send_wrapper(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    start = time.perf_counter()
+    metrics.inflight.inc()
+    metrics.active += 1
+    try:
+        await app(scope, receive, send_wrapper)
+    finally:
+        metrics.active -= 1
+        metrics.last_end = time.monotonic()
+        metrics.inflight.dec()
+        path = route or getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope.get("method", "")
+        metrics.requests.labels(method, path, str(status)).inc()
+        metrics.latency.labels(method, path).observe(time.perf_counter() - start)
+
+
 class MetricsMiddleware:
     """ASGI middleware counting requests and timing them by route template.
 
     The route is the matched path template (``/v1/markets/{market_id}``), so
     ids do not explode the label set; unmatched paths count as ``"unmatched"``.
+    A request the risk lane already counts (``scope[COUNTED]``) passes through.
     """
 
     def __init__(self, app, metrics: Metrics):
@@ -74,27 +107,7 @@ class MetricsMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get(COUNTED):
             await self.app(scope, receive, send)
             return
-        status = {"code": 500}
-
-        async def send_wrapper(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        start = time.perf_counter()
-        self.metrics.inflight.inc()
-        self.metrics.active += 1
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            self.metrics.active -= 1
-            self.metrics.last_end = time.monotonic()
-            self.metrics.inflight.dec()
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
-            self.metrics.requests.labels(method, path, str(status["code"])).inc()
-            self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
+        await counted(self.metrics, self.app, scope, receive, send)

@@ -213,6 +213,34 @@ def test_lane_answers_are_counted_under_the_route(client, market_full, calls):
     assert calls == [True]
 
 
+def test_lane_counts_each_request_once(client, market_full, calls):
+    """A body the lane hands to the full path (422) and one over the limit (413) are each
+    counted once, under the route."""
+    bad = {"portfolio": {"trades": [{"trade_id": "x", "strike": "high"}]}, "market": market_full}
+    assert _post(client, bad).status_code == 422
+    text = client.get("/metrics").text
+    assert 'aadrisk_http_requests_total{method="POST",route="/v1/risk",status="422"} 1.0' in text
+    assert calls == [False]
+
+
+def test_lane_refuses_a_body_over_the_limit(make_app, market_full, calls):
+    with TestClient(make_app(max_body_bytes=500)) as c:
+        r = _post(c, {"portfolio": {"trades": vanilla(20)}, "market": market_full})
+        assert r.status_code == 413 and "500" in r.json()["detail"]
+        text = c.get("/metrics").text
+    assert 'route="/v1/risk",status="413"} 1.0' in text
+    assert calls == []                                    # refused before any parse
+
+
+def test_lane_answers_an_unexpected_error_with_500(client, market_full, monkeypatch, caplog):
+    async def boom(*args):
+        raise RuntimeError("bug in the service")
+    monkeypatch.setattr(lane, "risk_answer", boom)
+    r = _post(client, {"portfolio": {"trades": vanilla(1)}, "market": market_full})
+    assert r.status_code == 500 and r.json() == {"detail": "internal error"}
+    assert "bug in the service" in caplog.text
+
+
 def test_lane_answers_carry_cors_headers(make_app, market_full, calls):
     with TestClient(make_app(cors_origins=("https://dash.example",))) as c:
         r = c.post("/v1/risk", content=orjson.dumps({"portfolio": {"trades": vanilla(1)},
