@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import math
@@ -218,16 +219,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    cors = None
+    options = {"allow_origins": list(settings.cors_origins),
+               "allow_methods": ["GET", "POST", "PUT", "DELETE"],
+               "allow_headers": ["Content-Type", "X-API-Key"]}
     if settings.cors_origins:
-        options = {"allow_origins": list(settings.cors_origins),
-                   "allow_methods": ["GET", "POST", "PUT", "DELETE"],
-                   "allow_headers": ["Content-Type", "X-API-Key"]}
         app.add_middleware(CORSMiddleware, **options)
-
-        def cors(inner):
-            return CORSMiddleware(inner, **options)
-    app.lane = RiskLane(state, app.full, cors)
+    app.lane = RiskLane(state, app.full, functools.partial(CORSMiddleware, **options)
+                        if settings.cors_origins else None)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
