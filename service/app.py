@@ -204,10 +204,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Returns
     -------
     ServiceAPI
-        A FastAPI app with the risk lane in front, and ``app.state.svc`` (:class:`service.state.ServiceState`). The store is
-        opened here; the lifespan warms the kernels (``settings.warmup``) and marks
-        the app ready. Without a lifespan (e.g. a TestClient used without ``with``)
-        the app serves but ``/v1/ready`` answers 503.
+        A FastAPI app with the risk lane in front, and ``app.state.svc``
+        (:class:`service.state.ServiceState`). The store is opened here; the lifespan
+        warms the kernels (``settings.warmup``) and marks the app ready. Without a
+        lifespan (e.g. a TestClient used without ``with``) the app serves but
+        ``/v1/ready`` answers 503.
     """
     settings = settings or Settings.from_env()
     state = ServiceState.build(settings)
