@@ -4,8 +4,11 @@ A request is queued under its market key (the SHA-256 of the market's
 content). The first request of a key opens a window of
 ``Settings.batch_window_ms``; every request of the same key arriving before it
 closes -- or, while all evaluation slots are busy, until a slot frees up --
-joins the batch, which is then evaluated by ONE ``greek_vectors`` call in a
-worker thread (:func:`service.compute.evaluate`) and split back per request.
+joins the batch. The window closes early once no request has joined for
+``Settings.batch_quiet_ms`` (the burst of requests that arrived together is in:
+waiting out the rest of the window would only leave the CPU idle). The batch
+is then evaluated by ONE ``greek_vectors`` call in a worker thread
+(:func:`service.compute.evaluate`) and split back per request.
 A batch holding ``max_batch_trades`` trades is closed and dispatched at once.
 With a window of 0 every request is evaluated alone (batching disabled), and so
 is a request with more than ``batch_max_request`` trades (large books gain
@@ -33,16 +36,20 @@ class _Pending:
     n_trades: int = 0
     timer: asyncio.TimerHandle | None = None
     dispatched: bool = False
+    #: loop times: the window's end, and the latest join
+    closes: float = 0.0
+    last: float = 0.0
 
 
 class MicroBatcher:
     """Collects jobs per market key and evaluates each batch with one call.
 
-    A batch opens with its first job and is dispatched when the window closes
-    (or at once when it holds ``max_trades`` trades). A dispatched batch waits
-    for one of ``slots`` free evaluation slots and keeps accepting jobs until it
-    gets one, so under load batches grow to what arrives while the workers are
-    busy (adaptive batching) instead of queueing many small evaluations.
+    A batch opens with its first job and is dispatched when the window closes, or
+    when no job has joined for ``quiet_s`` (or at once when it holds ``max_trades``
+    trades). A dispatched batch waits for one of ``slots`` free evaluation slots and
+    keeps accepting jobs until it gets one, so under load batches grow to what arrives
+    while the workers are busy (adaptive batching) instead of queueing many small
+    evaluations.
 
     Parameters
     ----------
@@ -50,6 +57,9 @@ class MicroBatcher:
         Where evaluations run (threads: the compiled kernels release the GIL).
     window_s : float
         Collection window in seconds; 0 disables merging.
+    quiet_s : float, optional
+        The window closes early once no job has joined for this long; None, 0 or more
+        than ``window_s``: the window alone decides.
     max_trades : int
         A batch holding this many trades is closed and dispatched at once.
     metrics : service.metrics.Metrics, optional
@@ -63,9 +73,11 @@ class MicroBatcher:
     """
 
     def __init__(self, executor: Executor, window_s: float, max_trades: int, metrics=None,
-                 run: Callable = evaluate, slots: int = 1, max_request: int | None = None):
+                 run: Callable = evaluate, slots: int = 1, max_request: int | None = None,
+                 quiet_s: float | None = None):
         self.executor = executor
         self.window_s = window_s
+        self.quiet_s = window_s if quiet_s is None or quiet_s <= 0 else min(quiet_s, window_s)
         self.max_trades = max_trades
         self.metrics = metrics
         self.run = run
@@ -83,9 +95,11 @@ class MicroBatcher:
             return (await loop.run_in_executor(self.executor, self._timed, market, [job]))[0]
         fut = loop.create_future()
         pend = self._pending.get(key)
+        now = loop.time()
         if pend is None:
-            pend = self._pending[key] = _Pending(key, market)
-            pend.timer = loop.call_later(self.window_s, self._dispatch, pend)
+            pend = self._pending[key] = _Pending(key, market, closes=now + self.window_s)
+            pend.timer = loop.call_at(min(now + self.quiet_s, pend.closes), self._due, pend)
+        pend.last = now
         pend.jobs.append(job)
         pend.futures.append(fut)
         pend.n_trades += len(job.trades)
@@ -93,6 +107,15 @@ class MicroBatcher:
             self._close(pend)
             self._dispatch(pend)
         return await fut
+
+    def _due(self, pend: _Pending) -> None:
+        """The batch's timer: dispatch once the window is over or no job has joined for
+        ``quiet_s``; otherwise look again when the earlier of the two is due."""
+        due = min(pend.last + self.quiet_s, pend.closes)
+        if asyncio.get_running_loop().time() >= due:
+            self._dispatch(pend)
+        else:
+            pend.timer = asyncio.get_running_loop().call_at(due, self._due, pend)
 
     def _close(self, pend: _Pending) -> None:
         """No more jobs join ``pend``."""

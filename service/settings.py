@@ -7,6 +7,8 @@ variable                       default                     meaning
 ``AADRISK_DB_PATH``            ``aadrisk-markets.sqlite3``  SQLite file of stored markets
                                                            (``:memory:`` keeps nothing)
 ``AADRISK_BATCH_WINDOW_MS``    ``5``                       micro-batch window; 0 disables batching
+``AADRISK_BATCH_QUIET_MS``     ``1``                       the window closes once no request has
+                                                           joined for this long (0: never early)
 ``AADRISK_BATCH_CONCURRENCY``  ``1``                       batches evaluated at the same time
 ``AADRISK_BATCH_MAX_REQUEST``  ``250``                     larger requests are evaluated alone
 ``AADRISK_MAX_BATCH_TRADES``   ``20000``                   a batch is flushed at once beyond this
@@ -61,6 +63,10 @@ class Settings:
     batch_window_ms : float
         Requests on the same market arriving within this window share one
         ``greek_vectors`` call; ``0`` disables batching.
+    batch_quiet_ms : float
+        A batch's window closes early once no request has joined it for this long (the
+        requests that came together are in); ``0`` (or more than the window): the
+        window alone decides.
     batch_concurrency : int
         Batches evaluated at the same time; a dispatched batch keeps collecting
         requests until one of these slots is free. The evaluation is mostly Python
@@ -103,6 +109,7 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     db_path: str = "aadrisk-markets.sqlite3"
     batch_window_ms: float = 5.0
+    batch_quiet_ms: float = 1.0
     batch_concurrency: int = 1
     batch_max_request: int = 250
     max_batch_trades: int = 20_000
@@ -117,7 +124,8 @@ class Settings:
     gc_gen0: int = 50_000
 
     def __post_init__(self):
-        for name in ("batch_window_ms", "request_timeout_s", "keep_alive_s", "gc_gen0"):
+        for name in ("batch_window_ms", "batch_quiet_ms", "request_timeout_s", "keep_alive_s",
+                     "gc_gen0"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("max_batch_trades", "max_body_bytes", "compute_threads", "workers",

@@ -37,7 +37,8 @@ class ServiceState:
                    batcher=MicroBatcher(executor, settings.batch_window_ms / 1000.0,
                                         settings.max_batch_trades, metrics,
                                         slots=settings.batch_concurrency,
-                                        max_request=settings.batch_max_request),
+                                        max_request=settings.batch_max_request,
+                                        quiet_s=settings.batch_quiet_ms / 1000.0),
                    metrics=metrics)
 
     def reopen(self) -> None:

@@ -44,7 +44,7 @@ def test_merged_evaluation_equals_separate_ones(market_full):
 
 
 def test_concurrent_requests_are_merged(make_app, market_full):
-    app = make_app(batch_window_ms=200)
+    app = make_app(batch_window_ms=200, batch_quiet_ms=200)
     calls = []
     batcher = app.state.svc.batcher
     real = batcher.run
@@ -90,7 +90,7 @@ def test_window_zero_disables_batching(make_app, market_full):
 
 
 def test_different_markets_are_not_merged(make_app, market_full):
-    app = make_app(batch_window_ms=200)
+    app = make_app(batch_window_ms=200, batch_quiet_ms=200)
     seen = []
     batcher = app.state.svc.batcher
     real = batcher.run
@@ -112,7 +112,7 @@ def test_different_markets_are_not_merged(make_app, market_full):
 
 
 def test_batch_flushes_at_max_trades(make_app, market_full):
-    app = make_app(batch_window_ms=10_000, max_batch_trades=5)
+    app = make_app(batch_window_ms=10_000, batch_quiet_ms=10_000, max_batch_trades=5)
     from fastapi.testclient import TestClient
     with TestClient(app) as c:                           # 10 s window, flushed by size
         r = c.post("/v1/risk", json={"portfolio": {"trades": vanilla(5)}, "market": market_full})
@@ -120,7 +120,7 @@ def test_batch_flushes_at_max_trades(make_app, market_full):
 
 
 def test_large_requests_are_not_merged(make_app, market_full):
-    app = make_app(batch_window_ms=200, batch_max_request=4)
+    app = make_app(batch_window_ms=200, batch_quiet_ms=200, batch_max_request=4)
     calls = []
     batcher = app.state.svc.batcher
     real = batcher.run
