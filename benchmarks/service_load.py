@@ -46,8 +46,9 @@ Phases
    and in the ``columnar`` layout (batched server), and unbatched; plus the
    library's own ``greek_vectors`` time for the same book in this process;
 2. batching: 10-trade requests at 32 concurrent clients, throughput with the
-   batch window on vs off (``AADRISK_BATCH_WINDOW_MS=0``), servers started in
-   the same run;
+   batch window on vs off (``AADRISK_BATCH_WINDOW_MS=0``): both servers started
+   side by side and measured in alternating 5-s segments (3 rounds, the order
+   reversed every round), so that both modes see the same host speeds;
 3. soak: 32 clients for 60 s (``--quick``: 10 s), errors counted, server RSS
    sampled (start/end/max);
 4. restart: the soak server is stopped, a new one started on the same database
@@ -547,27 +548,53 @@ def compute_gain(q: bool) -> dict:
 
 
 def phase_throughput(db: str, q: bool) -> dict:
-    seconds = 5.0 if q else 15.0
-    out = {"compute": compute_gain(q)}
-    for name, window in (("batched", 5), ("unbatched", 0)):
-        srv = Server(db, batch_window_ms=window)
-        try:
+    """10-trade requests at 32 clients on two servers started side by side, one batched
+    (the default window) and one not (``AADRISK_BATCH_WINDOW_MS=0``), measured in
+    alternating segments (batched, unbatched, then unbatched, batched, ...): the host's
+    speed drifts by up to 2x within minutes, and two long phases one after the other
+    would compare the two modes at different host speeds. Throughput of a mode is its
+    requests over its summed segment time; the ratio of each round is reported too."""
+    seg = 2.5 if q else 5.0
+    rounds = 2 if q else 3
+    out = {"compute": compute_gain(q), "segment_s": seg, "rounds": rounds}
+    modes = (("batched", 5), ("unbatched", 0))
+    servers = {name: Server(db, batch_window_ms=window) for name, window in modes}
+    try:
+        for srv in servers.values():
             srv.wait_ready()
             srv.wait_warm()       # steady state: the background warm-up done
+        for srv in servers.values():
             put_market(srv.url)
-            bodies = Bodies(10, pool=int(SMALL_POOL_PER_S * (2.0 + seconds)))
-            run(drive(srv.url, bodies, 32, seconds=2.0))                # warm
-            cpu0 = cpu_seconds(srv.proc.pid)
-            res = run(drive(srv.url, bodies, 32, seconds=seconds, keep_every=SMALL_KEEP))
-            cpu = (cpu_seconds(srv.proc.pid) - cpu0) / max(len(res["latencies"]), 1)
-        finally:
+        tally = {name: {"n": 0, "wall": 0.0, "cpu": 0.0, "lat": [], "errors": [], "kept": [],
+                        "rps": []} for name in servers}
+        bodies = {name: Bodies(10, pool=int(SMALL_POOL_PER_S * (2.0 + seg * rounds)))
+                  for name in servers}
+        for name, srv in servers.items():                                     # warm
+            run(drive(srv.url, bodies[name], 32, seconds=2.0))
+        for r in range(rounds):
+            order = list(servers) if r % 2 == 0 else list(servers)[::-1]
+            for name in order:
+                srv, t = servers[name], tally[name]
+                cpu0 = cpu_seconds(srv.proc.pid)
+                res = run(drive(srv.url, bodies[name], 32, seconds=seg, keep_every=SMALL_KEEP))
+                t["cpu"] += cpu_seconds(srv.proc.pid) - cpu0
+                t["n"] += len(res["latencies"])
+                t["wall"] += res["wall_s"]
+                t["rps"].append(len(res["latencies"]) / res["wall_s"])
+                for k in ("lat", "errors", "kept"):
+                    t[k] += res[{"lat": "latencies"}.get(k, k)]
+    finally:
+        for srv in servers.values():
             srv.stop()
-        out[name] = {"rps": len(res["latencies"]) / res["wall_s"], **verify(bodies, res["kept"]),
-                     "bodies_built_late": bodies.late, "server_cpu_ms_per_request": 1e3 * cpu,
-                     "p50_ms": 1e3 * pct(res["latencies"], 50),
-                     "p99_ms": 1e3 * pct(res["latencies"], 99),
-                     "errors": len(res["errors"])}
+    for name, t in tally.items():
+        out[name] = {"rps": t["n"] / t["wall"], "rps_by_segment": [round(x) for x in t["rps"]],
+                     **verify(bodies[name], t["kept"]), "bodies_built_late": bodies[name].late,
+                     "server_cpu_ms_per_request": 1e3 * t["cpu"] / max(t["n"], 1),
+                     "p50_ms": 1e3 * pct(t["lat"], 50), "p99_ms": 1e3 * pct(t["lat"], 99),
+                     "errors": len(t["errors"])}
     out["ratio"] = out["batched"]["rps"] / out["unbatched"]["rps"]
+    out["ratio_by_round"] = [b / u for b, u in zip(tally["batched"]["rps"],
+                                                    tally["unbatched"]["rps"])]
     return out
 
 
@@ -650,6 +677,10 @@ def main() -> None:
           f"errors {thr['batched']['errors']} / {thr['unbatched']['errors']}; answers checked "
           f"{thr['batched']['verified']} / {thr['unbatched']['verified']}, mismatches "
           f"{thr['batched']['mismatches']} / {thr['unbatched']['mismatches']})")
+    print(f"    by round ({thr['rounds']} x {thr['segment_s']:g} s per mode, alternating): "
+          f"batched {thr['batched']['rps_by_segment']}, unbatched "
+          f"{thr['unbatched']['rps_by_segment']} req/s; ratios "
+          f"{', '.join(f'{x:.2f}' for x in thr['ratio_by_round'])}")
     cg = thr["compute"]
     print(f"    in-process compute path, 32 x 10-trade books: alone {cg['alone_ms']:.0f} ms, "
           f"merged {cg['merged_ms']:.0f} ms ({cg['ratio']:.1f}x; no HTTP)")
@@ -693,6 +724,7 @@ def main() -> None:
         "rps_10_trades_32_clients_batched": thr["batched"]["rps"],
         "rps_10_trades_32_clients_unbatched": thr["unbatched"]["rps"],
         "throughput_ratio_batched_unbatched": thr["ratio"],
+        "throughput_ratio_by_round": thr["ratio_by_round"],
         "compute_ratio_32x10_alone_vs_merged_in_process": thr["compute"]["ratio"],
         "load_average_1min_at_end": os.getloadavg()[0],
         "soak_seconds": s["seconds"], "soak_requests": s["requests"],
