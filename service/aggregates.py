@@ -51,35 +51,32 @@ def _accumulate(index, v0, v1, v2, sums, counts, present):
             counts[g, 2] += 1
 
 
-@jit
-def _totals(codes, price, a, b, totals, first):
-    """Sums of ``price[a:b]`` by code (in order, from 0.0) and each code's first position
-    (-1: absent)."""
-    for k in range(first.shape[0]):
-        first[k] = -1
-        totals[k] = 0.0
-    for i in range(a, b):
-        c = codes[i]
-        if first[c] < 0:
-            first[c] = i
-        totals[c] += price[i]
-
-
 def price_totals(codes: np.ndarray, table: Sequence[str], price: np.ndarray,
                  bounds: Sequence[int]) -> list[dict]:
     """Per book (trades ``bounds[i]:bounds[i + 1]``): ``{currency: sum of prices}``, the
-    currencies in order of first appearance in the book."""
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
-    price = np.ascontiguousarray(price, dtype=np.float64)
-    totals = np.empty(len(table), dtype=np.float64)
-    first = np.empty(len(table), dtype=np.int64)
-    out = []
-    for i in range(len(bounds) - 1):
-        _totals(codes, price, bounds[i], bounds[i + 1], totals, first)
-        seen = np.flatnonzero(first >= 0)
-        seen = seen[np.argsort(first[seen], kind="stable")].tolist()
-        sums = totals.tolist()
-        out.append({table[k]: sums[k] for k in seen})
+    currencies in order of first appearance in the book.
+
+    All books at once: ``np.bincount`` sums by (book, currency) in trade order from 0.0.
+
+    Examples
+    --------
+    >>> price_totals(np.array([1, 0, 1, 1]), ["EUR", "USD"], np.array([1., 2., 3., 4.]),
+    ...              [0, 3, 4])
+    [{'USD': 4.0, 'EUR': 2.0}, {'USD': 4.0}]
+    """
+    n_books, nc = len(bounds) - 1, len(table)
+    out: list[dict] = [{} for _ in range(n_books)]
+    n = int(bounds[-1]) - int(bounds[0])
+    if n == 0 or nc == 0:
+        return out
+    book = np.repeat(np.arange(n_books, dtype=np.int64), np.diff(np.asarray(bounds)))
+    key = book * nc + np.asarray(codes, dtype=np.int64)[bounds[0]:bounds[-1]]
+    sums = np.bincount(key, weights=np.asarray(price, dtype=np.float64)[bounds[0]:bounds[-1]],
+                       minlength=n_books * nc)
+    groups, first = np.unique(key, return_index=True)
+    groups = groups[np.argsort(first, kind="stable")]       # by book, then first appearance
+    for g, s in zip(groups.tolist(), sums[groups].tolist()):
+        out[g // nc][table[g % nc]] = s
     return out
 
 

@@ -62,6 +62,26 @@ def owner(tid: str, offsets: Sequence[int] | None) -> tuple[int, str]:
     return 0, tid  # pragma: no cover - every id is tagged or positional
 
 
+def client_ids(ids: list, offsets: Sequence[int] | None, bounds: Sequence[int]) -> list:
+    """:func:`owner`'s client id of each of ``ids``, book ``i`` being ``ids[bounds[i]:
+    bounds[i + 1]]``: its tag ``"<i>|"`` cut off (the ids without it by :func:`owner`).
+
+    Examples
+    --------
+    >>> client_ids(["0|a", "0|#1", "1|b|c", "#3"], [0, 2], [0, 2, 4])
+    ['a', '#1', 'b|c', '#1']
+    """
+    if offsets is None:
+        return ids
+    out: list = []
+    for i in range(len(bounds) - 1):
+        tag = f"{i}|"
+        k = len(tag)
+        out += [t[k:] if t.startswith(tag) else owner(t, offsets)[1]
+                for t in ids[bounds[i]:bounds[i + 1]]]
+    return out
+
+
 def json_value(x):
     """A JSON-safe copy of an error's offending value (client input or a library label)."""
     if x is None or isinstance(x, (bool, str)):
@@ -233,6 +253,13 @@ def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
 _HOLE = orjson.Fragment(b"\0")
 
 
+def _around(doc: bytes) -> tuple[memoryview, memoryview]:
+    """The JSON of a document before and after its hole (views, no copy)."""
+    k = doc.index(b"\0")
+    view = memoryview(doc)
+    return view[:k], view[k + 1:]
+
+
 def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]:
     """The JSON answer of each job from the merged :class:`GreekArrays`.
 
@@ -254,12 +281,10 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
     n = len(jobs)
     pr = greek_arrays.prices
     n_p = len(pr["_pos"])
-    trade_ids = pr["trade"].tolist()
-    if offsets is not None:
-        trade_ids = [owner(t, offsets)[1] for t in trade_ids]
     errors = _errors(greek_arrays.errors, offsets, n)
-    offsets = [0] if offsets is None else offsets
+    tagged, offsets = offsets is not None, [0] if offsets is None else offsets
     pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
+    trade_ids = client_ids(pr["trade"].tolist(), offsets if tagged else None, pbounds)
     tables = (tuple(greek_arrays.labels), tuple(greek_arrays.kinds))
     greeks = _Rows(greek_arrays.greeks, offsets, *tables)
     zeros = _Rows(greek_arrays.zero_greeks, offsets, *tables) \
@@ -302,7 +327,7 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
     for zero in dict.fromkeys(j.include_zero_greeks for j in jobs if j.layout != "columnar"):
         mine = [j.layout != "columnar" and j.include_zero_greeks == zero for j in jobs]
         groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")] if zero else [])
-        wrap = [out[i].split(b"\0") if mine[i] else (b"", b"") for i in range(n)]
+        wrap = [_around(out[i]) if mine[i] else (b"", b"") for i in range(n)]
         records = write_records(_price_fields(pr, trade_ids, strings), groups, pbounds, wrap)
         out = [records[i] if mine[i] else out[i] for i in range(n)]
     return out
