@@ -8,6 +8,7 @@ to NaN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -51,12 +52,22 @@ def _accumulate(index, v0, v1, v2, sums, counts, present):
             counts[g, 2] += 1
 
 
+@jit
+def _totals(codes, price, bounds, totals, first):
+    """Per book ``b`` (trades ``bounds[b]:bounds[b + 1]``): sums of its prices by code (in
+    order, from 0.0) and each code's first position (-1: absent)."""
+    for b in range(bounds.shape[0] - 1):
+        for i in range(bounds[b], bounds[b + 1]):
+            c = codes[i]
+            if first[b, c] < 0:
+                first[b, c] = i
+            totals[b, c] += price[i]
+
+
 def price_totals(codes: np.ndarray, table: Sequence[str], price: np.ndarray,
                  bounds: Sequence[int]) -> list[dict]:
     """Per book (trades ``bounds[i]:bounds[i + 1]``): ``{currency: sum of prices}``, the
-    currencies in order of first appearance in the book.
-
-    All books at once: ``np.bincount`` sums by (book, currency) in trade order from 0.0.
+    currencies in order of first appearance in the book (all books in one kernel call).
 
     Examples
     --------
@@ -64,19 +75,18 @@ def price_totals(codes: np.ndarray, table: Sequence[str], price: np.ndarray,
     ...              [0, 3, 4])
     [{'USD': 4.0, 'EUR': 2.0}, {'USD': 4.0}]
     """
-    n_books, nc = len(bounds) - 1, len(table)
+    n_books = len(bounds) - 1
+    totals = np.zeros((n_books, len(table)), dtype=np.float64)
+    first = np.full((n_books, len(table)), -1, dtype=np.int64)
+    _totals(np.ascontiguousarray(codes, dtype=np.int64),
+            np.ascontiguousarray(price, dtype=np.float64), np.asarray(bounds, dtype=np.int64),
+            totals, first)
+    book, code = np.nonzero(first >= 0)
+    order = np.argsort(first[book, code], kind="stable")  # by book, then first appearance
     out: list[dict] = [{} for _ in range(n_books)]
-    n = int(bounds[-1]) - int(bounds[0])
-    if n == 0 or nc == 0:
-        return out
-    book = np.repeat(np.arange(n_books, dtype=np.int64), np.diff(np.asarray(bounds)))
-    key = book * nc + np.asarray(codes, dtype=np.int64)[bounds[0]:bounds[-1]]
-    sums = np.bincount(key, weights=np.asarray(price, dtype=np.float64)[bounds[0]:bounds[-1]],
-                       minlength=n_books * nc)
-    groups, first = np.unique(key, return_index=True)
-    groups = groups[np.argsort(first, kind="stable")]       # by book, then first appearance
-    for g, s in zip(groups.tolist(), sums[groups].tolist()):
-        out[g // nc][table[g % nc]] = s
+    for b, c, s in zip(book[order].tolist(), code[order].tolist(),
+                       totals[book, code][order].tolist()):
+        out[b][table[c]] = s
     return out
 
 
@@ -92,8 +102,9 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
              units_of: Sequence, trade_cur: np.ndarray, currencies: Sequence[str],
              n_books: int) -> list[dict]:
     """Per book: sums of the value columns by (label, greek, currency, unit), columnar,
-    keys sorted. The unit is a function of the greek kind, so grouping by (label, greek,
-    currency) gives the same groups.
+    keys sorted (strings as tuples, sums as float arrays: orjson writes both as lists,
+    NaN as ``null``). The unit is a function of the greek kind, so grouping by (label,
+    greek, currency) gives the same groups.
 
     Parameters
     ----------
@@ -107,13 +118,39 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
     trade_cur, currencies :
         Currency of each trade as a code into ``currencies``.
     """
-    n = len(rows["row"])
-    if n == 0:
-        return [{k: [] for k in KEYS + SUM_COLS} for _ in range(n_books)]
     lrank, lsorted = _ranks(labels)
     grank, gsorted = _ranks(kinds)
     crank, csorted = sorted_rank(list(currencies))
     nl, ng, nc = max(len(lsorted), 1), max(len(gsorted), 1), max(len(csorted), 1)
+    groups, sums = _sums(rows, book_bounds, (lrank, grank, crank), (nl, ng, nc), trade_cur,
+                         n_books)
+    rest, gcur = np.divmod(groups, nc)
+    rest, ggrk = np.divmod(rest, ng)
+    gbook, glab = np.divmod(rest, nl)
+    units = dict(zip(kinds, units_of))
+    cols = {"label": _pick(lsorted, glab), "greek": _pick(gsorted, ggrk),
+            "currency": _pick(csorted, gcur), "unit": _pick([units[k] for k in gsorted], ggrk)}
+    sums = np.ascontiguousarray(sums.T)
+    for j, c in enumerate(SUM_COLS):
+        cols[c] = sums[j]
+    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
+    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
+
+
+def _pick(values: Sequence, codes: np.ndarray) -> tuple:
+    """``values[k]`` for each of ``codes``, as a tuple (one C call)."""
+    codes = codes.tolist()
+    if len(codes) == 1:
+        return (values[codes[0]],)
+    return tuple(itemgetter(*codes)(values)) if codes else ()
+
+
+def _sums(rows, book_bounds, ranks: tuple, sizes: tuple, trade_cur, n_books: int
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(cells with rows, increasing; their sums of :data:`SUM_COLS`) by cell ``((book * nl
+    + label) * ng + greek) * nc + currency`` (label, greek, currency: ``ranks``)."""
+    (lrank, grank, crank), (nl, ng, nc) = ranks, sizes
+    n = len(rows["row"])
     cells = np.empty(n, dtype=np.int64)
     _cells(np.ascontiguousarray(rows["row"], dtype=np.int64),
            np.asarray(book_bounds, dtype=np.int64),
@@ -135,17 +172,7 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
         groups = np.flatnonzero(present)
         sums, counts = sums[groups], counts[groups]
     sums[counts == 0] = np.nan
-    rest, gcur = np.divmod(groups, nc)
-    rest, ggrk = np.divmod(rest, ng)
-    gbook, glab = np.divmod(rest, nl)
-    gk = [gsorted[k] for k in ggrk.tolist()]
-    units = dict(zip(kinds, units_of))
-    cols = {"label": [lsorted[k] for k in glab.tolist()], "greek": gk,
-            "currency": [csorted[k] for k in gcur.tolist()], "unit": [units[k] for k in gk]}
-    for j, c in enumerate(SUM_COLS):
-        cols[c] = sums[:, j].tolist()
-    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
-    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
+    return groups, sums
 
 
 _RANKS: dict = {}
