@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -136,8 +137,15 @@ def _join(parts: list) -> np.ndarray:
 
 
 def _offsets(lens: list) -> np.ndarray:
-    """Start of each of consecutive pieces of lengths ``lens``."""
-    return np.cumsum([0] + lens[:-1]).astype(np.int64) if lens else np.zeros(0, np.int64)
+    """Start of each of consecutive pieces of lengths ``lens`` (a few: summed in Python).
+
+    Examples
+    --------
+    >>> _offsets([3, 1, 2]).tolist(), _offsets([]).tolist()
+    ([0, 3, 4], [])
+    """
+    return np.array(list(itertools.accumulate(lens[:-1], initial=0)) if lens else [],
+                    dtype=np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,33 +248,42 @@ def _plan(fields, groups, row_index: list, tables: list) -> _Plan:
     return hit
 
 
-def _codes(col: Coded, n: int, checked: dict) -> np.ndarray:
-    """``col``'s codes as int64, checked: ``n`` of them, each an entry of its table
-    (``checked``: the codes already checked against a table of that length)."""
+def _codes(col: Coded, n: int) -> np.ndarray:
+    """``col``'s codes as int64 (``n`` of them; their range is checked by :func:`_check`)."""
     codes = np.ascontiguousarray(col.codes, dtype=np.int64)
     if codes.shape != (n,):
         raise ValueError(f"{codes.shape[0]} codes, {n} expected")
-    size = len(col.table.length)
-    if checked.get(id(col.codes)) != size:
-        if n and (int(codes.min()) < 0 or int(codes.max()) >= size):
-            raise ValueError("code outside its table")
-        checked[id(col.codes)] = size
     return codes
+
+
+def _check(codes: list, sizes: list) -> None:
+    """Raise unless each of ``codes`` (int64 arrays) indexes a table of its ``sizes``: one
+    pass over them all (the kernel does not check its indexes)."""
+    if not codes:
+        return
+    joined = codes[0] if len(codes) == 1 else np.concatenate(codes)
+    if not joined.shape[0]:
+        return
+    limit = np.repeat(np.array(sizes, dtype=np.int64), [len(c) for c in codes])
+    if int(joined.min()) < 0 or bool((joined >= limit).any()):
+        raise ValueError("code outside its table")
 
 
 def _columns(fields: Sequence[tuple], groups: Sequence[Group], n: int) -> tuple:
     """(texts, record codes, row code lists, row list of each group column (or None),
     tables) of the fields and groups, in program order, checked."""
-    texts, rec_codes, tables, checked = [], [], [], {}
+    texts, rec_codes, tables = [], [], []
     row_codes: dict[int, tuple] = {}     # id(codes) -> (index, codes)
     row_index: list = []
+    checks: dict[tuple, np.ndarray] = {}  # (id(codes), table size) -> codes
     for _, col in fields:
         if isinstance(col, Text):
             if col.n != n:
                 raise ValueError(f"text column of {col.n} elements, {n} expected")
             texts.append(col)
         else:
-            rec_codes.append(_codes(col, n, checked))
+            rec_codes.append(_codes(col, n))
+            checks[id(col.codes), len(col.table.length)] = rec_codes[-1]
             tables.append(col.table)
     for grp in groups:
         m = len(grp.rows)
@@ -277,10 +294,12 @@ def _columns(fields: Sequence[tuple], groups: Sequence[Group], n: int) -> tuple:
                 texts.append(col)
                 row_index.append(None)
             else:
-                codes = _codes(col, m, checked)
+                codes = _codes(col, m)
+                checks[id(col.codes), len(col.table.length)] = codes
                 row_index.append(row_codes.setdefault(id(col.codes),
                                                       (len(row_codes), codes))[0])
                 tables.append(col.table)
+    _check(list(checks.values()), [size for _, size in checks])
     return texts, rec_codes, [c for _, c in row_codes.values()], row_index, tables
 
 
@@ -295,6 +314,19 @@ def _text(texts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         text = text.copy()
         text.flags.writeable = False
     return text, text.view(np.uint64), _offsets(lens) + 1
+
+
+def _nulls(texts: list) -> tuple[list, np.ndarray]:
+    """(the texts' null masks, where each text's mask starts in them joined, -1: none)."""
+    masks, base, at = [], [], 0
+    for t in texts:
+        if t.nulls is None:
+            base.append(-1)
+        else:
+            masks.append(t.nulls)
+            base.append(at)
+            at += len(t.nulls)
+    return masks, np.array(base, dtype=np.int64)
 
 
 def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
@@ -325,9 +357,7 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
     plan = _plan(fields, groups, row_index, tables)
     text, words, cursor = _text(texts)
     generic = np.array([t.generic for t in texts], dtype=np.bool_)
-    masks = [t.nulls for t in texts if t.nulls is not None]
-    null_base = np.full(len(texts), -1, dtype=np.int64)
-    null_base[[t.nulls is not None for t in texts]] = _offsets([len(x) for x in masks])
+    masks, null_base = _nulls(texts)
     nulls = np.concatenate(masks).view(np.uint8) if masks else np.zeros(0, np.uint8)
     group_n = [len(g.rows) for g in groups]
     n_books = len(bounds) - 1

@@ -139,6 +139,13 @@ def test_write_records_checks_its_inputs():
         write_records([("a", Text.floats(np.zeros(3)))], [], [0, 2])
     with pytest.raises(ValueError):
         write_records([("a", Coded(np.array([0, 5]), encoded_table(("x",))))], [], [0, 2])
+    with pytest.raises(ValueError):
+        write_records([("a", Coded(np.array([0, -1]), encoded_table(("x", "y"))))], [], [0, 2])
+    codes = np.array([1, 0])                  # in the first table, not in the second
+    grp = Group("g", np.array([0, 1]), [("c", Coded(codes, encoded_table(("x", "y")))),
+                                        ("d", Coded(codes, encoded_table(("z",))))])
+    with pytest.raises(ValueError):
+        write_records([("a", Text.values([1, 2]))], [grp], [0, 2])
 
 
 def test_write_records_wraps_each_book():
@@ -166,7 +173,9 @@ def test_answers_keep_the_document_key_order(market_full):
 @pytest.mark.parametrize("values, table", [
     (["a", "a", "a"], ("a",)), (["a", "b", "a", None], ("a", "b", None)),
     ([None, "a"], (None, "a")), (["a", "a", 1], None), ([1, 1], None),
-    (["a", "a", "b"], ("a", "b")), ([], ())])
+    (["a", "a", "b"], ("a", "b")), ([], ()), (["a", "b", "a"], ("a", "b")), (["x"], ("x",)),
+    ([None], (None,)), ([["a"], "a"], None), ([f"s{k % 300}" for k in range(700)],
+                                              tuple(f"s{k}" for k in range(300)))])
 def test_strings_of_an_object_column(values, table):
     column = np.empty(len(values), dtype=object)
     column[:] = values
