@@ -25,13 +25,14 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 import orjson
 
 from aadrisk.risk.greeks import scaled_columns
 
-from .aggregates import SUM_COLS, by_label, price_totals
+from .aggregates import by_label, price_totals
 from .jsonwrite import Coded, Group, Table, Text, encoded_table, write_records
 
 LAYOUTS = ("trades", "columnar")
@@ -198,25 +199,45 @@ def _kind_info(kinds: tuple) -> _Kinds:
     return _Kinds(units, bp, vp, encoded_table(kinds), encoded_table(tuple(units)))
 
 
+#: one-byte codes (a column of at most 256 distinct strings is coded with one C call)
+_BYTE = [bytes([k]) for k in range(256)]
+
+
 def _strings(column: np.ndarray) -> tuple[np.ndarray, tuple] | None:
     """(codes, distinct values in order of first appearance) of a column of strings (an
     object array) or None; None if it holds anything else (each value is then written
-    as it is)."""
-    n = len(column)
-    if n and type(column[0]) is str and (column == column[0]).all():   # one value
-        return np.zeros(n, dtype=np.int64), (column[0],)
+    as it is).
+
+    Examples
+    --------
+    >>> codes, table = _strings(np.array(["b", "a", "b", None], dtype=object))
+    >>> codes.tolist(), table
+    ([0, 1, 0, 2], ('b', 'a', None))
+    >>> _strings(np.array(["a", 1], dtype=object)) is None
+    True
+    """
     values = column.tolist()
+    n = len(values)
+    if n and type(values[0]) is str and values[-1] == values[0] and \
+            values.count(values[0]) == n:                                # one value
+        return np.zeros(n, dtype=np.int64), (values[0],)
     try:
-        table = tuple(dict.fromkeys(values))
+        where = dict.fromkeys(values)
     except TypeError:
         return None
-    if not all(type(v) is str or v is None for v in table):
+    if not all(type(v) is str or v is None for v in where):
         return None
+    table = tuple(where)
     if len(table) == 1:
-        return np.zeros(len(values), dtype=np.int64), table
-    where = {v: k for k, v in enumerate(table)}
-    return np.fromiter(map(where.__getitem__, values), dtype=np.int64,
-                       count=len(values)), table
+        return np.zeros(n, dtype=np.int64), table
+    if n < 2 or len(table) > 256:
+        for k, v in enumerate(table):
+            where[v] = k
+        return np.fromiter(map(where.__getitem__, values), dtype=np.int64, count=n), table
+    for k, v in enumerate(table):
+        where[v] = _BYTE[k]
+    codes = np.frombuffer(b"".join(itemgetter(*values)(where)), dtype=np.uint8)
+    return codes.astype(np.int64), table
 
 
 def _price_fields(pr: dict, trade_ids: list, strings: dict) -> list[tuple]:
@@ -299,9 +320,10 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
         ccy_codes, ccys = factorize([c or "" for c in pr["currency"].tolist()])
     price = pr["price"] if n_p else np.zeros(0)
     totals = price_totals(ccy_codes, ccys, price, pbounds)
-    by_label_ = by_label({"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
-                          "greek_code": greeks.greek_codes[0], **greeks.arrays},
-                         greeks.book_bounds, *tables, greeks.kind_units, ccy_codes, ccys, n)
+    rows = {"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
+            "greek_code": greeks.greek_codes[0], **greeks.arrays}
+    by_label_ = by_label(rows, greeks.book_bounds, *tables, greeks.kind_units, ccy_codes,
+                         ccys, n)
     valuation_date = greek_arrays.valuation_date.isoformat()
     pcols = None
     out: list = []
