@@ -257,16 +257,12 @@ def _codes(col: Coded, n: int) -> np.ndarray:
 
 
 def _check(codes: list, sizes: list) -> None:
-    """Raise unless each of ``codes`` (int64 arrays) indexes a table of its ``sizes``: one
-    pass over them all (the kernel does not check its indexes)."""
-    if not codes:
-        return
-    joined = codes[0] if len(codes) == 1 else np.concatenate(codes)
-    if not joined.shape[0]:
-        return
-    limit = np.repeat(np.array(sizes, dtype=np.int64), [len(c) for c in codes])
-    if int(joined.min()) < 0 or bool((joined >= limit).any()):
-        raise ValueError("code outside its table")
+    """Raise unless each of ``codes`` (int64 arrays) indexes a table of its ``sizes`` (one
+    reduction each: as unsigned, a negative code is above any size; the kernel does not
+    check its indexes)."""
+    for c, size in zip(codes, sizes):
+        if c.shape[0] and int(c.view(np.uint64).max()) >= size:
+            raise ValueError("code outside its table")
 
 
 def _columns(fields: Sequence[tuple], groups: Sequence[Group], n: int) -> tuple:
