@@ -65,7 +65,8 @@ def owner(tid: str, offsets: Sequence[int] | None) -> tuple[int, str]:
 
 def client_ids(ids: list, offsets: Sequence[int] | None, bounds: Sequence[int]) -> list:
     """:func:`owner`'s client id of each of ``ids``, book ``i`` being ``ids[bounds[i]:
-    bounds[i + 1]]``: its tag ``"<i>|"`` cut off (the ids without it by :func:`owner`).
+    bounds[i + 1]]``: its tag ``"<i>|"`` cut off (books whose ids do not all carry it by
+    :func:`owner`, id by id).
 
     Examples
     --------
@@ -76,10 +77,13 @@ def client_ids(ids: list, offsets: Sequence[int] | None, bounds: Sequence[int]) 
         return ids
     out: list = []
     for i in range(len(bounds) - 1):
+        chunk = ids[bounds[i]:bounds[i + 1]]
         tag = f"{i}|"
-        k = len(tag)
-        out += [t[k:] if t.startswith(tag) else owner(t, offsets)[1]
-                for t in ids[bounds[i]:bounds[i + 1]]]
+        rest = list(map(itemgetter(slice(len(tag), None)), chunk))
+        # every id is tag + rest exactly when the joins agree (the pieces line up)
+        if "".join(chunk) != tag * bool(chunk) + tag.join(rest):
+            rest = [owner(t, offsets)[1] for t in chunk]
+        out += rest
     return out
 
 

@@ -127,3 +127,6 @@ def test_client_ids_cut_each_books_tag():
     assert client_ids(ids, offsets, bounds) == ["a", "1|b", "#1", "", "x|", "#1", "z", "c"]
     assert client_ids(ids, offsets, bounds) == [owner(t, offsets)[1] for t in ids]
     assert client_ids(ids, None, [0, 8]) is ids
+    # pieces that would line up only if ids could be split anywhere: not the book's tag
+    for odd in (["0", "|0|x"], ["0|a", "x0|"], ["0|", "0|0|"]):
+        assert client_ids(odd, [0], [0, 2]) == [owner(t, [0])[1] for t in odd]
