@@ -32,9 +32,13 @@ def _cells(row, book_bounds, lab, lrank, grk, grank, trade_cur, crank, nl, ng, n
 
 
 @jit
-def _accumulate(index, v0, v1, v2, sums, counts, present):
-    """Sums (row order, from 0.0, NaN left out) and non-NaN counts of three columns by
-    group ``index[r]``; ``present``: groups with any row."""
+def _accumulate(index, v0, v1, v2, size):
+    """(the groups ``0 .. size - 1`` with rows, increasing; per column (3, k) their sums) of
+    three columns by group ``index[r]``: in row order from 0.0, NaN left out, NaN for a
+    group of only NaN rows."""
+    sums = np.zeros((size, 3))
+    counts = np.zeros((size, 3), dtype=np.int64)
+    present = np.zeros(size, dtype=np.bool_)
     for r in range(index.shape[0]):
         g = index[r]
         present[g] = True
@@ -50,6 +54,19 @@ def _accumulate(index, v0, v1, v2, sums, counts, present):
         if x == x:
             sums[g, 2] += x
             counts[g, 2] += 1
+    k = 0
+    for g in range(size):
+        k += present[g]
+    groups = np.empty(k, dtype=np.int64)
+    out = np.empty((3, k))
+    k = 0
+    for g in range(size):
+        if present[g]:
+            groups[k] = g
+            for j in range(3):
+                out[j, k] = sums[g, j] if counts[g, j] > 0 else np.nan
+            k += 1
+    return groups, out
 
 
 @jit
@@ -130,7 +147,6 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
     units = dict(zip(kinds, units_of))
     cols = {"label": _pick(lsorted, glab), "greek": _pick(gsorted, ggrk),
             "currency": _pick(csorted, gcur), "unit": _pick([units[k] for k in gsorted], ggrk)}
-    sums = np.ascontiguousarray(sums.T)
     for j, c in enumerate(SUM_COLS):
         cols[c] = sums[j]
     bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
@@ -147,8 +163,9 @@ def _pick(values: Sequence, codes: np.ndarray) -> tuple:
 
 def _sums(rows, book_bounds, ranks: tuple, sizes: tuple, trade_cur, n_books: int
           ) -> tuple[np.ndarray, np.ndarray]:
-    """(cells with rows, increasing; their sums of :data:`SUM_COLS`) by cell ``((book * nl
-    + label) * ng + greek) * nc + currency`` (label, greek, currency: ``ranks``)."""
+    """(cells with rows, increasing; their sums of :data:`SUM_COLS`, one row per column) by
+    cell ``((book * nl + label) * ng + greek) * nc + currency`` (label, greek, currency:
+    their ``ranks``)."""
     (lrank, grank, crank), (nl, ng, nc) = ranks, sizes
     n = len(rows["row"])
     cells = np.empty(n, dtype=np.int64)
@@ -158,21 +175,12 @@ def _sums(rows, book_bounds, ranks: tuple, sizes: tuple, trade_cur, n_books: int
            np.ascontiguousarray(rows["greek_code"], dtype=np.int64), grank,
            np.ascontiguousarray(trade_cur, dtype=np.int64), crank, nl, ng, nc, cells)
     space = n_books * nl * ng * nc
-    dense = space <= 4 * n + 4096
-    if dense:
-        index, size = cells, space
-    else:
-        groups, index = np.unique(cells, return_inverse=True)
-        index, size = np.ascontiguousarray(index.reshape(-1), dtype=np.int64), len(groups)
-    sums = np.zeros((size, 3), dtype=np.float64)
-    counts = np.zeros((size, 3), dtype=np.int64)
-    present = np.zeros(size, dtype=np.bool_)
-    _accumulate(index, *(rows[c] for c in SUM_COLS), sums, counts, present)
-    if dense:
-        groups = np.flatnonzero(present)
-        sums, counts = sums[groups], counts[groups]
-    sums[counts == 0] = np.nan
-    return groups, sums
+    if space <= 4 * n + 4096:                       # dense: the cells are the groups
+        return _accumulate(cells, *(rows[c] for c in SUM_COLS), space)
+    cells, index = np.unique(cells, return_inverse=True)
+    groups, sums = _accumulate(np.ascontiguousarray(index.reshape(-1), dtype=np.int64),
+                               *(rows[c] for c in SUM_COLS), len(cells))
+    return cells[groups], sums
 
 
 _RANKS: dict = {}
