@@ -235,7 +235,8 @@ _PLANS: dict = {}
 
 def _plan(fields, groups, row_index: list, tables: list) -> _Plan:
     """:func:`_build_plan`, cached by the keys, column kinds, code sharing and table ids (a
-    small bounded dict: an answer's fields and tables repeat across requests)."""
+    small dict, emptied when full: an answer's fields and tables repeat across requests;
+    a plan holds its tables, so their ids are not reused while it is cached)."""
     key = (tuple((k, type(c)) for k, c in fields),
            tuple((g.name, tuple((k, type(c)) for k, c in g.columns)) for g in groups),
            tuple(row_index), tuple(map(id, tables)))
@@ -243,7 +244,7 @@ def _plan(fields, groups, row_index: list, tables: list) -> _Plan:
     if hit is None:
         hit = _build_plan(fields, groups, row_index, tables)
         if len(_PLANS) >= _TABLES_MAX:
-            _PLANS.pop(next(iter(_PLANS)))
+            _PLANS.clear()              # one C call: safe beside other worker threads
         _PLANS[key] = hit
     return hit
 
