@@ -8,6 +8,7 @@ to NaN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -31,9 +32,13 @@ def _cells(row, book_bounds, lab, lrank, grk, grank, trade_cur, crank, nl, ng, n
 
 
 @jit
-def _accumulate(index, v0, v1, v2, sums, counts, present):
-    """Sums (row order, from 0.0, NaN left out) and non-NaN counts of three columns by
-    group ``index[r]``; ``present``: groups with any row."""
+def _accumulate(index, v0, v1, v2, size):
+    """(the groups ``0 .. size - 1`` with rows, increasing; per column (3, k) their sums) of
+    three columns by group ``index[r]``: in row order from 0.0, NaN left out, NaN for a
+    group of only NaN rows."""
+    sums = np.zeros((size, 3))
+    counts = np.zeros((size, 3), dtype=np.int64)
+    present = np.zeros(size, dtype=np.bool_)
     for r in range(index.shape[0]):
         g = index[r]
         present[g] = True
@@ -49,37 +54,56 @@ def _accumulate(index, v0, v1, v2, sums, counts, present):
         if x == x:
             sums[g, 2] += x
             counts[g, 2] += 1
+    k = 0
+    for g in range(size):
+        k += present[g]
+    groups = np.empty(k, dtype=np.int64)
+    out = np.empty((3, k))
+    k = 0
+    for g in range(size):
+        if present[g]:
+            groups[k] = g
+            for j in range(3):
+                out[j, k] = sums[g, j] if counts[g, j] > 0 else np.nan
+            k += 1
+    return groups, out
 
 
 @jit
-def _totals(codes, price, a, b, totals, first):
-    """Sums of ``price[a:b]`` by code (in order, from 0.0) and each code's first position
-    (-1: absent)."""
-    for k in range(first.shape[0]):
-        first[k] = -1
-        totals[k] = 0.0
-    for i in range(a, b):
-        c = codes[i]
-        if first[c] < 0:
-            first[c] = i
-        totals[c] += price[i]
+def _totals(codes, price, bounds, totals, first):
+    """Per book ``b`` (trades ``bounds[b]:bounds[b + 1]``): sums of its prices by code (in
+    order, from 0.0) and each code's first position (-1: absent)."""
+    for b in range(bounds.shape[0] - 1):
+        for i in range(bounds[b], bounds[b + 1]):
+            c = codes[i]
+            if first[b, c] < 0:
+                first[b, c] = i
+            totals[b, c] += price[i]
 
 
 def price_totals(codes: np.ndarray, table: Sequence[str], price: np.ndarray,
                  bounds: Sequence[int]) -> list[dict]:
     """Per book (trades ``bounds[i]:bounds[i + 1]``): ``{currency: sum of prices}``, the
-    currencies in order of first appearance in the book."""
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
-    price = np.ascontiguousarray(price, dtype=np.float64)
-    totals = np.empty(len(table), dtype=np.float64)
-    first = np.empty(len(table), dtype=np.int64)
-    out = []
-    for i in range(len(bounds) - 1):
-        _totals(codes, price, bounds[i], bounds[i + 1], totals, first)
-        seen = np.flatnonzero(first >= 0)
-        seen = seen[np.argsort(first[seen], kind="stable")].tolist()
-        sums = totals.tolist()
-        out.append({table[k]: sums[k] for k in seen})
+    currencies in order of first appearance in the book (all books in one kernel call).
+
+    Examples
+    --------
+    >>> price_totals(np.array([1, 0, 1, 1]), ["EUR", "USD"], np.array([1., 2., 3., 4.]),
+    ...              [0, 3, 4])
+    [{'USD': 4.0, 'EUR': 2.0}, {'USD': 4.0}]
+    """
+    n_books = len(bounds) - 1
+    totals = np.zeros((n_books, len(table)), dtype=np.float64)
+    first = np.full((n_books, len(table)), -1, dtype=np.int64)
+    _totals(np.ascontiguousarray(codes, dtype=np.int64),
+            np.ascontiguousarray(price, dtype=np.float64), np.asarray(bounds, dtype=np.int64),
+            totals, first)
+    book, code = np.nonzero(first >= 0)
+    order = np.argsort(first[book, code], kind="stable")  # by book, then first appearance
+    out: list[dict] = [{} for _ in range(n_books)]
+    for b, c, s in zip(book[order].tolist(), code[order].tolist(),
+                       totals[book, code][order].tolist()):
+        out[b][table[c]] = s
     return out
 
 
@@ -95,8 +119,9 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
              units_of: Sequence, trade_cur: np.ndarray, currencies: Sequence[str],
              n_books: int) -> list[dict]:
     """Per book: sums of the value columns by (label, greek, currency, unit), columnar,
-    keys sorted. The unit is a function of the greek kind, so grouping by (label, greek,
-    currency) gives the same groups.
+    keys sorted (strings as tuples, sums as float arrays: orjson writes both as lists,
+    NaN as ``null``). The unit is a function of the greek kind, so grouping by (label,
+    greek, currency) gives the same groups.
 
     Parameters
     ----------
@@ -110,13 +135,39 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
     trade_cur, currencies :
         Currency of each trade as a code into ``currencies``.
     """
-    n = len(rows["row"])
-    if n == 0:
-        return [{k: [] for k in KEYS + SUM_COLS} for _ in range(n_books)]
     lrank, lsorted = _ranks(labels)
     grank, gsorted = _ranks(kinds)
     crank, csorted = sorted_rank(list(currencies))
     nl, ng, nc = max(len(lsorted), 1), max(len(gsorted), 1), max(len(csorted), 1)
+    groups, sums = _sums(rows, book_bounds, (lrank, grank, crank), (nl, ng, nc), trade_cur,
+                         n_books)
+    rest, gcur = np.divmod(groups, nc)
+    rest, ggrk = np.divmod(rest, ng)
+    gbook, glab = np.divmod(rest, nl)
+    units = dict(zip(kinds, units_of))
+    cols = {"label": _pick(lsorted, glab), "greek": _pick(gsorted, ggrk),
+            "currency": _pick(csorted, gcur), "unit": _pick([units[k] for k in gsorted], ggrk)}
+    for j, c in enumerate(SUM_COLS):
+        cols[c] = sums[j]
+    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
+    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
+
+
+def _pick(values: Sequence, codes: np.ndarray) -> tuple:
+    """``values[k]`` for each of ``codes``, as a tuple (one C call)."""
+    codes = codes.tolist()
+    if len(codes) == 1:
+        return (values[codes[0]],)
+    return tuple(itemgetter(*codes)(values)) if codes else ()
+
+
+def _sums(rows, book_bounds, ranks: tuple, sizes: tuple, trade_cur, n_books: int
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(cells with rows, increasing; their sums of :data:`SUM_COLS`, one row per column) by
+    cell ``((book * nl + label) * ng + greek) * nc + currency`` (label, greek, currency:
+    their ``ranks``)."""
+    (lrank, grank, crank), (nl, ng, nc) = ranks, sizes
+    n = len(rows["row"])
     cells = np.empty(n, dtype=np.int64)
     _cells(np.ascontiguousarray(rows["row"], dtype=np.int64),
            np.asarray(book_bounds, dtype=np.int64),
@@ -124,31 +175,12 @@ def by_label(rows, book_bounds: Sequence[int], labels: tuple, kinds: tuple,
            np.ascontiguousarray(rows["greek_code"], dtype=np.int64), grank,
            np.ascontiguousarray(trade_cur, dtype=np.int64), crank, nl, ng, nc, cells)
     space = n_books * nl * ng * nc
-    dense = space <= 4 * n + 4096
-    if dense:
-        index, size = cells, space
-    else:
-        groups, index = np.unique(cells, return_inverse=True)
-        index, size = np.ascontiguousarray(index.reshape(-1), dtype=np.int64), len(groups)
-    sums = np.zeros((size, 3), dtype=np.float64)
-    counts = np.zeros((size, 3), dtype=np.int64)
-    present = np.zeros(size, dtype=np.bool_)
-    _accumulate(index, *(rows[c] for c in SUM_COLS), sums, counts, present)
-    if dense:
-        groups = np.flatnonzero(present)
-        sums, counts = sums[groups], counts[groups]
-    sums[counts == 0] = np.nan
-    rest, gcur = np.divmod(groups, nc)
-    rest, ggrk = np.divmod(rest, ng)
-    gbook, glab = np.divmod(rest, nl)
-    gk = [gsorted[k] for k in ggrk.tolist()]
-    units = dict(zip(kinds, units_of))
-    cols = {"label": [lsorted[k] for k in glab.tolist()], "greek": gk,
-            "currency": [csorted[k] for k in gcur.tolist()], "unit": [units[k] for k in gk]}
-    for j, c in enumerate(SUM_COLS):
-        cols[c] = sums[:, j].tolist()
-    bounds = np.searchsorted(gbook, np.arange(n_books + 1)).tolist()
-    return [{k: v[bounds[i]:bounds[i + 1]] for k, v in cols.items()} for i in range(n_books)]
+    if space <= 4 * n + 4096:                       # dense: the cells are the groups
+        return _accumulate(cells, *(rows[c] for c in SUM_COLS), space)
+    cells, index = np.unique(cells, return_inverse=True)
+    groups, sums = _accumulate(np.ascontiguousarray(index.reshape(-1), dtype=np.int64),
+                               *(rows[c] for c in SUM_COLS), len(cells))
+    return cells[groups], sums
 
 
 _RANKS: dict = {}

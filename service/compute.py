@@ -10,6 +10,7 @@ answer is encoded to JSON bytes (:func:`service.layout.answers`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -84,27 +85,61 @@ def tag_trades(jobs: Sequence[Job]) -> tuple[list | BookColumns, list[int] | Non
     return trades, offsets
 
 
+def _tagged_ids(ids: list, tag: str, types: frozenset | None) -> list:
+    """``ids`` with each valid id ``tag + str(id).strip()`` (``types``: the ids' value types,
+    if known; strings only, none blank: one C-level pass)."""
+    if types is not None and types == {str}:
+        stripped = list(map(str.strip, ids))
+        if all(stripped):
+            return list(map(tag.__add__, stripped))
+    return [tag + str(t).strip() if _valid_id(t) else t for t in ids]
+
+
+@functools.lru_cache(maxsize=64)
+def _tagged_types(types: frozenset) -> frozenset | None:
+    """The value types of a trade id column once tagged (valid ids are then strings: every
+    int, and strings stay strings); None for subclasses of str or int (not followed)."""
+    if any(issubclass(t, (str, int)) and t not in (str, int, bool) for t in types):
+        return None
+    if types & {str, int}:
+        return (types - {int}) | {str}
+    return types
+
+
 def _tag_columns(jobs: Sequence[Job]) -> tuple[BookColumns, list[int]]:
     """:func:`tag_trades` of books that are all :class:`BookColumns`, column by column
     (no mapping per trade): the groups of equal keys merged in order of first
-    appearance, as ``BookColumns.from_mappings`` of the tagged mappings groups them."""
-    merged: dict[tuple, tuple[list, list]] = {}
+    appearance, as ``BookColumns.from_mappings`` of the tagged mappings groups them. The
+    columns' value types are merged too, where every book knows them."""
+    merged: dict[tuple, tuple[list, list, list]] = {}
     offsets, offset = [], 0
     for i, job in enumerate(jobs):
         offsets.append(offset)
         tag = f"{i}|"
-        for keys, positions, columns in job.trades.groups:
+        for (keys, positions, columns), types in zip(job.trades.groups, job.trades.types):
             columns = list(columns)
+            if types is not None:
+                types = list(types)
             if "trade_id" in keys:
                 k = keys.index("trade_id")
-                columns[k] = [tag + str(t).strip() if _valid_id(t) else t
-                              for t in columns[k]]
-            pos, cols = merged.setdefault(keys, ([], [[] for _ in keys]))
-            pos.extend([p + offset for p in positions])
+                columns[k] = _tagged_ids(columns[k], tag, None if types is None else types[k])
+                if types is not None:
+                    types[k] = _tagged_types(types[k])
+                    types = None if types[k] is None else types
+            got = merged.get(keys)
+            if got is None:
+                got = merged[keys] = ([], [[] for _ in keys], [])
+            pos, cols, known = got
+            pos.extend(map(offset.__add__, positions))
             for acc, col in zip(cols, columns):
                 acc.extend(col)
+            known.append(types)
         offset += len(job.trades)
-    return BookColumns(offset, [(k, p, c) for k, (p, c) in merged.items()]), offsets
+    groups = [(k, p, c) for k, (p, c, _) in merged.items()]
+    types = [None if any(t is None for t in known) else
+             tuple(frozenset().union(*col) for col in zip(*known))
+             for _, _, known in merged.values()]
+    return BookColumns(offset, groups, types), offsets
 
 
 def _evaluate(market, jobs: Sequence[Job]) -> list[bytes]:

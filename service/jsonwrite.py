@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -136,78 +137,193 @@ def _join(parts: list) -> np.ndarray:
 
 
 def _offsets(lens: list) -> np.ndarray:
-    """Start of each of consecutive pieces of lengths ``lens``."""
-    return np.cumsum([0] + lens[:-1]).astype(np.int64) if lens else np.zeros(0, np.int64)
+    """Start of each of consecutive pieces of lengths ``lens`` (a few: summed in Python).
+
+    Examples
+    --------
+    >>> _offsets([3, 1, 2]).tolist(), _offsets([]).tolist()
+    ([0, 3, 4], [])
+    """
+    return np.array(list(itertools.accumulate(lens[:-1], initial=0)) if lens else [],
+                    dtype=np.int64)
 
 
-class _Program:
-    """The operations of a record and the inputs they refer to, as the kernel takes them."""
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What a record's program needs beyond its columns' data, the same for every call with
+    the same fields, groups and tables (cached, see :func:`_plan`)."""
 
-    def __init__(self, n_records: int):
-        self.n_records = n_records
-        self.ops: list[tuple] = []
-        self.lits: list[bytes] = []
-        self.pending = b""
-        self.texts: list[Text] = []
-        self.tables: list[Table] = []
-        self.rec_codes: list[np.ndarray] = []
-        self.row_codes: dict[int, tuple] = {}     # id(codes) -> (index, codes)
-        self.size = 0           # bytes per record beyond the texts (an upper bound)
-        self.extra = 0          # bytes of the coded row columns (an upper bound)
-        self.n_memo = 0         # GCODE operations so far
+    ops: np.ndarray       # (operation, a, b, c, memo) rows
+    lit: np.ndarray
+    lstart: np.ndarray
+    llen: np.ndarray
+    size: int             # bytes per record beyond the texts and coded row lists
+    widths: list          # (group, width + 1) of each coded row column
+    tab: np.ndarray       # the tables' entries, one buffer
+    tstart: np.ndarray
+    tlen: np.ndarray
+    tab_base: np.ndarray
+    tables: tuple         # the tables (held: the cache key has their ids)
 
-    def literal(self, b: bytes) -> None:
-        self.pending += b
 
-    def _op(self, o: int, a: int, b: int = 0, c: int = 0) -> None:
-        if self.pending:
-            self.ops.append((LIT, len(self.lits), 0, 0, 0))
-            self.lits.append(self.pending)
-            self.size += len(self.pending)
-            self.pending = b""
-        self.ops.append((o, a, b, c, self.n_memo))
-        self.n_memo += o == GCODE
+def _lit_ops(parts: list) -> tuple[list, list]:
+    """(ops, literals) of a program given as literals (bytes) and operations (tuples
+    (o, a, b, c)); adjacent literals merged, GCODE operations numbered."""
+    ops, lits, pending, n_memo = [], [], b"", 0
+    for x in parts + [None]:
+        if isinstance(x, bytes):
+            pending += x
+            continue
+        if pending:
+            ops.append((LIT, len(lits), 0, 0, 0))
+            lits.append(pending)
+            pending = b""
+        if x is not None:
+            ops.append((*x, n_memo))
+            n_memo += x[0] == GCODE
+    return ops, lits
 
-    def _table(self, codes: np.ndarray, table: Table, n: int) -> tuple[np.ndarray, int]:
-        codes = np.ascontiguousarray(codes, dtype=np.int64)
-        if codes.shape != (n,):
-            raise ValueError(f"{codes.shape[0]} codes, {n} expected")
-        if n and (int(codes.min()) < 0 or int(codes.max()) >= len(table.length)):
+
+def _build_plan(fields: Sequence[tuple], groups: Sequence[Group], row_index: list,
+                tables: list) -> _Plan:
+    """The :class:`_Plan` of records with these fields and groups (``row_index``: the coded
+    row list of each group column, in order, or None; ``tables``: every coded column's
+    table, fields first)."""
+    parts: list = []
+    n_text = n_rec = n_tab = 0
+    widths, size = [], 0
+    for j, (key, col) in enumerate(fields):
+        if key is not None:
+            parts.append((b"{" if j == 0 else b",") + orjson.dumps(key) + b":")
+        if isinstance(col, Text):
+            parts.append((TEXT, n_text, 0, 0))
+            n_text += 1
+        else:
+            parts.append((CODE, n_rec, n_tab, 0))
+            size += int(tables[n_tab].length.max(initial=0))
+            n_rec += 1
+            n_tab += 1
+    k = 0
+    for g, grp in enumerate(groups):
+        for c, (key, col) in enumerate(grp.columns):
+            parts.append((b"," + orjson.dumps(grp.name) + b":{" if c == 0 else b"],")
+                         + orjson.dumps(key) + b":[")
+            if isinstance(col, Text):
+                parts.append((GTEXT, n_text, 0, g))
+                n_text += 1
+            else:
+                parts.append((GCODE, row_index[k], n_tab, g))
+                widths.append((g, int(tables[n_tab].length.max(initial=0)) + 1))
+                n_tab += 1
+            k += 1
+        parts.append(b"]}")
+    parts.append(b"}")
+    ops, lits = _lit_ops(parts)
+    llen = np.fromiter(map(len, lits), dtype=np.int64, count=len(lits))
+    tlen = _join([t.length for t in tables])
+    return _Plan(np.array(ops, dtype=np.int64).reshape(-1, 5),
+                 np.frombuffer(b"".join(lits) or b" ", dtype=np.uint8), np.cumsum(llen) - llen,
+                 llen, size + sum(len(x) for x in lits), widths,
+                 np.frombuffer(b"".join(t.buf for t in tables) or b" ", dtype=np.uint8),
+                 _join([t.start + b for t, b in
+                        zip(tables, _offsets([len(t.buf) for t in tables]).tolist())]),
+                 tlen, _offsets([len(t.length) for t in tables]), tuple(tables))
+
+
+_PLANS: dict = {}
+
+
+def _plan(fields, groups, row_index: list, tables: list) -> _Plan:
+    """:func:`_build_plan`, cached by the keys, column kinds, code sharing and table ids (a
+    small dict, emptied when full: an answer's fields and tables repeat across requests;
+    a plan holds its tables, so their ids are not reused while it is cached)."""
+    key = (tuple((k, type(c)) for k, c in fields),
+           tuple((g.name, tuple((k, type(c)) for k, c in g.columns)) for g in groups),
+           tuple(row_index), tuple(map(id, tables)))
+    hit = _PLANS.get(key)
+    if hit is None:
+        hit = _build_plan(fields, groups, row_index, tables)
+        if len(_PLANS) >= _TABLES_MAX:
+            _PLANS.clear()              # one C call: safe beside other worker threads
+        _PLANS[key] = hit
+    return hit
+
+
+def _codes(col: Coded, n: int) -> np.ndarray:
+    """``col``'s codes as int64 (``n`` of them; their range is checked by :func:`_check`)."""
+    codes = np.ascontiguousarray(col.codes, dtype=np.int64)
+    if codes.shape != (n,):
+        raise ValueError(f"{codes.shape[0]} codes, {n} expected")
+    return codes
+
+
+def _check(codes: list, sizes: list) -> None:
+    """Raise unless each of ``codes`` (int64 arrays) indexes a table of its ``sizes`` (one
+    reduction each: as unsigned, a negative code is above any size; the kernel does not
+    check its indexes)."""
+    for c, size in zip(codes, sizes):
+        if c.shape[0] and int(c.view(np.uint64).max()) >= size:
             raise ValueError("code outside its table")
-        self.tables.append(table)
-        return codes, len(self.tables) - 1
 
-    def column(self, col, n: int, group: int | None = None) -> None:
-        """Add a record field (``group`` None) or a group's row column of ``n`` elements."""
+
+def _columns(fields: Sequence[tuple], groups: Sequence[Group], n: int) -> tuple:
+    """(texts, record codes, row code lists, row list of each group column (or None),
+    tables) of the fields and groups, in program order, checked."""
+    texts, rec_codes, tables = [], [], []
+    row_codes: dict[int, tuple] = {}     # id(codes) -> (index, codes)
+    row_index: list = []
+    checks: dict[tuple, np.ndarray] = {}  # (id(codes), table size) -> codes
+    for _, col in fields:
         if isinstance(col, Text):
             if col.n != n:
                 raise ValueError(f"text column of {col.n} elements, {n} expected")
-            self.texts.append(col)
-            if col.nulls is not None:
-                self.extra += 5 * int(np.count_nonzero(col.nulls))
-            if group is None:
-                self._op(TEXT, len(self.texts) - 1)
-            else:
-                self._op(GTEXT, len(self.texts) - 1, 0, group)
-            return
-        codes, tab = self._table(col.codes, col.table, n)
-        width = int(col.table.length.max(initial=0))
-        if group is None:
-            self.rec_codes.append(codes)
-            self._op(CODE, len(self.rec_codes) - 1, tab)
-            self.size += width
+            texts.append(col)
         else:
-            j = self.row_codes.setdefault(id(col.codes), (len(self.row_codes), codes))[0]
-            self._op(GCODE, j, tab, group)
-            self.extra += (width + 1) * n
+            rec_codes.append(_codes(col, n))
+            checks[id(col.codes), len(col.table.length)] = rec_codes[-1]
+            tables.append(col.table)
+    for grp in groups:
+        m = len(grp.rows)
+        for _, col in grp.columns:
+            if isinstance(col, Text):
+                if col.n != m:
+                    raise ValueError(f"text column of {col.n} elements, {m} expected")
+                texts.append(col)
+                row_index.append(None)
+            else:
+                codes = _codes(col, m)
+                checks[id(col.codes), len(col.table.length)] = codes
+                row_index.append(row_codes.setdefault(id(col.codes),
+                                                      (len(row_codes), codes))[0])
+                tables.append(col.table)
+    _check(list(checks.values()), [size for _, size in checks])
+    return texts, rec_codes, [c for _, c in row_codes.values()], row_index, tables
 
-    def close(self) -> None:
-        """Flush the pending literal."""
-        if self.pending:
-            self.ops.append((LIT, len(self.lits), 0, 0, 0))
-            self.lits.append(self.pending)
-            self.size += len(self.pending)
-            self.pending = b""
+
+def _text(texts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bytes, the same as 8-byte words, cursor of each text past its ``[``) of the texts
+    one after the other, padded with at least 8 bytes to whole words."""
+    lens = [len(t.buf) for t in texts]
+    total = sum(lens)
+    buf = b"".join([*(t.buf for t in texts), bytes(8 + (-total) % 8)])
+    text = np.frombuffer(buf, dtype=np.uint8)
+    if not text.flags.aligned:                       # pragma: no cover - bytes are aligned
+        text = text.copy()
+        text.flags.writeable = False
+    return text, text.view(np.uint64), _offsets(lens) + 1
+
+
+def _nulls(texts: list) -> tuple[list, np.ndarray]:
+    """(the texts' null masks, where each text's mask starts in them joined, -1: none)."""
+    masks, base, at = [], [], 0
+    for t in texts:
+        if t.nulls is None:
+            base.append(-1)
+        else:
+            masks.append(t.nulls)
+            base.append(at)
+            at += len(t.nulls)
+    return masks, np.array(base, dtype=np.int64)
 
 
 def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
@@ -227,62 +343,37 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
         the number of records.
     wrap : sequence of (bytes, bytes), optional
         Per book, the text written before and after its array (its answer's JSON
-        around the records: one buffer, one copy out); None: nothing.
+        around the records: one buffer, one copy out; bytes or memoryviews); None:
+        nothing.
     """
     bounds = np.asarray(book_bounds, dtype=np.int64)
     n = int(bounds[-1])
     if not fields or fields[0][0] is None:
         raise ValueError("records need a first field with a key")
-    prog = _Program(n)
-    for j, (key, col) in enumerate(fields):
-        if key is not None:
-            prog.literal((b"{" if j == 0 else b",") + orjson.dumps(key) + b":")
-        prog.column(col, n)
-    for g, grp in enumerate(groups):
-        for c, (key, col) in enumerate(grp.columns):
-            prog.literal((b"," + orjson.dumps(grp.name) + b":{" if c == 0 else b"],")
-                         + orjson.dumps(key) + b":[")
-            prog.column(col, len(grp.rows), g)
-        prog.literal(b"]}")
-    prog.literal(b"}")
-    prog.close()
-    lens = [len(t.buf) for t in prog.texts]
-    cursor = _offsets(lens) + 1
-    text = np.empty(-(-(sum(lens) + 8) // 8) * 8, dtype=np.uint8)   # 8-byte words, padded
-    for t, a in zip(prog.texts, cursor.tolist()):
-        text[a - 1:a - 1 + len(t.buf)] = np.frombuffer(t.buf, dtype=np.uint8)
-    generic = np.array([t.generic for t in prog.texts], dtype=np.bool_)
-    masks = [t.nulls for t in prog.texts if t.nulls is not None]
-    null_base = np.full(len(prog.texts), -1, dtype=np.int64)
-    null_base[[t.nulls is not None for t in prog.texts]] = _offsets([len(x) for x in masks])
+    texts, rec_codes, row_codes, row_index, tables = _columns(fields, groups, n)
+    plan = _plan(fields, groups, row_index, tables)
+    text, words, cursor = _text(texts)
+    generic = np.array([t.generic for t in texts], dtype=np.bool_)
+    masks, null_base = _nulls(texts)
     nulls = np.concatenate(masks).view(np.uint8) if masks else np.zeros(0, np.uint8)
-    tab = b"".join(t.buf for t in prog.tables)
-    tab_base = _offsets([len(t.length) for t in prog.tables])
-    bases = _offsets([len(t.buf) for t in prog.tables])
-    tstart = _join([t.start + b for t, b in zip(prog.tables, bases)])
-    tlen = _join([t.length for t in prog.tables])
-    rec_codes = np.stack(prog.rec_codes) if prog.rec_codes else np.zeros((0, n), np.int64)
-    row_codes = [c for _, c in prog.row_codes.values()]
-    code_base = _offsets([len(c) for c in row_codes])
-    group_n = np.array([len(g.rows) for g in groups], dtype=np.int64)
-    group_base = _offsets(group_n.tolist())
-    rows = _join([g.rows for g in groups])
-    lit = np.frombuffer(b"".join(prog.lits) or b" ", dtype=np.uint8)
-    llen = np.fromiter(map(len, prog.lits), dtype=np.int64, count=len(prog.lits))
+    group_n = [len(g.rows) for g in groups]
     n_books = len(bounds) - 1
     pieces = [x for pair in wrap for x in pair] if wrap is not None else [b""] * 2 * n_books
     if len(pieces) != 2 * n_books:
         raise ValueError(f"{len(pieces) // 2} heads and tails, {n_books} books")
     wlen = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    size = 2 * n_books + n + n * prog.size + prog.extra + sum(lens) + int(wlen.sum())
+    size = (2 * n_books + n + n * plan.size + sum(w * group_n[g] for g, w in plan.widths)
+            + 5 * sum(int(np.count_nonzero(x)) for x in masks) + len(text) + int(wlen.sum()))
     out = np.empty(size, dtype=np.uint8)
     ends = np.zeros(n_books, dtype=np.int64)
     end = write(out, bounds, ends, np.frombuffer(b"".join(pieces) or b" ", dtype=np.uint8),
-                np.cumsum(wlen) - wlen, wlen, np.array(prog.ops, dtype=np.int64).reshape(-1, 5),
-                lit, np.cumsum(llen) - llen, llen, text, text.view(np.uint64), cursor, generic,
-                nulls, null_base, rec_codes, _join(row_codes), code_base,
-                np.frombuffer(tab or b" ", dtype=np.uint8), tstart, tlen, tab_base, rows,
-                group_base, group_n, 1 << min(max(2 * n, 16), 1023).bit_length())
+                np.cumsum(wlen) - wlen, wlen, plan.ops, plan.lit, plan.lstart, plan.llen, text,
+                words, cursor, generic, nulls, null_base,
+                np.stack(rec_codes) if rec_codes else np.zeros((0, n), np.int64),
+                _join(row_codes), _offsets([len(c) for c in row_codes]), plan.tab,
+                plan.tstart, plan.tlen, plan.tab_base, _join([g.rows for g in groups]),
+                _offsets(group_n), np.array(group_n, dtype=np.int64),
+                1 << min(max(2 * n, 16), 1023).bit_length())
     if end > size:                                    # pragma: no cover - a size bug
         raise AssertionError(f"records wrote {end} bytes, at most {size} expected")
     starts = [0] + ends[:-1].tolist()

@@ -25,13 +25,14 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 import orjson
 
 from aadrisk.risk.greeks import scaled_columns
 
-from .aggregates import SUM_COLS, by_label, price_totals
+from .aggregates import by_label, price_totals
 from .jsonwrite import Coded, Group, Table, Text, encoded_table, write_records
 
 LAYOUTS = ("trades", "columnar")
@@ -60,6 +61,30 @@ def owner(tid: str, offsets: Sequence[int] | None) -> tuple[int, str]:
         i = bisect.bisect_right(offsets, pos) - 1
         return i, f"#{pos - offsets[i]}"
     return 0, tid  # pragma: no cover - every id is tagged or positional
+
+
+def client_ids(ids: list, offsets: Sequence[int] | None, bounds: Sequence[int]) -> list:
+    """:func:`owner`'s client id of each of ``ids``, book ``i`` being ``ids[bounds[i]:
+    bounds[i + 1]]``: its tag ``"<i>|"`` cut off (books whose ids do not all carry it by
+    :func:`owner`, id by id).
+
+    Examples
+    --------
+    >>> client_ids(["0|a", "0|#1", "1|b|c", "#3"], [0, 2], [0, 2, 4])
+    ['a', '#1', 'b|c', '#1']
+    """
+    if offsets is None:
+        return ids
+    out: list = []
+    for i in range(len(bounds) - 1):
+        chunk = ids[bounds[i]:bounds[i + 1]]
+        tag = f"{i}|"
+        rest = list(map(itemgetter(slice(len(tag), None)), chunk))
+        # every id is tag + rest exactly when the joins agree (the pieces line up)
+        if "".join(chunk) != tag * bool(chunk) + tag.join(rest):
+            rest = [owner(t, offsets)[1] for t in chunk]
+        out += rest
+    return out
 
 
 def json_value(x):
@@ -178,25 +203,45 @@ def _kind_info(kinds: tuple) -> _Kinds:
     return _Kinds(units, bp, vp, encoded_table(kinds), encoded_table(tuple(units)))
 
 
+#: one-byte codes (a column of at most 256 distinct strings is coded with one C call)
+_BYTE = [bytes([k]) for k in range(256)]
+
+
 def _strings(column: np.ndarray) -> tuple[np.ndarray, tuple] | None:
     """(codes, distinct values in order of first appearance) of a column of strings (an
     object array) or None; None if it holds anything else (each value is then written
-    as it is)."""
-    n = len(column)
-    if n and type(column[0]) is str and (column == column[0]).all():   # one value
-        return np.zeros(n, dtype=np.int64), (column[0],)
+    as it is).
+
+    Examples
+    --------
+    >>> codes, table = _strings(np.array(["b", "a", "b", None], dtype=object))
+    >>> codes.tolist(), table
+    ([0, 1, 0, 2], ('b', 'a', None))
+    >>> _strings(np.array(["a", 1], dtype=object)) is None
+    True
+    """
     values = column.tolist()
+    n = len(values)
+    if n and type(values[0]) is str and values[-1] == values[0] and \
+            values.count(values[0]) == n:                                # one value
+        return np.zeros(n, dtype=np.int64), (values[0],)
     try:
-        table = tuple(dict.fromkeys(values))
+        where = dict.fromkeys(values)
     except TypeError:
         return None
-    if not all(type(v) is str or v is None for v in table):
+    if not all(type(v) is str or v is None for v in where):
         return None
+    table = tuple(where)
     if len(table) == 1:
-        return np.zeros(len(values), dtype=np.int64), table
-    where = {v: k for k, v in enumerate(table)}
-    return np.fromiter(map(where.__getitem__, values), dtype=np.int64,
-                       count=len(values)), table
+        return np.zeros(n, dtype=np.int64), table
+    if n < 2 or len(table) > 256:
+        for k, v in enumerate(table):
+            where[v] = k
+        return np.fromiter(map(where.__getitem__, values), dtype=np.int64, count=n), table
+    for k, v in enumerate(table):
+        where[v] = _BYTE[k]
+    codes = np.frombuffer(b"".join(itemgetter(*values)(where)), dtype=np.uint8)
+    return codes.astype(np.int64), table
 
 
 def _price_fields(pr: dict, trade_ids: list, strings: dict) -> list[tuple]:
@@ -233,6 +278,13 @@ def _errors(errors, offsets, n_books: int) -> list[list[dict]]:
 _HOLE = orjson.Fragment(b"\0")
 
 
+def _around(doc: bytes) -> tuple[memoryview, memoryview]:
+    """The JSON of a document before and after its hole (views, no copy)."""
+    k = doc.index(b"\0")
+    view = memoryview(doc)
+    return view[:k], view[k + 1:]
+
+
 def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]:
     """The JSON answer of each job from the merged :class:`GreekArrays`.
 
@@ -254,12 +306,10 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
     n = len(jobs)
     pr = greek_arrays.prices
     n_p = len(pr["_pos"])
-    trade_ids = pr["trade"].tolist()
-    if offsets is not None:
-        trade_ids = [owner(t, offsets)[1] for t in trade_ids]
     errors = _errors(greek_arrays.errors, offsets, n)
-    offsets = [0] if offsets is None else offsets
+    tagged, offsets = offsets is not None, [0] if offsets is None else offsets
     pbounds = np.searchsorted(pr["_pos"], np.asarray(offsets)).tolist() + [n_p]
+    trade_ids = client_ids(pr["trade"].tolist(), offsets if tagged else None, pbounds)
     tables = (tuple(greek_arrays.labels), tuple(greek_arrays.kinds))
     greeks = _Rows(greek_arrays.greeks, offsets, *tables)
     zeros = _Rows(greek_arrays.zero_greeks, offsets, *tables) \
@@ -274,9 +324,10 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
         ccy_codes, ccys = factorize([c or "" for c in pr["currency"].tolist()])
     price = pr["price"] if n_p else np.zeros(0)
     totals = price_totals(ccy_codes, ccys, price, pbounds)
-    by_label_ = by_label({"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
-                          "greek_code": greeks.greek_codes[0], **greeks.arrays},
-                         greeks.book_bounds, *tables, greeks.kind_units, ccy_codes, ccys, n)
+    rows = {"row": greeks.cols["row"], "label_code": greeks.label_codes[0],
+            "greek_code": greeks.greek_codes[0], **greeks.arrays}
+    by_label_ = by_label(rows, greeks.book_bounds, *tables, greeks.kind_units, ccy_codes,
+                         ccys, n)
     valuation_date = greek_arrays.valuation_date.isoformat()
     pcols = None
     out: list = []
@@ -302,7 +353,7 @@ def answers(greek_arrays, jobs: Sequence, offsets: Sequence[int]) -> list[bytes]
     for zero in dict.fromkeys(j.include_zero_greeks for j in jobs if j.layout != "columnar"):
         mine = [j.layout != "columnar" and j.include_zero_greeks == zero for j in jobs]
         groups = [greeks.group("greeks")] + ([zeros.group("zero_greeks")] if zero else [])
-        wrap = [out[i].split(b"\0") if mine[i] else (b"", b"") for i in range(n)]
+        wrap = [_around(out[i]) if mine[i] else (b"", b"") for i in range(n)]
         records = write_records(_price_fields(pr, trade_ids, strings), groups, pbounds, wrap)
         out = [records[i] if mine[i] else out[i] for i in range(n)]
     return out

@@ -171,3 +171,24 @@ def test_tagging_columns_equals_tagging_mappings():
     assert isinstance(got, BookColumns) and got_off == ref_off
     assert [list(m.items()) for m in got.mappings()] == [list(m.items()) for m in ref]
     assert [g[:2] for g in got.groups] == [g[:2] for g in BookColumns.from_mappings(ref).groups]
+
+
+def test_tagging_columns_merges_their_value_types():
+    """Books with known value types: the merged book's types are exactly those of its
+    columns (tagged ids included); a book without them leaves its groups' types unknown."""
+    from aadrisk.risk.columns import BookColumns
+
+    def typed(book):
+        b = BookColumns.from_mappings(book)
+        return BookColumns(b.n, b.groups, [tuple(frozenset(map(type, c)) for c in cols)
+                                           for _, _, cols in b.groups])
+
+    books = [[{"trade_id": 7, "strike": 1.0}, {"trade_id": " a ", "strike": 2}],
+             [{"trade_id": True, "strike": 3.0}, {"trade_id": "  ", "strike": None}],
+             [{"trade_id": "b", "strike": 4.0}, {"trade_id": None}]]
+    got, _ = tag_trades([Job(typed(b), {}) for b in books])
+    want = [tuple(frozenset(map(type, c)) for c in cols) for _, _, cols in got.groups]
+    assert list(got.types) == want
+    assert want[0][0] == {str, bool} and want[0][1] == {float, int, type(None)}
+    got, _ = tag_trades([Job(typed(books[0]), {}), Job(BookColumns.from_mappings(books[1]), {})])
+    assert got.types == (None,)

@@ -139,6 +139,13 @@ def test_write_records_checks_its_inputs():
         write_records([("a", Text.floats(np.zeros(3)))], [], [0, 2])
     with pytest.raises(ValueError):
         write_records([("a", Coded(np.array([0, 5]), encoded_table(("x",))))], [], [0, 2])
+    with pytest.raises(ValueError):
+        write_records([("a", Coded(np.array([0, -1]), encoded_table(("x", "y"))))], [], [0, 2])
+    codes = np.array([1, 0])                  # in the first table, not in the second
+    grp = Group("g", np.array([0, 1]), [("c", Coded(codes, encoded_table(("x", "y")))),
+                                        ("d", Coded(codes, encoded_table(("z",))))])
+    with pytest.raises(ValueError):
+        write_records([("a", Text.values([1, 2]))], [grp], [0, 2])
 
 
 def test_write_records_wraps_each_book():
@@ -166,7 +173,9 @@ def test_answers_keep_the_document_key_order(market_full):
 @pytest.mark.parametrize("values, table", [
     (["a", "a", "a"], ("a",)), (["a", "b", "a", None], ("a", "b", None)),
     ([None, "a"], (None, "a")), (["a", "a", 1], None), ([1, 1], None),
-    (["a", "a", "b"], ("a", "b")), ([], ())])
+    (["a", "a", "b"], ("a", "b")), ([], ()), (["a", "b", "a"], ("a", "b")), (["x"], ("x",)),
+    ([None], (None,)), ([["a"], "a"], None), ([f"s{k % 300}" for k in range(700)],
+                                              tuple(f"s{k}" for k in range(300)))])
 def test_strings_of_an_object_column(values, table):
     column = np.empty(len(values), dtype=object)
     column[:] = values
@@ -240,3 +249,21 @@ def test_trades_layout_byte_identical(market_full, book_full):
 def test_trade_ids_scanned_from_one_encoding(ids):
     got = write_records([("trade", Text.values(ids))], [], [0, len(ids)])
     assert got == [orjson.dumps([{"trade": s} for s in ids])]
+
+
+def test_cached_programs_follow_the_tables_and_code_sharing():
+    """Calls with the same keys but other tables, or codes shared or not, each write their
+    own records (the program of a call is cached by its structure)."""
+    codes = np.array([0, 1, 1])
+    for table in (("a", "b"), ("xx", "y"), ("a", "b")):
+        grp = Group("g", np.array([0, 0, 1]), [("c", Coded(codes, encoded_table(table))),
+                                               ("d", Coded(codes.copy(), encoded_table(table)))])
+        got = write_records([("i", Coded(np.array([1, 0]), encoded_table(table)))], [grp],
+                            [0, 2])
+        want = [{"i": table[1], "g": {"c": [table[0], table[1]], "d": [table[0], table[1]]}},
+                {"i": table[0], "g": {"c": [table[1]], "d": [table[1]]}}]
+        assert got == [orjson.dumps(want)]
+    shared = Group("g", np.array([0, 0, 1]), [("c", Coded(codes, encoded_table(("a", "b")))),
+                                              ("d", Coded(codes, encoded_table(("p", "q"))))])
+    got = write_records([("i", Text.values([0, 1]))], [shared], [0, 2])
+    assert got == [b'[{"i":0,"g":{"c":["a","b"],"d":["p","q"]}},{"i":1,"g":{"c":["b"],"d":["q"]}}]']

@@ -118,3 +118,15 @@ def test_as_mapping_matches_model_dump_with_key_order():
         want = t.model_dump(mode="json", exclude_unset=True)
         got = as_mapping(t)
         assert got == want and list(got) == list(want)
+
+
+def test_client_ids_cut_each_books_tag():
+    from service.layout import client_ids, owner
+    ids = ["0|a", "0|1|b", "#1", "1|", "1|x|", "#4", "10|z", "2|c"]
+    offsets, bounds = [0, 3, 5], [0, 3, 6, 8]
+    assert client_ids(ids, offsets, bounds) == ["a", "1|b", "#1", "", "x|", "#1", "z", "c"]
+    assert client_ids(ids, offsets, bounds) == [owner(t, offsets)[1] for t in ids]
+    assert client_ids(ids, None, [0, 8]) is ids
+    # pieces that would line up only if ids could be split anywhere: not the book's tag
+    for odd in (["0", "|0|x"], ["0|a", "x0|"], ["0|", "0|0|"]):
+        assert client_ids(odd, [0], [0, 2]) == [owner(t, [0])[1] for t in odd]
