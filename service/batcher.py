@@ -5,8 +5,10 @@ content). The first request of a key opens a window of
 ``Settings.batch_window_ms``; every request of the same key arriving before it
 closes -- or, while all evaluation slots are busy, until a slot frees up --
 joins the batch. The window closes early once no request has joined for
-``Settings.batch_quiet_ms`` (the burst of requests that arrived together is in:
-waiting out the rest of the window would only leave the CPU idle). The batch
+``Settings.batch_quiet_ms``, or as soon as the batch holds as many requests as the
+market's previous batch (the burst of requests that arrived together is most
+likely in: clients that loop send again once answered; waiting out the rest of the
+window would only leave the CPU idle). The batch
 is then evaluated by ONE ``greek_vectors`` call in a worker thread
 (:func:`service.compute.evaluate`) and split back per request.
 A batch holding ``max_batch_trades`` trades is closed and dispatched at once.
@@ -27,6 +29,10 @@ from concurrent.futures import Executor
 from .compute import Failure, Job, evaluate
 
 
+#: market keys whose last batch size is remembered
+_MAX_KEYS = 1024
+
+
 @dataclasses.dataclass(eq=False)
 class _Pending:
     key: str
@@ -44,9 +50,9 @@ class _Pending:
 class MicroBatcher:
     """Collects jobs per market key and evaluates each batch with one call.
 
-    A batch opens with its first job and is dispatched when the window closes, or
-    when no job has joined for ``quiet_s`` (or at once when it holds ``max_trades``
-    trades). A dispatched batch waits for one of ``slots`` free evaluation slots and
+    A batch opens with its first job and is dispatched when the window closes, when
+    no job has joined for ``quiet_s``, or once it holds as many jobs as the key's
+    previous batch (or at once when it holds ``max_trades`` trades). A dispatched batch waits for one of ``slots`` free evaluation slots and
     keeps accepting jobs until it gets one, so under load batches grow to what arrives
     while the workers are busy (adaptive batching) instead of queueing many small
     evaluations.
@@ -86,6 +92,8 @@ class MicroBatcher:
         self._sem: asyncio.Semaphore | None = None
         self._pending: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task] = set()
+        #: requests in the last evaluated batch of each market key (bounded)
+        self._sizes: dict[str, int] = {}
 
     async def submit(self, key: str, market, job: Job) -> bytes | Failure:
         """Evaluate ``job`` on ``market`` (identified by ``key``), possibly with others."""
@@ -106,6 +114,8 @@ class MicroBatcher:
         if pend.n_trades >= self.max_trades:
             self._close(pend)
             self._dispatch(pend)
+        elif len(pend.jobs) >= self._sizes.get(key, 0) > 0:
+            self._dispatch(pend)        # as many as last time: the burst is in, most likely
         return await fut
 
     def _due(self, pend: _Pending) -> None:
@@ -138,6 +148,9 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         async with self._sem:
             self._close(pend)
+            if len(self._sizes) >= _MAX_KEYS and pend.key not in self._sizes:
+                self._sizes.clear()
+            self._sizes[pend.key] = len(pend.jobs)
             try:
                 results = await loop.run_in_executor(self.executor, self._timed, pend.market,
                                                      pend.jobs)

@@ -73,3 +73,22 @@ def test_the_window_closes_a_batch_that_keeps_growing():
             return batches
     batches = asyncio.run(go())
     assert sum(batches) == 20 and len(batches) >= 2
+
+
+def test_a_batch_as_large_as_the_last_one_goes_at_once():
+    """The second burst of three is evaluated when its third job joins, not after the
+    1-s window (the first burst, with no size known yet, waited for it)."""
+    async def burst(mb):
+        t0 = time.perf_counter()
+        await asyncio.gather(*(mb.submit("k", None, _job()) for _ in range(3)))
+        return time.perf_counter() - t0
+
+    async def go():
+        with ThreadPoolExecutor(1) as ex:
+            mb, batches = _batcher(ex, window_s=1.0, quiet_s=1.0)
+            first = await burst(mb)
+            second = await burst(mb)
+            return first, second, batches
+    first, second, batches = asyncio.run(go())
+    assert batches == [3, 3]
+    assert first >= 0.95 and second < 0.5
