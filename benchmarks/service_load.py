@@ -583,8 +583,9 @@ def phase_throughput(db: str, q: bool) -> dict:
                 t["n"] += len(res["latencies"])
                 t["wall"] += res["wall_s"]
                 t["rps"].append(len(res["latencies"]) / res["wall_s"])
-                for k in ("lat", "errors", "kept"):
-                    t[k] += res[{"lat": "latencies"}.get(k, k)]
+                t["lat"] += res["latencies"]
+                t["errors"] += res["errors"]
+                t["kept"] += res["kept"]
     finally:
         for srv in servers.values():
             srv.stop()

@@ -8,9 +8,9 @@ joins the batch. The window closes early once no request has joined for
 ``Settings.batch_quiet_ms``, or as soon as the batch holds as many requests as the
 market's previous batch (the burst of requests that arrived together is most
 likely in: clients that loop send again once answered; waiting out the rest of the
-window would only leave the CPU idle). The batch
-is then evaluated by ONE ``greek_vectors`` call in a worker thread
-(:func:`service.compute.evaluate`) and split back per request.
+window would only leave the CPU idle). The batch is then evaluated by ONE
+``greek_vectors`` call in a worker thread (:func:`service.compute.evaluate`) and
+split back per request.
 A batch holding ``max_batch_trades`` trades is closed and dispatched at once.
 With a window of 0 every request is evaluated alone (batching disabled), and so
 is a request with more than ``batch_max_request`` trades (large books gain
@@ -52,8 +52,9 @@ class MicroBatcher:
 
     A batch opens with its first job and is dispatched when the window closes, when
     no job has joined for ``quiet_s``, or once it holds as many jobs as the key's
-    previous batch (or at once when it holds ``max_trades`` trades). A dispatched batch waits for one of ``slots`` free evaluation slots and
-    keeps accepting jobs until it gets one, so under load batches grow to what arrives
+    previous batch (or at once when it holds ``max_trades`` trades). A dispatched
+    batch waits for one of ``slots`` free evaluation slots and keeps accepting jobs
+    until it gets one, so under load batches grow to what arrives
     while the workers are busy (adaptive batching) instead of queueing many small
     evaluations.
 
@@ -64,8 +65,8 @@ class MicroBatcher:
     window_s : float
         Collection window in seconds; 0 disables merging.
     quiet_s : float, optional
-        The window closes early once no job has joined for this long; None, 0 or more
-        than ``window_s``: the window alone decides.
+        The window closes early once no job has joined for this long; None or 0 (or
+        more than ``window_s``): the window alone decides.
     max_trades : int
         A batch holding this many trades is closed and dispatched at once.
     metrics : service.metrics.Metrics, optional
@@ -83,7 +84,7 @@ class MicroBatcher:
                  quiet_s: float | None = None):
         self.executor = executor
         self.window_s = window_s
-        self.quiet_s = window_s if quiet_s is None or quiet_s <= 0 else min(quiet_s, window_s)
+        self.quiet_s = window_s if quiet_s is None or quiet_s <= 0 else quiet_s
         self.max_trades = max_trades
         self.metrics = metrics
         self.run = run
