@@ -21,6 +21,8 @@ usual: Numba's compiler refreshes the target itself (``compile_extra``), with
 the real BLAS check. If this Numba's ``Cache`` does not have the methods the
 replacement calls, the target is refreshed in full instead, with the BLAS check
 answered from the presence of the ``scipy`` package (no import) during it.
+With the replacement, a loaded kernel's LLVM bitcode is parsed only when needed
+(:mod:`service.numba_symbols`).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ import contextlib
 import importlib.util
 import sys
 import threading
+
+from . import numba_symbols
 
 _lock = threading.Lock()
 _done: list[bool] = []
@@ -102,6 +106,7 @@ def init_numba_target() -> bool:
                                                    "_load_overload", "load_overload")):
             _runtime_ready(ctx)
             caching.Cache.load_overload = _load_overload
+            numba_symbols.install()     # and without parsing the kernels' LLVM bitcode
         elif "numba.np.arraymath" not in sys.modules:    # not refreshed yet
             _full_refresh(ctx)
         _done.append(True)
