@@ -142,6 +142,7 @@ def _lifespan(state: ServiceState):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         state.reopen()
+        state.open_handoff(asyncio.get_running_loop())
         background, stop = None, asyncio.Event()
         if state.settings.warmup:
             from .warmup import VANILLA, warm_when_quiet, warmup

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from .compute import Failure, Job, evaluate
+from .handoff import Handoff, in_pool
 
 
 #: market keys whose last batch size is remembered
@@ -95,13 +96,16 @@ class MicroBatcher:
         self._tasks: set[asyncio.Task] = set()
         #: requests in the last evaluated batch of each market key (bounded)
         self._sizes: dict[str, int] = {}
+        #: results handed back to the loop (:mod:`service.handoff`; set by the lifespan)
+        self.handoff: Handoff | None = None
 
     async def submit(self, key: str, market, job: Job) -> bytes | Failure:
         """Evaluate ``job`` on ``market`` (identified by ``key``), possibly with others."""
         loop = asyncio.get_running_loop()
         alone = self.max_request is not None and len(job.trades) > self.max_request
         if self.window_s <= 0 or alone:
-            return (await loop.run_in_executor(self.executor, self._timed, market, [job]))[0]
+            return (await in_pool(self.handoff, self.executor, self._timed, market,
+                                  [job]))[0]
         fut = loop.create_future()
         pend = self._pending.get(key)
         now = loop.time()
@@ -146,15 +150,14 @@ class MicroBatcher:
     async def _run(self, pend: _Pending) -> None:
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.slots)
-        loop = asyncio.get_running_loop()
         async with self._sem:
             self._close(pend)
             if len(self._sizes) >= _MAX_KEYS and pend.key not in self._sizes:
                 self._sizes.clear()
             self._sizes[pend.key] = len(pend.jobs)
             try:
-                results = await loop.run_in_executor(self.executor, self._timed, pend.market,
-                                                     pend.jobs)
+                results = await in_pool(self.handoff, self.executor, self._timed,
+                                        pend.market, pend.jobs)
             except Exception as exc:  # executor shut down, ...: answer every waiter
                 results = [exc] * len(pend.jobs)
         for fut, res in zip(pend.futures, results):

@@ -22,7 +22,6 @@ or read it again.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import orjson
@@ -30,6 +29,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from .fastpath import parse_risk_body
+from .handoff import in_pool
 from .limits import declared_too_big, read_body, send_413
 from .metrics import COUNTED, counted
 from .routes import check_key, risk_answer
@@ -99,8 +99,7 @@ class RiskLane:
             await self.full(scope, _replay(body, disconnected, receive), send)
             return
         if len(body) >= PARSE_OFF_LOOP_BYTES:
-            parsed = await asyncio.get_running_loop().run_in_executor(
-                svc.executor, parse_risk_body, body)
+            parsed = await in_pool(svc.handoff, svc.executor, parse_risk_body, body)
         else:
             parsed = parse_risk_body(body)
         if parsed is None:                       # the full path: 422 with every bad field

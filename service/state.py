@@ -4,7 +4,10 @@ from __future__ import annotations
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
+import asyncio
+
 from .batcher import MicroBatcher
+from .handoff import Handoff
 from .markets import MarketCache
 from .metrics import Metrics
 from .settings import Settings
@@ -26,6 +29,8 @@ class ServiceState:
     #: products still to be warmed in the background (after /v1/ready answers 200)
     warming: list = dataclasses.field(default_factory=list)
     closed: bool = False
+    #: pool results back to the event loop (:mod:`service.handoff`), opened by the lifespan
+    handoff: Handoff | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> "ServiceState":
@@ -52,8 +57,20 @@ class ServiceState:
             setattr(self, f, getattr(fresh, f))
         self.closed = False
 
+    def open_handoff(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand pool results back to ``loop`` through a :class:`Handoff` (kept as
+        ``run_in_executor`` on a loop without readers)."""
+        try:
+            self.handoff = Handoff(loop)
+        except NotImplementedError:
+            self.handoff = None
+        self.batcher.handoff = self.handoff
+
     def close(self) -> None:
-        """Stop the executor and close the store."""
+        """Stop the executor, close the store and the handoff."""
         self.closed = True
+        if self.handoff is not None:
+            self.handoff.close()
+            self.handoff = self.batcher.handoff = None
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
