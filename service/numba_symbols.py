@@ -53,6 +53,11 @@ def elf_defined_symbols(obj: bytes) -> set[str] | None:
     set of str or None
         Every symbol of its symbol table with a section (not undefined), other than
         section and file symbols; None if ``obj`` is not ELF-64 little-endian.
+
+    Raises
+    ------
+    struct.error, ValueError, UnicodeDecodeError
+        A truncated or malformed ELF file.
     """
     if obj[:6] != b"\x7fELF\x02\x01":
         return None
@@ -83,7 +88,10 @@ def _patched(CPUCodeLibrary, JitEngine, ll):
 
     def _unserialize(cls, codegen, state):
         name, kind, data = state
-        names = elf_defined_symbols(data[0]) if kind == "object" else None
+        try:
+            names = elf_defined_symbols(data[0]) if kind == "object" else None
+        except (struct.error, ValueError, UnicodeDecodeError):   # not a well-formed ELF
+            names = None
         if names is None:
             return unserialize(cls, codegen, state)
         object_code, shared_bitcode = data

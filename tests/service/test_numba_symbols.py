@@ -3,9 +3,12 @@ symbols Numba's own load finds, link into kernels compiled later, and the engine
 finds a symbol that only the bitcode names."""
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from service.numba_symbols import elf_defined_symbols
 
@@ -15,6 +18,14 @@ def _run(code: str, *args: str) -> list[str]:
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.split()
+
+
+def test_truncated_elf_raises():
+    head = bytearray(b"\x7fELF\x02\x01" + bytes(58))
+    struct.pack_into("<Q", head, 0x28, 10_000)           # section headers past the end
+    struct.pack_into("<HH", head, 0x3A, 64, 3)
+    with pytest.raises(struct.error):
+        elf_defined_symbols(bytes(head))
 
 
 def test_not_elf64_is_none():
