@@ -60,6 +60,8 @@ class ServiceState:
     def open_handoff(self, loop: asyncio.AbstractEventLoop) -> None:
         """Hand pool results back to ``loop`` through a :class:`Handoff` (kept as
         ``run_in_executor`` on a loop without readers)."""
+        if self.handoff is not None:
+            self.handoff.close()
         try:
             self.handoff = Handoff(loop)
         except NotImplementedError:
