@@ -13,6 +13,13 @@ which Numba sets itself for its parallel loops).  Without it a loop that stores
 to one array and reads another at computed positions (a table lookup) cannot be
 vectorised: the compiler must assume the store may change what a later path
 reads.  It changes no arithmetic, so results are bit-identical.
+
+``jit(refcount=False)`` compiles a kernel without Numba's reference counting of
+arrays (the ``_nrt`` option). Each call of an inlined helper that takes arrays
+otherwise costs two atomic operations per array (an increment when its arguments
+are bound, a decrement when it returns), which in a byte-writing loop called per
+record cost more than the bytes. Such a kernel may not allocate arrays (its caller
+passes any scratch space) nor return one.
 """
 from __future__ import annotations
 
@@ -30,10 +37,13 @@ class _NoAliasCompiler(Compiler):
         self.state.flags.noalias = True
 
 
-def jit(fn=None, noalias=False, **extra):
-    """Serial Numba kernel with aadrisk's options (``cache=True``); ``noalias``: see
-    the module's docstring (only for kernels whose array arguments never overlap)."""
+def jit(fn=None, noalias=False, refcount=True, **extra):
+    """Serial Numba kernel with aadrisk's options (``cache=True``); ``noalias`` and
+    ``refcount``: see the module's docstring (``noalias`` only for kernels whose array
+    arguments never overlap, ``refcount=False`` only for kernels that allocate nothing)."""
     opts = {**_OPTIONS, **extra}
+    if not refcount:
+        opts["_nrt"] = False
     if noalias:
         opts["pipeline_class"] = _NoAliasCompiler
     if fn is None:

@@ -119,7 +119,7 @@ def _scan(text, words, i, count, generic):
 _NULLS = np.frombuffer(b"null," * 64, dtype=np.uint8)
 
 
-@jit
+@jit(inline="always")
 def _null_run(out, p, m):
     """``m`` comma-separated ``null`` at ``p`` (``m`` > 0); new p."""
     while m > 64:
@@ -166,26 +166,27 @@ def _elements(out, p, text, words, cursor, j, generic, nulls, nb, first, m):
 
 
 @jit(inline="always")
-def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, slots):
+def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, mi, slots):
     """The table entries of codes ``row_codes[base:base + m]``, comma-separated, at ``p``;
-    new p. A list of codes seen before (``memo``: open-addressing table of (hash, codes
-    start, count, text start, text length) rows, ``slots`` rows per list column) is
-    copied from its first text (trades of one kind repeat their labels)."""
+    new p. A list of codes seen before (``memo[mi]``: open-addressing table of (hash,
+    codes start, count, text start, text length) rows, ``slots`` rows per list column) is
+    copied from its first text (trades of one kind repeat their labels). ``memo`` is
+    indexed, not sliced: a view per call would cost two atomic reference counts)."""
     h = m
     for r in range(m):
         h = h * 1000003 + row_codes[base + r]
     mask = slots - 1
     slot = h & mask
-    while memo[slot, 2] != 0:
-        if memo[slot, 0] == h and memo[slot, 2] == m:
-            b0 = memo[slot, 1]
+    while memo[mi, slot, 2] != 0:
+        if memo[mi, slot, 0] == h and memo[mi, slot, 2] == m:
+            b0 = memo[mi, slot, 1]
             same = True
             for r in range(m):
                 if row_codes[b0 + r] != row_codes[base + r]:
                     same = False
                     break
             if same:
-                return _copy_within(out, p, memo[slot, 3], memo[slot, 4])
+                return _copy_within(out, p, memo[mi, slot, 3], memo[mi, slot, 4])
         slot = (slot + 1) & mask
     p0 = p
     for r in range(m):
@@ -194,20 +195,20 @@ def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, slots):
             p += 1
         e = tb + row_codes[base + r]
         p = _copy(out, p, tab, tstart[e], tlen[e])
-    if memo[0, 5] < slots // 2:                       # entries kept: at most half full
-        memo[0, 5] += 1
-        memo[slot, 0] = h
-        memo[slot, 1] = base
-        memo[slot, 2] = m
-        memo[slot, 3] = p0
-        memo[slot, 4] = p - p0
+    if memo[mi, 0, 5] < slots // 2:                   # entries kept: at most half full
+        memo[mi, 0, 5] += 1
+        memo[mi, slot, 0] = h
+        memo[mi, slot, 1] = base
+        memo[mi, slot, 2] = m
+        memo[mi, slot, 3] = p0
+        memo[mi, slot, 4] = p - p0
     return p
 
 
-@jit(noalias=True)
+@jit(noalias=True, refcount=False)
 def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen, text, words,
           cursor, generic, nulls, null_base, rec_codes, row_codes, code_base, tab, tstart,
-          tlen, tab_base, rows, group_base, group_n, slots):
+          tlen, tab_base, rows, group_base, group_n, first, count, memo):
     """Write each book's JSON array of records into ``out``, between the book's head and
     tail (pieces ``2 * i`` and ``2 * i + 1`` of ``wrap``, at ``wstart`` of length
     ``wlen``); ``book_end[i]``: end of book ``i`` (books follow one another). Per
@@ -215,16 +216,13 @@ def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen,
     ``lit``; ``TEXT`` the next element of text column ``a`` (:func:`_elements`); ``CODE``
     entry ``rec_codes[a, record]`` of table ``b``; ``GTEXT`` the record's elements of
     text column ``a`` in group ``c``; ``GCODE`` the entries of table ``b`` of the
-    record's rows in group ``c`` by coded row column ``a`` (memo ``d`` of ``slots``
-    rows, see :func:`_coded_list`). Returns the end position."""
+    record's rows in group ``c`` by coded row column ``a`` (``memo[d]``, see
+    :func:`_coded_list`). Scratch space, zeros (the kernel allocates nothing: it is
+    compiled without reference counts): ``first`` and ``count`` (one per group: the
+    record's rows), ``memo`` (one table of a power of two rows per ``GCODE``). Returns
+    the end position."""
     n_groups = group_base.shape[0]
-    first = np.zeros(n_groups, dtype=np.int64)        # the record's rows in each group
-    count = np.zeros(n_groups, dtype=np.int64)
-    n_memo = 0
-    for k in range(op.shape[0]):
-        if op[k, 0] == GCODE:
-            n_memo += 1
-    memo = np.zeros((n_memo, slots, 6), dtype=np.int64)
+    slots = memo.shape[1]
     p = 0
     for b in range(book_bounds.shape[0] - 1):
         p = _copy(out, p, wrap, wstart[2 * b], wlen[2 * b])
@@ -259,7 +257,7 @@ def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen,
                     g = op[k, 3]
                     if count[g] > 0:
                         p = _coded_list(out, p, row_codes, code_base[j] + first[g], count[g],
-                                        tab, tstart, tlen, tab_base[op[k, 2]], memo[op[k, 4]],
+                                        tab, tstart, tlen, tab_base[op[k, 2]], memo, op[k, 4],
                                         slots)
         out[p] = 93
         p = _copy(out, p + 1, wrap, wstart[2 * b + 1], wlen[2 * b + 1])

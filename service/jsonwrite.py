@@ -164,6 +164,7 @@ class _Plan:
     tlen: np.ndarray
     tab_base: np.ndarray
     tables: tuple         # the tables (held: the cache key has their ids)
+    n_memo: int           # GCODE operations (each has a memo table)
 
 
 def _lit_ops(parts: list) -> tuple[list, list]:
@@ -227,7 +228,8 @@ def _build_plan(fields: Sequence[tuple], groups: Sequence[Group], row_index: lis
                  np.frombuffer(b"".join(t.buf for t in tables) or b" ", dtype=np.uint8),
                  _join([t.start + b for t, b in
                         zip(tables, _offsets([len(t.buf) for t in tables]).tolist())]),
-                 tlen, _offsets([len(t.length) for t in tables]), tuple(tables))
+                 tlen, _offsets([len(t.length) for t in tables]), tuple(tables),
+                 sum(op[0] == GCODE for op in ops))
 
 
 _PLANS: dict = {}
@@ -298,6 +300,15 @@ def _columns(fields: Sequence[tuple], groups: Sequence[Group], n: int) -> tuple:
                 tables.append(col.table)
     _check(list(checks.values()), [size for _, size in checks])
     return texts, rec_codes, [c for _, c in row_codes.values()], row_index, tables
+
+
+def _scratch(n_groups: int, n_memo: int, n: int) -> tuple:
+    """The write kernel's scratch space, zeros: (first, count, memo) for ``n_groups``
+    groups, ``n_memo`` coded row lists and ``n`` records (a memo table of a power of two
+    rows, more than twice as many as records up to 512, 32 to 1,024)."""
+    slots = 1 << min(max(2 * n, 16), 1023).bit_length()
+    return (np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups, dtype=np.int64),
+            np.zeros((n_memo, slots, 6), dtype=np.int64))
 
 
 def _text(texts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -373,7 +384,7 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
                 _join(row_codes), _offsets([len(c) for c in row_codes]), plan.tab,
                 plan.tstart, plan.tlen, plan.tab_base, _join([g.rows for g in groups]),
                 _offsets(group_n), np.array(group_n, dtype=np.int64),
-                1 << min(max(2 * n, 16), 1023).bit_length())
+                *_scratch(len(groups), plan.n_memo, n))
     if end > size:                                    # pragma: no cover - a size bug
         raise AssertionError(f"records wrote {end} bytes, at most {size} expected")
     starts = [0] + ends[:-1].tolist()

@@ -12,6 +12,7 @@ import pytest
 from aadrisk.market.snapshot import MarketData
 from aadrisk.risk.greeks import greek_arrays, scaled_columns
 from service.compute import Job, tag_trades
+from service.jsonkernels import write
 from service.jsonwrite import Coded, Group, Text, encoded_table, write_records
 from service.layout import PRICE_COLS, _strings, answers, owner
 
@@ -132,6 +133,31 @@ def test_memo_checks_codes_on_a_hash_collision():
     got = write_records([("i", Text.values([0, 1, 2]))], [grp], [0, 3])
     assert got == [b'[{"i":0,"g":{"c":["a","c"]}},{"i":1,"g":{"c":["b","a"]}},'
                    b'{"i":2,"g":{"c":["a","c"]}}]']
+
+
+def test_memo_of_each_coded_column_apart():
+    """Each coded row column has its own memo: equal code lists in two columns of other
+    tables are each written from their own table."""
+    lists = [[0, 1], [1, 0], [0, 1], [1, 0], [0, 1]]
+    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    codes = np.array([c for x in lists for c in x], dtype=np.int64)
+    grp = Group("g", rows, [("c", Coded(codes, encoded_table(("a", "b")))),
+                            ("d", Coded(codes[::-1].copy(), encoded_table(("x", "y")))),
+                            ("e", Coded(codes, encoded_table(("p", "q"))))])
+    got = write_records([("i", Text.values(list(range(len(lists)))))], [grp],
+                        [0, len(lists)])
+    back = [c for x in lists for c in x][::-1]
+    d = [back[2 * i:2 * i + 2] for i in range(len(lists))]
+    assert got == [orjson.dumps([{"i": i, "g": {"c": ["ab"[c] for c in x],
+                                                "d": ["xy"[c] for c in d[i]],
+                                                "e": ["pq"[c] for c in x]}}
+                                 for i, x in enumerate(lists)])]
+
+
+def test_kernel_has_no_reference_counts():
+    """The writing kernel is compiled without Numba's reference counting (atomic
+    operations per inlined helper call: see aadrisk._numba)."""
+    assert write.targetoptions.get("_nrt") is False
 
 
 def test_write_records_checks_its_inputs():
