@@ -115,50 +115,9 @@ def _scan(text, words, i, count, generic):
         n += np.uint64(1)
 
 
-#: a run of nulls is copied from this text (in pieces of up to 64)
-_NULLS = np.frombuffer(b"null," * 64, dtype=np.uint8)
-
-
 @jit(inline="always")
-def _null_run(out, p, m):
-    """``m`` comma-separated ``null`` at ``p`` (``m`` > 0); new p."""
-    while m > 64:
-        p = _copy(out, p, _NULLS, 0, 5 * 64)
-        m -= 64
-    return _copy(out, p, _NULLS, 0, 5 * m - 1)
-
-
-@jit(inline="always")
-def _elements(out, p, text, words, cursor, j, generic, nulls, nb, first, m):
-    """The ``m`` elements ``first ..`` of text column ``j``, comma-separated, at ``p``;
-    new p. ``nb`` >= 0: ``nulls[nb + i]`` marks element ``i`` as ``null`` (not in the
-    text)."""
-    if nb >= 0:
-        k = 0
-        for r in range(first, first + m):
-            k += nulls[nb + r]
-        if k == m:
-            return _null_run(out, p, m)
-        if k > 0:                                     # runs of nulls and of elements
-            r = 0
-            while r < m:
-                if r > 0:
-                    out[p] = 44
-                    p += 1
-                q = r + 1
-                if nulls[nb + first + r]:
-                    while q < m and nulls[nb + first + q]:
-                        q += 1
-                    p = _null_run(out, p, q - r)
-                else:
-                    while q < m and not nulls[nb + first + q]:
-                        q += 1
-                    s = cursor[j]
-                    e = _scan(text, words, s, q - r, generic)
-                    p = _copy(out, p, text, s, e - s)
-                    cursor[j] = e + 1
-                r = q
-            return p
+def _elements(out, p, text, words, cursor, j, generic, m):
+    """The next ``m`` elements of text column ``j``, comma-separated, at ``p``; new p."""
     s = cursor[j]
     e = _scan(text, words, s, m, generic)
     cursor[j] = e + 1
@@ -207,7 +166,7 @@ def _coded_list(out, p, row_codes, base, m, tab, tstart, tlen, tb, memo, mi, slo
 
 @jit(noalias=True, refcount=False)
 def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen, text, words,
-          cursor, generic, nulls, null_base, rec_codes, row_codes, code_base, tab, tstart,
+          cursor, generic, rec_codes, row_codes, code_base, tab, tstart,
           tlen, tab_base, rows, group_base, group_n, first, count, memo):
     """Write each book's JSON array of records into ``out``, between the book's head and
     tail (pieces ``2 * i`` and ``2 * i + 1`` of ``wrap``, at ``wstart`` of length
@@ -243,16 +202,15 @@ def write(out, book_bounds, book_end, wrap, wstart, wlen, op, lit, lstart, llen,
                 if o == LIT:
                     p = _copy(out, p, lit, lstart[j], llen[j])
                 elif o == TEXT:
-                    p = _elements(out, p, text, words, cursor, j, generic[j], nulls,
-                                  null_base[j], t, 1)
+                    p = _elements(out, p, text, words, cursor, j, generic[j], 1)
                 elif o == CODE:
                     e = tab_base[op[k, 2]] + rec_codes[j, t]
                     p = _copy(out, p, tab, tstart[e], tlen[e])
                 elif o == GTEXT:
                     g = op[k, 3]
                     if count[g] > 0:
-                        p = _elements(out, p, text, words, cursor, j, generic[j], nulls,
-                                      null_base[j], first[g], count[g])
+                        p = _elements(out, p, text, words, cursor, j, generic[j],
+                                      count[g])
                 else:
                     g = op[k, 3]
                     if count[g] > 0:

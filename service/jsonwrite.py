@@ -11,9 +11,9 @@ assembles the records:
   shortest round-trip text, NaN and infinities as ``null``). The kernel walks
   it with a cursor -- the records take the column's elements in order, so a
   record's list of ``k`` rows is the next ``k`` elements, commas included, up
-  to the next separator -- with no per-element start and length arrays;
-  A float column's NaN and infinities are left out of the text and marked
-  (``Text.nulls``): the kernel writes ``null`` for them;
+  to the next separator -- with no per-element start and length arrays (a
+  float column's NaN and infinities are in the text as ``null``: a mask of
+  them, written by the kernel in runs, cost more than scanning the nulls' text);
 * a column of strings from a small table is :class:`Coded`: each distinct value
   encoded once (cached by the table's content, see :func:`encoded_table`) and an
   integer code per element.
@@ -83,24 +83,17 @@ def encoded_table(values: tuple, raw: bool = False) -> Table:
 class Text:
     """A column of ``n`` elements as the JSON array text of its elements (``generic``:
     elements may be strings or nested values, scanned as JSON; else numbers or ``null``
-    only). ``nulls`` (bool per element, or None): these elements are ``null`` and not in
-    the text, which holds the others."""
+    only)."""
 
     buf: bytes
     n: int
     generic: bool
-    nulls: np.ndarray | None = None
 
     @classmethod
     def floats(cls, values) -> "Text":
-        """A float column (as float64): orjson's text, NaN and infinities as ``null`` (the
-        text holds the finite values only)."""
+        """A float column (as float64): orjson's text, NaN and infinities as ``null``."""
         values = np.ascontiguousarray(values, dtype=np.float64)
-        finite = np.isfinite(values)
-        if finite.all():
-            return cls(orjson.dumps(values, option=_NUMPY), values.shape[0], False)
-        return cls(orjson.dumps(values[finite], option=_NUMPY), values.shape[0], False,
-                   ~finite)
+        return cls(orjson.dumps(values, option=_NUMPY), values.shape[0], False)
 
     @classmethod
     def values(cls, values: list) -> "Text":
@@ -324,19 +317,6 @@ def _text(texts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return text, text.view(np.uint64), _offsets(lens) + 1
 
 
-def _nulls(texts: list) -> tuple[list, np.ndarray]:
-    """(the texts' null masks, where each text's mask starts in them joined, -1: none)."""
-    masks, base, at = [], [], 0
-    for t in texts:
-        if t.nulls is None:
-            base.append(-1)
-        else:
-            masks.append(t.nulls)
-            base.append(at)
-            at += len(t.nulls)
-    return masks, np.array(base, dtype=np.int64)
-
-
 def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
                   wrap: Sequence[tuple[bytes, bytes]] | None = None) -> list[bytes]:
     """Per book, the JSON array of its records (between the book's head and tail).
@@ -365,8 +345,6 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
     plan = _plan(fields, groups, row_index, tables)
     text, words, cursor = _text(texts)
     generic = np.array([t.generic for t in texts], dtype=np.bool_)
-    masks, null_base = _nulls(texts)
-    nulls = np.concatenate(masks).view(np.uint8) if masks else np.zeros(0, np.uint8)
     group_n = [len(g.rows) for g in groups]
     n_books = len(bounds) - 1
     pieces = [x for pair in wrap for x in pair] if wrap is not None else [b""] * 2 * n_books
@@ -374,12 +352,12 @@ def write_records(fields: Sequence[tuple], groups: Sequence[Group], book_bounds,
         raise ValueError(f"{len(pieces) // 2} heads and tails, {n_books} books")
     wlen = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     size = (2 * n_books + n + n * plan.size + sum(w * group_n[g] for g, w in plan.widths)
-            + 5 * sum(int(np.count_nonzero(x)) for x in masks) + len(text) + int(wlen.sum()))
+            + len(text) + int(wlen.sum()))
     out = np.empty(size, dtype=np.uint8)
     ends = np.zeros(n_books, dtype=np.int64)
     end = write(out, bounds, ends, np.frombuffer(b"".join(pieces) or b" ", dtype=np.uint8),
                 np.cumsum(wlen) - wlen, wlen, plan.ops, plan.lit, plan.lstart, plan.llen, text,
-                words, cursor, generic, nulls, null_base,
+                words, cursor, generic,
                 np.stack(rec_codes) if rec_codes else np.zeros((0, n), np.int64),
                 _join(row_codes), _offsets([len(c) for c in row_codes]), plan.tab,
                 plan.tstart, plan.tlen, plan.tab_base, _join([g.rows for g in groups]),

@@ -88,7 +88,7 @@ def test_records_equal_orjson(seed):
 
 
 def test_long_runs_of_nulls():
-    """Runs of NaN longer than the kernel's piece of 64 nulls, alone and between numbers."""
+    """Long runs of NaN and infinities (``null`` in the text), alone and between numbers."""
     lists = [[math.nan] * m for m in (1, 63, 64, 65, 128, 129, 200)]
     lists += [[1.0] + [math.nan] * 130 + [2.5] * 3 + [math.inf] * 64 + [-0.0],
               [math.nan] * 70 + [3.0], [4.0] + [math.nan] * 64]
