@@ -68,7 +68,7 @@ class ScannedBody:
     types: tuple
 
 
-@jit
+@jit(refcount=False)
 def _ws(b, i):
     """First position from ``i`` that is not JSON whitespace."""
     n = b.shape[0]
@@ -77,7 +77,7 @@ def _ws(b, i):
     return i
 
 
-@jit
+@jit(refcount=False)
 def _string_end(b, i):
     """(position after the string starting at ``b[i] == '"'``, whether it has a
     backslash), or (-1, False) if it does not end."""
@@ -96,7 +96,7 @@ def _string_end(b, i):
     return -1, escaped
 
 
-@jit
+@jit(refcount=False)
 def _equal(x, a, y, s, m):
     """Whether ``x[a:a + m]`` equals ``y[s:s + m]``."""
     for q in range(m):
@@ -105,13 +105,13 @@ def _equal(x, a, y, s, m):
     return True
 
 
-@jit
+@jit(refcount=False)
 def _same(b, a, e, word):
     """Whether ``b[a:e]`` equals ``word``."""
     return e - a == word.shape[0] and _equal(b, a, word, 0, e - a)
 
 
-@jit
+@jit(refcount=False)
 def _skip(b, i):
     """Position after the JSON value starting at ``i`` (its text is checked later, by
     orjson, as part of the skeleton), or -1."""
@@ -147,7 +147,7 @@ def _skip(b, i):
     return i
 
 
-@jit
+@jit(refcount=False)
 def _key_index(b, a, e, kblob, kstart, klen, guess):
     """Index of the declared key ``b[a:e]`` (``guess`` first), or -1."""
     m = e - a
@@ -158,7 +158,7 @@ def _key_index(b, a, e, kblob, kstart, klen, guess):
     return -1
 
 
-@jit
+@jit(refcount=False)
 def _value_end(b, i):
     """(end, kind) of a trade's value at ``i``: kind 1 string, 2 number, 3 literal; -1
     if it is an object, an array or not a value."""
@@ -184,7 +184,7 @@ def _value_end(b, i):
     return -1, -1
 
 
-@jit
+@jit(refcount=False)
 def _trades(b, i, kblob, kstart, klen, pair_key, pair_start, pair_end, order, kinds):
     """Scan the trades array at ``b[i] == '['``: every (key, value span) pair in order
     (``pair_*``), the key order of the first trade (``order``), per key the kinds of its
@@ -259,7 +259,7 @@ def _trades(b, i, kblob, kstart, klen, pair_key, pair_start, pair_end, order, ki
         return -1, 0, 0, first_mask
 
 
-@jit
+@jit(refcount=False)
 def _member(b, i, word, found):
     """Scan the object at ``b[i] == '{'`` key by key, skipping values, up to its key
     ``word``: returns the position of that key's value (the object's remaining keys are
@@ -293,7 +293,7 @@ def _member(b, i, word, found):
         return -1
 
 
-@jit
+@jit(refcount=False)
 def _rest(b, i, word, found):
     """After a value at ``i`` inside an object, scan the object's remaining keys
     (skipping values) to its end: position after it, or -1 to give up (``word`` again,
@@ -319,16 +319,15 @@ def _rest(b, i, word, found):
             return -1
 
 
-@jit
+@jit(refcount=False)
 def _scan(b, kblob, kstart, klen, portfolio, trades, pair_key, pair_start, pair_end,
-          order, kinds, out):
+          order, kinds, found, out):
     """The trades array of ``b`` (``out``: its start, its end, trades, pairs, key mask),
-    in one pass; False to give up."""
+    in one pass; False to give up (``found``: one zero, scratch space)."""
     n = b.shape[0]
     i = _ws(b, 0)
     if i >= n or b[i] != _LBRACE:
         return False
-    found = np.zeros(1, dtype=np.int64)
     pf = _member(b, i, portfolio, found)
     if pf < 0 or b[pf] != _LBRACE:
         return False
@@ -349,27 +348,27 @@ def _scan(b, kblob, kstart, klen, portfolio, trades, pair_key, pair_start, pair_
     return True
 
 
-@jit
+@jit(refcount=False)
 def _columns(b, pair_key, pair_start, pair_end, npairs, n_keys, col_start, col_end, buf):
     """Each key's values, in order, as one JSON array in ``buf``
-    (``buf[col_start[k]:col_end[k]]``); ``col_start`` holds the arrays' offsets."""
-    pos = col_start.copy()
+    (``buf[col_start[k]:col_end[k]]``); ``col_start`` holds the arrays' offsets
+    (``col_end`` is where each array's next value goes meanwhile)."""
     for k in range(n_keys):
-        buf[pos[k]] = _LBRACKET
-        pos[k] += 1
+        buf[col_start[k]] = _LBRACKET
+        col_end[k] = col_start[k] + 1
     for p in range(npairs):
         k = pair_key[p]
-        q = pos[k]
+        q = col_end[k]
         if q > col_start[k] + 1:
             buf[q] = _COMMA
             q += 1
         for j in range(pair_start[p], pair_end[p]):
             buf[q] = b[j]
             q += 1
-        pos[k] = q
+        col_end[k] = q
     for k in range(n_keys):
-        buf[pos[k]] = _RBRACKET
-        col_end[k] = pos[k] + 1
+        buf[col_end[k]] = _RBRACKET
+        col_end[k] += 1
 
 
 class _Keys:
@@ -414,7 +413,7 @@ def scan_body(body: bytes, keys: Sequence[str]) -> ScannedBody | None:
     kinds = np.zeros(len(keys), dtype=np.int64)
     out = np.zeros(5, dtype=np.int64)
     if not _scan(b, table.kblob, table.kstart, table.klen, _PORTFOLIO, _TRADES, pair_key,
-                 pair_start, pair_end, order, kinds, out):
+                 pair_start, pair_end, order, kinds, np.zeros(1, dtype=np.int64), out):
         return None
     start, stop, n, npairs = (int(x) for x in out[:4])
     present = [int(k) for k in order if k >= 0] if n else []

@@ -154,3 +154,15 @@ def test_scan_agrees_with_orjson_on_broken_bodies():
             else:
                 b[i] = rng.choice(alphabet)
         _same(bytes(b))
+
+
+def test_kernels_have_no_reference_counts():
+    """The scan's kernels allocate nothing and are compiled without Numba's reference
+    counts (atomic operations on every helper call, see aadrisk._numba)."""
+    from numba.core.registry import CPUDispatcher
+
+    from service import bodyscan
+
+    kernels = [v for v in vars(bodyscan).values() if isinstance(v, CPUDispatcher)]
+    assert len(kernels) >= 10
+    assert all(k.targetoptions.get("_nrt") is False for k in kernels)
