@@ -89,6 +89,8 @@ def _numbers(col: list, types=None) -> tuple[list, frozenset]:
     if _NONE in types:
         out = [None if v is None else float(v) for v in col]
         given = [v for v in out if v is not None]
+    elif types == {float}:
+        out = given = list(col)                 # what float() of each gives: the same objects
     else:
         out = given = list(map(float, col))
     out_types = frozenset(([float] if given else []) + ([_NONE] if _NONE in types else []))
