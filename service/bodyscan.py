@@ -43,13 +43,16 @@ import orjson
 
 from aadrisk._numba import jit
 
+from .bodycodes import string_columns
+
 #: a scan gives up on more declared fields than fit a 63-bit key mask
 MAX_KEYS = 63
 _QUOTE, _BACKSLASH, _COLON, _COMMA = 34, 92, 58, 44
 #: the set of the types orjson decodes a column to, by the kinds of its values' texts
 #: (bit ``1 << kind`` of :func:`_value_end`): only strings (numbers decode to int or
 #: float, which the text alone does not tell for every literal)
-_TYPES = {1 << 1: frozenset({str})}
+_TYPES = {1 << 1: frozenset({str}), 1 << 4: frozenset({str}),
+          1 << 1 | 1 << 4: frozenset({str})}
 _LBRACE, _RBRACE, _LBRACKET, _RBRACKET = 123, 125, 91, 93
 
 
@@ -160,12 +163,13 @@ def _key_index(b, a, e, kblob, kstart, klen, guess):
 
 @jit(refcount=False)
 def _value_end(b, i):
-    """(end, kind) of a trade's value at ``i``: kind 1 string, 2 number, 3 literal; -1
-    if it is an object, an array or not a value."""
+    """(end, kind) of a trade's value at ``i``: kind 1 string, 2 number, 3 literal, 4
+    string with a backslash; -1 if it is an object, an array or not a value."""
     n = b.shape[0]
     c = b[i]
     if c == _QUOTE:
-        return _string_end(b, i)[0], 1
+        e, escaped = _string_end(b, i)
+        return e, 4 if escaped else 1
     if c == 45 or (48 <= c <= 57):
         j = i + 1
         while j < n:
@@ -428,8 +432,12 @@ def scan_body(body: bytes, keys: Sequence[str]) -> ScannedBody | None:
     buf = np.empty(int(lengths.sum()), dtype=np.uint8)
     _columns(b, pair_key, pair_start, pair_end, npairs, len(keys), col_start, col_end, buf)
     data = buf.tobytes()
+    plain = [k for k in present if kinds[k] == 1 << 1]   # strings without a backslash
     try:
-        columns = [orjson.loads(data[col_start[k]:col_end[k]]) for k in present]
+        coded = dict(zip(plain, string_columns((b, pair_key, pair_start, pair_end, npairs),
+                                               plain, len(keys), n))) if plain else {}
+        columns = [coded.get(k) or orjson.loads(data[col_start[k]:col_end[k]])
+                   for k in present]
     except orjson.JSONDecodeError:
         return None
     return ScannedBody(skeleton, n, tuple(table.names[k] for k in present), columns,

@@ -45,6 +45,21 @@ def _numbers(col: list, lower, closed: bool, types=None) -> tuple[np.ndarray, np
 _BYTE = [bytes([c]) for c in range(256)]
 
 
+class CodedList(list):
+    """A column (a list) that also holds its values as codes: ``self[i]`` is
+    ``distinct[codes[i]]``, ``distinct`` the distinct values in order of first appearance
+    (as a reader that grouped the values' texts knows them). :func:`_by_value` then
+    converts each distinct value without grouping the column again; everything else
+    takes it as the list it is (a slice or a copy is a plain list)."""
+
+    __slots__ = ("codes", "distinct")
+
+    def __init__(self, values, codes: np.ndarray, distinct: list):
+        super().__init__(values)
+        self.codes = codes
+        self.distinct = distinct
+
+
 def _codes(table: dict, col: list, size: int) -> np.ndarray:
     """``table[a]`` (codes below ``size``) for every ``a`` of ``col``, as int64: one
     C call looking them up, and for fewer than 257 codes one byte each, joined."""
@@ -63,6 +78,10 @@ def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, 
     when every value converted, ``(codes, distinct values, True)``: what
     :meth:`TradeColumns.factorized` keeps (codes in order of first appearance).
     ``types``: the set of the column's value types, if known."""
+    if type(col) is CodedList:
+        got = _by_code(col, conv)
+        if got is not None:
+            return got
     if (set(map(type, col)) if types is None else types) == {str}:   # the usual case
         raw = dict.fromkeys(col)
         table: dict = {}
@@ -95,6 +114,25 @@ def _by_value(col: list, conv: Callable, types=None) -> tuple[np.ndarray, list, 
         # appearance (``raw`` and ``table`` fill in that order), as ``factorize`` does
         return np.ones(len(col), dtype=bool), out, (codes, uniq, True)
     return _by_typed_value(col, conv) + (None,)
+
+
+def _by_code(col: CodedList, conv: Callable) -> tuple | None:
+    """:func:`_by_value` of a column of strings that knows its codes, when every distinct
+    value converts (else None): the same codes, merged where two values convert to one."""
+    if not all(type(a) is str for a in col.distinct):
+        return None
+    table: dict = {}
+    try:
+        new = [table.setdefault(conv(a), len(table)) for a in col.distinct]
+    except (ValueError, TypeError, OverflowError):
+        return None
+    codes = np.asarray(col.codes, dtype=np.int64)
+    if new != list(range(len(new))):
+        codes = np.array(new, dtype=np.int64)[codes]
+    uniq = list(table)
+    objs = np.empty(len(uniq), dtype=object)
+    objs[:] = uniq
+    return np.ones(len(col), dtype=bool), objs[codes], (codes, uniq, True)
 
 
 def _by_typed_value(col: list, conv: Callable) -> tuple[np.ndarray, list]:

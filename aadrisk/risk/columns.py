@@ -43,10 +43,10 @@ from .registry import INSTRUMENTS as PRODUCT_CLASSES
 from .registry import factorize  # noqa: F401  (re-exported: equity engines use it)
 from .registry import object_array
 from ._kernels import first_seen
-from ._vet_columns import _by_value, _numbers, _trade_ids
+from ._vet_columns import CodedList, _by_value, _numbers, _trade_ids
 
-__all__ = ["BookColumns", "TradeColumns", "vet_book", "columns_of", "factorize", "groups",
-           "NUMBER_VALIDATORS"]
+__all__ = ["BookColumns", "CodedList", "TradeColumns", "vet_book", "columns_of", "factorize",
+           "groups", "NUMBER_VALIDATORS"]
 
 #: scalar number validators -> (lower bound, whether the bound is allowed): vetted by NumPy
 NUMBER_VALIDATORS: dict[Callable, tuple[float | None, bool]] = {

@@ -110,6 +110,36 @@ def test_factorized_follows_take():
     assert cols.factorized("expiry")[1] == [dt.date(2025, 1, 2), dt.date(2025, 1, 3)]
 
 
+def _coded(col):
+    distinct = list(dict.fromkeys(col))
+    codes = np.array([distinct.index(a) for a in col], dtype=np.int64)
+    return V.CodedList(col, codes, distinct)
+
+
+@pytest.mark.parametrize("name,col", [
+    ("underlying", ["SPX", "AAPL", "SPX", "SX5E", "AAPL"]),
+    ("underlying", [" spx", "SPX", "spx ", "AAPL"]),           # distinct texts, one value?
+    ("expiry", ["2025-01-02", " 2025-01-02", "2025-01-03", "2025-01-02"]),
+    ("expiry", ["2025-01-02", "not a date", "2025-01-02"]),     # one fails: the usual path
+    ("option_type", ["call", "put", "put", "call"]),
+    ("option_type", ["call", "CALL", "straddle"])])
+def test_by_value_of_a_coded_list_is_the_list_s(name, col):
+    """A column that knows its codes (service.bodycodes) is vetted to the same result."""
+    conv = GREEK_PRODUCTS["european_option"].validators[name]
+    got, want = V._by_value(_coded(col), conv, frozenset({str})), \
+        V._by_value(list(col), conv, frozenset({str}))
+    assert got[0].tolist() == want[0].tolist() and list(got[1]) == list(want[1])
+    plain = (lambda t: None if t is None else
+             [x.tolist() if isinstance(x, np.ndarray) else x for x in t])
+    assert plain(got[2]) == plain(want[2])
+
+
+def test_a_coded_list_is_its_list():
+    col = _coded(["a", "b", "a"])
+    assert col == ["a", "b", "a"] and col[1:] == ["b", "a"] and type(col[1:]) is list
+    assert col.codes.tolist() == [0, 1, 0] and col.distinct == ["a", "b"]
+
+
 @pytest.mark.parametrize("col", [
     [1, 2, -3], [2 ** 53, -2 ** 53, 2 ** 53 + 1, 5], [2 ** 70, 1], [0, 1, 2],
     [1, 2.5], [True, 1], [1.0, float("inf")]])
