@@ -43,11 +43,18 @@ import orjson
 
 from aadrisk._numba import jit
 
+from .bodybytes import key_index as _key_index
+from .bodybytes import same as _same
+from .bodybytes import skip as _skip
+from .bodybytes import string_end as _string_end
+from .bodybytes import value_end as _value_end
+from .bodybytes import ws as _ws
+
 from .bodycodes import string_columns
 
 #: a scan gives up on more declared fields than fit a 63-bit key mask
 MAX_KEYS = 63
-_QUOTE, _BACKSLASH, _COLON, _COMMA = 34, 92, 58, 44
+_QUOTE, _COLON, _COMMA = 34, 58, 44
 #: the set of the types orjson decodes a column to, by the kinds of its values' texts
 #: (bit ``1 << kind`` of :func:`_value_end`): only strings (numbers decode to int or
 #: float, which the text alone does not tell for every literal)
@@ -69,123 +76,6 @@ class ScannedBody:
     keys: tuple
     columns: list
     types: tuple
-
-
-@jit(refcount=False)
-def _ws(b, i):
-    """First position from ``i`` that is not JSON whitespace."""
-    n = b.shape[0]
-    while i < n and (b[i] == 32 or b[i] == 10 or b[i] == 13 or b[i] == 9):
-        i += 1
-    return i
-
-
-@jit(refcount=False)
-def _string_end(b, i):
-    """(position after the string starting at ``b[i] == '"'``, whether it has a
-    backslash), or (-1, False) if it does not end."""
-    n = b.shape[0]
-    j = i + 1
-    escaped = False
-    while j < n:
-        c = b[j]
-        if c == _QUOTE:
-            return j + 1, escaped
-        if c == _BACKSLASH:
-            escaped = True
-            j += 2
-        else:
-            j += 1
-    return -1, escaped
-
-
-@jit(refcount=False)
-def _equal(x, a, y, s, m):
-    """Whether ``x[a:a + m]`` equals ``y[s:s + m]``."""
-    for q in range(m):
-        if x[a + q] != y[s + q]:
-            return False
-    return True
-
-
-@jit(refcount=False)
-def _same(b, a, e, word):
-    """Whether ``b[a:e]`` equals ``word``."""
-    return e - a == word.shape[0] and _equal(b, a, word, 0, e - a)
-
-
-@jit(refcount=False)
-def _skip(b, i):
-    """Position after the JSON value starting at ``i`` (its text is checked later, by
-    orjson, as part of the skeleton), or -1."""
-    n = b.shape[0]
-    if i >= n:
-        return -1
-    c = b[i]
-    if c == _QUOTE:
-        return _string_end(b, i)[0]
-    if c == _LBRACE or c == _LBRACKET:
-        depth = 0
-        while i < n:
-            c = b[i]
-            if c == _QUOTE:
-                i = _string_end(b, i)[0]
-                if i < 0:
-                    return -1
-                continue
-            if c == _LBRACE or c == _LBRACKET:
-                depth += 1
-            elif c == _RBRACE or c == _RBRACKET:
-                depth -= 1
-                if depth == 0:
-                    return i + 1
-            i += 1
-        return -1
-    while i < n:                      # number or literal: up to a delimiter
-        c = b[i]
-        if c == _COMMA or c == _RBRACE or c == _RBRACKET or c == 32 or c == 10 or \
-                c == 13 or c == 9:
-            break
-        i += 1
-    return i
-
-
-@jit(refcount=False)
-def _key_index(b, a, e, kblob, kstart, klen, guess):
-    """Index of the declared key ``b[a:e]`` (``guess`` first), or -1."""
-    m = e - a
-    for t in range(-1, kstart.shape[0]):
-        k = guess if t < 0 else t
-        if k >= 0 and klen[k] == m and _equal(b, a, kblob, kstart[k], m):
-            return k
-    return -1
-
-
-@jit(refcount=False)
-def _value_end(b, i):
-    """(end, kind) of a trade's value at ``i``: kind 1 string, 2 number, 3 literal, 4
-    string with a backslash; -1 if it is an object, an array or not a value."""
-    n = b.shape[0]
-    c = b[i]
-    if c == _QUOTE:
-        e, escaped = _string_end(b, i)
-        return e, 4 if escaped else 1
-    if c == 45 or (48 <= c <= 57):
-        j = i + 1
-        while j < n:
-            c = b[j]
-            if not ((48 <= c <= 57) or c == 46 or c == 101 or c == 69 or c == 43 or c == 45):
-                break
-            j += 1
-        return j, 2
-    if c == 110 and i + 4 <= n and b[i + 1] == 117 and b[i + 2] == 108 and b[i + 3] == 108:
-        return i + 4, 3                                                    # null
-    if c == 116 and i + 4 <= n and b[i + 1] == 114 and b[i + 2] == 117 and b[i + 3] == 101:
-        return i + 4, 3                                                    # true
-    if c == 102 and i + 5 <= n and b[i + 1] == 97 and b[i + 2] == 108 and \
-            b[i + 3] == 115 and b[i + 4] == 101:
-        return i + 5, 3                                                    # false
-    return -1, -1
 
 
 @jit(refcount=False)
