@@ -72,10 +72,8 @@ class Handoff:
         self._done.append(item)
         try:
             self._wsock.send(b"\0")      # releases the GIL during the system call
-        except (BlockingIOError, InterruptedError):
-            pass                         # bytes already pending: the loop will look
-        except OSError:
-            pass                         # closed: the loop is gone
+        except OSError:                  # full (bytes pending: the loop will look) or
+            pass                         # closed (the loop is gone)
 
     def _wake(self) -> None:
         try:
